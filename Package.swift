@@ -1,0 +1,33 @@
+// swift-tools-version: 6.0
+// ArchLab: CNN architecture experiments driven by declarative YAML.
+import PackageDescription
+
+let package = Package(
+    name: "ArchLab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "archlab", targets: ["archlab"]),
+        .library(name: "ArchSpec", targets: ["ArchSpec"]),
+        .library(name: "ArchGraph", targets: ["ArchGraph"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
+        .target(name: "ArchSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Op registry, builder, shape inference, parameter and MAC counts, summaries.
+        .target(name: "ArchGraph", dependencies: ["ArchSpec"]),
+        // The command-line tool: argument parsing and calls into the modules above.
+        .executableTarget(name: "archlab", dependencies: [
+            "ArchSpec", "ArchGraph",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
+        .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
+                    resources: []),
+        .testTarget(name: "CLITests", dependencies: ["archlab"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,158 @@
+import Foundation
+
+/// An architecture file with its parameters resolved: what the builder instantiates.
+public struct ResolvedArchitecture: Sendable {
+    public var document: ArchitectureDocument
+    /// Every file parameter with its final value, in declaration order.
+    public var parameters: [(name: String, value: Value)]
+    /// The input shape [C, H, W] after `--input`.
+    public var input: [Int]
+
+    /// The file parameters as a scope for expressions.
+    public var scope: Scope { Scope(Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })) }
+
+    public func parameter(_ name: String) -> Value? { parameters.first { $0.name == name }?.value }
+}
+
+/// Loads architecture files: `extends` chains (cycles are errors), `set:` sections, `--set` overrides
+/// and `--input`, producing a `ResolvedArchitecture`.
+public struct ArchitectureLoader: Sendable {
+    public var yaml = YAMLLoader()
+    /// Longest `extends` chain accepted.
+    public var maxExtendsDepth = 32
+
+    public init() {}
+
+    /// Loads `path`, applies the overrides in order, and resolves parameter values.
+    public func load(_ path: String, overrides: [Override] = [], input: [Int]? = nil) throws -> ResolvedArchitecture {
+        var parameterOverrides: [Override] = []
+        var tree = try mergedTree(path, chain: [], parameterOverrides: &parameterOverrides)
+        let declared = Set(tree["params"]?.entries?.map(\.key.text) ?? [])
+        for o in overrides {
+            if declared.contains(o.path[0]) {
+                parameterOverrides.append(o)
+            } else {
+                guard ArchitectureDocument.keys.contains(o.path[0]), !["extends", "set"].contains(o.path[0]) else {
+                    let candidates = Array(declared) + ["input", "layers", "templates", "name"]
+                    throw SpecError("unknown parameter '\(o.path[0])'\(Suggestion.didYouMean(o.path[0], in: candidates)) (parameters: \(declared.sorted().joined(separator: ", ")); document keys: input, layers, templates, name)",
+                                    at: o.location)
+                }
+                tree = try o.apply(to: tree)
+            }
+        }
+        let document = try ArchitectureDocument.decode(tree, file: path)
+        var values: [(name: String, value: Value)] = document.params.map { ($0.name, $0.defaultValue ?? .null) }
+        for o in parameterOverrides {
+            guard let i = values.firstIndex(where: { $0.name == o.path[0] }),
+                  let decl = document.params.first(where: { $0.name == o.path[0] }) else {
+                throw SpecError("unknown parameter '\(o.path[0])'", at: o.location)
+            }
+            values[i].value = try o.apply(to: values[i].value, decl: decl)
+            try decl.check(values[i].value, at: o.location)
+        }
+        return ResolvedArchitecture(document: document, parameters: values, input: input ?? document.input)
+    }
+
+    /// The document tree of `path` merged over its `extends` chain, with `set:` document paths applied.
+    func mergedTree(_ path: String, chain: [String], parameterOverrides: inout [Override]) throws -> YNode {
+        let tree = try yaml.load(file: path)
+        guard case let .map(entries, _) = tree else {
+            throw SpecError("expected a mapping with name, params, input, templates and layers; found \(tree.kindDescription)", at: tree.location)
+        }
+        var merged = tree
+        if let ext = tree.entry("extends") {
+            guard let s = ext.value.scalar, !s.isNull else {
+                throw SpecError("'extends' must be a file path, found \(ext.value.kindDescription)", at: ext.value.location)
+            }
+            let base = Self.resolve(s.text, relativeTo: path)
+            let canonical = Self.canonical(base)
+            let chainCanonical = (chain + [path]).map(Self.canonical)
+            if let cycleStart = chainCanonical.firstIndex(of: canonical) {
+                let cycle = (chain + [path])[cycleStart...] + [base]
+                throw SpecError("'extends' cycle: \(cycle.joined(separator: " -> "))", at: s.location)
+            }
+            guard chain.count < maxExtendsDepth else {
+                throw SpecError("'extends' chain longer than \(maxExtendsDepth) files", at: s.location)
+            }
+            let baseTree: YNode
+            do {
+                baseTree = try mergedTree(base, chain: chain + [path], parameterOverrides: &parameterOverrides)
+            } catch var error as SpecError where error.location?.file == base && error.message == "no such file" {
+                error.location = s.location
+                error.message = "extends '\(s.text)': no such file (looked for \(base))"
+                throw error
+            }
+            merged = Self.merge(base: baseTree, child: tree)
+        }
+        merged = Self.removing(["extends", "set"], from: merged)
+        if let setNode = entries.first(where: { $0.key.text == "set" })?.value {
+            let declared = Set(merged["params"]?.entries?.map(\.key.text) ?? [])
+            for o in try Override.parse(setSection: setNode) {
+                if declared.contains(o.path[0]) {
+                    parameterOverrides.append(o)
+                } else {
+                    merged = try o.apply(to: merged)
+                }
+            }
+        }
+        return merged
+    }
+
+    static func resolve(_ path: String, relativeTo file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let dir = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        return dir.isEmpty ? path : dir + "/" + path
+    }
+
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    static func removing(_ keys: [String], from node: YNode) -> YNode {
+        guard case let .map(entries, location) = node else { return node }
+        return .map(entries.filter { !keys.contains($0.key.text) }, location)
+    }
+
+    /// Child keys replace the base's; `params` and `templates` merge entry by entry. A child's plain
+    /// value for a declared base parameter replaces only its default, keeping type, bounds and doc.
+    static func merge(base: YNode, child: YNode) -> YNode {
+        guard case var .map(result, location) = base, case let .map(childEntries, _) = child else { return child }
+        for entry in childEntries where entry.key.text != "extends" && entry.key.text != "set" {
+            guard let i = result.firstIndex(where: { $0.key.text == entry.key.text }) else {
+                result.append(entry)
+                continue
+            }
+            switch entry.key.text {
+            case "params":
+                result[i].value = mergeParams(base: result[i].value, child: entry.value)
+            case "templates":
+                result[i].value = mergeEntries(base: result[i].value, child: entry.value) { _, new in new }
+            default:
+                result[i] = entry
+            }
+        }
+        return .map(result, location)
+    }
+
+    static func mergeParams(base: YNode, child: YNode) -> YNode {
+        mergeEntries(base: base, child: child) { old, new in
+            let isDeclaration = new.entries?.contains { ["type", "default", "columns"].contains($0.key.text) } ?? false
+            guard !isDeclaration, let oldFields = old.entries,
+                  oldFields.contains(where: { ["type", "default", "columns"].contains($0.key.text) }) else { return new }
+            let key = oldFields.contains { $0.key.text == "columns" } && new.entries != nil ? "rows" : "default"
+            return old.setting(key, to: new, keyLocation: new.location)
+        }
+    }
+
+    static func mergeEntries(base: YNode, child: YNode, combine: (YNode, YNode) -> YNode) -> YNode {
+        guard case var .map(result, location) = base, let childEntries = child.entries else { return child }
+        for entry in childEntries {
+            if let i = result.firstIndex(where: { $0.key.text == entry.key.text }) {
+                result[i].value = combine(result[i].value, entry.value)
+            } else {
+                result.append(entry)
+            }
+        }
+        return .map(result, location)
+    }
+}

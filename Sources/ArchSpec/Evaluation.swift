@@ -1,0 +1,212 @@
+import Foundation
+
+/// Named values visible to expressions: file parameters, template parameters, loop variables and
+/// the builder's `in_channels`/`in_height`/`in_width`.
+public struct Scope: Sendable {
+    public private(set) var values: [String: Value]
+
+    public init(_ values: [String: Value] = [:]) { self.values = values }
+
+    /// A scope with `more` added on top (inner names shadow outer ones).
+    public func adding(_ more: [String: Value]) -> Scope {
+        Scope(values.merging(more) { _, new in new })
+    }
+
+    public subscript(name: String) -> Value? { values[name] }
+}
+
+/// Evaluates expressions and scalars. Errors are located at the scalar that holds the expression.
+public enum Evaluator {
+    /// The value of a scalar: its expression's value, its interpolated string, or its literal value.
+    public static func value(of s: YScalar, in scope: Scope) throws -> Value {
+        switch try ScalarForm.of(s) {
+        case .literal: return try ScalarReading.untyped(s)
+        case let .expression(e): return try evaluate(e, in: scope, at: s.location, source: s.text)
+        case let .interpolation(parts):
+            var out = ""
+            for part in parts {
+                switch part {
+                case let .text(t): out += t
+                case let .expr(e): out += try evaluate(e, in: scope, at: s.location, source: s.text).description
+                }
+            }
+            return .string(out)
+        }
+    }
+
+    /// The value of a node: scalars evaluated, lists and mappings evaluated element by element.
+    public static func value(of node: YNode, in scope: Scope) throws -> Value {
+        switch node {
+        case let .scalar(s): return try value(of: s, in: scope)
+        case let .list(items, _): return .list(try items.map { try value(of: $0, in: scope) })
+        case let .map(entries, _): return .map(try entries.map { ($0.key.text, try value(of: $0.value, in: scope)) })
+        }
+    }
+
+    public static func evaluate(_ e: Expr, in scope: Scope, at location: SourceLocation, source: String) throws -> Value {
+        func fail(_ message: String) -> SpecError {
+            SpecError("in '\(source)': \(message)", at: location)
+        }
+        func eval(_ e: Expr) throws -> Value { try evaluate(e, in: scope, at: location, source: source) }
+        func number(_ v: Value, _ what: String) throws -> Double {
+            switch v {
+            case let .int(i): return Double(i)
+            case let .float(f): return f
+            default: throw fail("\(what) must be a number, found \(v.typeName) \(v.quotedDescription)")
+            }
+        }
+        func bool(_ v: Value, _ what: String) throws -> Bool {
+            guard case let .bool(b) = v else { throw fail("\(what) must be true or false, found \(v.typeName) \(v.quotedDescription)") }
+            return b
+        }
+        switch e {
+        case let .literal(v): return v
+        case let .name(n):
+            guard let v = scope[n] else {
+                throw fail("unknown name '\(n)'\(Suggestion.didYouMean(n, in: Array(scope.values.keys)))")
+            }
+            return v
+        case let .member(base, key):
+            let b = try eval(base)
+            if case let .map(entries) = b {
+                if let v = entries.first(where: { $0.key == key })?.value { return v }
+                throw fail("no key '\(key)'\(Suggestion.didYouMean(key, in: entries.map(\.key))) (keys: \(entries.map(\.key).joined(separator: ", ")))")
+            }
+            if case let .list(items) = b, let i = Int(key), items.indices.contains(i) { return items[i] }
+            throw fail("cannot take '.\(key)' of \(b.typeName) \(b.quotedDescription)")
+        case let .index(base, index):
+            let b = try eval(base), i = try eval(index)
+            switch (b, i) {
+            case let (.list(items), .int(k)):
+                let j = k < 0 ? items.count + k : k
+                guard items.indices.contains(j) else { throw fail("index \(k) is out of range for a list of \(items.count)") }
+                return items[j]
+            case let (.map(entries), .string(k)):
+                guard let v = entries.first(where: { $0.key == k })?.value else { throw fail("no key '\(k)'") }
+                return v
+            default: throw fail("cannot index \(b.typeName) with \(i.typeName)")
+            }
+        case let .list(items): return .list(try items.map(eval))
+        case let .unary(op, x):
+            let v = try eval(x)
+            if op == "not" { return .bool(!(try bool(v, "the operand of 'not'"))) }
+            if case let .int(i) = v { return .int(-i) }
+            return .float(-(try number(v, "the operand of '-'")))
+        case let .conditional(c, a, b):
+            return try bool(try eval(c), "the condition") ? try eval(a) : try eval(b)
+        case let .binary(op, l, r):
+            if op == "and" { return .bool(try bool(try eval(l), "'and'") && (try bool(try eval(r), "'and'"))) }
+            if op == "or" { return .bool(try bool(try eval(l), "'or'") || (try bool(try eval(r), "'or'"))) }
+            let a = try eval(l), b = try eval(r)
+            switch op {
+            case "==": return .bool(a == b)
+            case "!=": return .bool(a != b)
+            case "<", "<=", ">", ">=":
+                if case let (.string(x), .string(y)) = (a, b) {
+                    return .bool(op == "<" ? x < y : op == "<=" ? x <= y : op == ">" ? x > y : x >= y)
+                }
+                let x = try number(a, "'\(op)'"), y = try number(b, "'\(op)'")
+                return .bool(op == "<" ? x < y : op == "<=" ? x <= y : op == ">" ? x > y : x >= y)
+            case "+":
+                if case let (.string(x), .string(y)) = (a, b) { return .string(x + y) }
+                if case let (.list(x), .list(y)) = (a, b) { return .list(x + y) }
+                fallthrough
+            default:
+                return try arithmetic(op, a, b, fail: fail, number: number)
+            }
+        case let .call(name, args):
+            return try call(name, try args.map(eval), fail: fail, number: number)
+        }
+    }
+
+    private static func arithmetic(_ op: String, _ a: Value, _ b: Value, fail: (String) -> SpecError,
+                                   number: (Value, String) throws -> Double) throws -> Value {
+        if case let (.int(x), .int(y)) = (a, b), op != "/" {
+            switch op {
+            case "+": return .int(x &+ y)
+            case "-": return .int(x &- y)
+            case "*":
+                let (p, overflow) = x.multipliedReportingOverflow(by: y)
+                if overflow { throw fail("integer overflow in \(x) * \(y)") }
+                return .int(p)
+            case "//", "%":
+                guard y != 0 else { throw fail("division by zero") }
+                let q = Int((Double(x) / Double(y)).rounded(.down))
+                return .int(op == "//" ? q : x - q * y)
+            default: break
+            }
+        }
+        let x = try number(a, "'\(op)'"), y = try number(b, "'\(op)'")
+        switch op {
+        case "+": return .float(x + y)
+        case "-": return .float(x - y)
+        case "*": return .float(x * y)
+        case "/":
+            guard y != 0 else { throw fail("division by zero") }
+            return .float(x / y)
+        case "//": guard y != 0 else { throw fail("division by zero") }; return .float((x / y).rounded(.down))
+        case "%": guard y != 0 else { throw fail("division by zero") }; return .float(x - (x / y).rounded(.down) * y)
+        default: throw fail("unknown operator '\(op)'")
+        }
+    }
+
+    static let functions = ["round", "int", "float", "min", "max", "len", "range", "ceil", "floor", "str"]
+
+    private static func call(_ name: String, _ args: [Value], fail: (String) -> SpecError,
+                             number: (Value, String) throws -> Double) throws -> Value {
+        func arity(_ n: ClosedRange<Int>) throws {
+            guard n.contains(args.count) else {
+                throw fail("\(name)() takes \(n.lowerBound == n.upperBound ? "\(n.lowerBound)" : "\(n.lowerBound) to \(n.upperBound)") argument(s), found \(args.count)")
+            }
+        }
+        func toInt(_ d: Double) throws -> Value {
+            guard d.isFinite, abs(d) < 9e18 else { throw fail("\(name)() of \(d) is not a finite integer") }
+            return .int(Int(d))
+        }
+        switch name {
+        case "round":
+            try arity(1...1); return try toInt(try number(args[0], "round()'s argument").rounded(.toNearestOrEven))
+        case "int":
+            try arity(1...1); return try toInt(try number(args[0], "int()'s argument").rounded(.towardZero))
+        case "ceil":
+            try arity(1...1); return try toInt(try number(args[0], "ceil()'s argument").rounded(.up))
+        case "floor":
+            try arity(1...1); return try toInt(try number(args[0], "floor()'s argument").rounded(.down))
+        case "float":
+            try arity(1...1); return .float(try number(args[0], "float()'s argument"))
+        case "str":
+            try arity(1...1); return .string(args[0].description)
+        case "min", "max":
+            let items: [Value]
+            if args.count == 1, case let .list(l) = args[0] { items = l } else { items = args }
+            guard !items.isEmpty else { throw fail("\(name)() of nothing") }
+            var best = items[0]
+            for v in items.dropFirst() {
+                let better = name == "min" ? try number(v, "\(name)()") < number(best, "\(name)()")
+                                           : try number(v, "\(name)()") > number(best, "\(name)()")
+                if better { best = v }
+            }
+            return best
+        case "len":
+            try arity(1...1)
+            switch args[0] {
+            case let .list(l): return .int(l.count)
+            case let .map(m): return .int(m.count)
+            case let .string(s): return .int(s.count)
+            default: throw fail("len() of \(args[0].typeName)")
+            }
+        case "range":
+            try arity(1...2)
+            var bounds: [Int] = []
+            for a in args {
+                guard case let .int(i) = a else { throw fail("range() takes integers, found \(a.typeName)") }
+                bounds.append(i)
+            }
+            let (lo, hi) = bounds.count == 1 ? (0, bounds[0]) : (bounds[0], bounds[1])
+            guard hi - lo <= 100_000 else { throw fail("range() of more than 100000 values") }
+            return .list(lo < hi ? (lo..<hi).map { .int($0) } : [])
+        default:
+            throw fail("unknown function '\(name)'\(Suggestion.didYouMean(name, in: functions)) (functions: \(functions.joined(separator: ", ")))")
+        }
+    }
+}
