@@ -7,10 +7,12 @@ public struct TemplateDecl: Sendable {
     public var params: [ParamDecl]
     /// Extra columns for `summary --format paper`: column title -> expression over the parameters.
     public var report: [YEntry]
+    /// Values computed from the parameters, in order, visible to the body (`let: {c1: "${n1x1 * 2}"}`).
+    public var bindings: [YEntry]
     public var layers: YNode
     public var location: SourceLocation
 
-    static let keys = ["doc", "label", "params", "report", "layers"]
+    static let keys = ["doc", "label", "params", "let", "report", "layers"]
 }
 
 /// An architecture file after `extends` and document overrides: still YAML nodes for the layers
@@ -133,9 +135,16 @@ public struct ArchitectureDocument: Sendable {
         guard let layers = entry.value["layers"], layers.items != nil else {
             throw SpecError("template '\(name)': missing 'layers', a list", at: entry.value["layers"]?.location ?? location)
         }
-        let report = entry.value["report"]?.entries ?? []
+        func mapping(_ key: String) throws -> [YEntry] {
+            guard let node = entry.value[key] else { return [] }
+            guard let entries = node.entries else {
+                throw SpecError("template '\(name)': '\(key)' must be a mapping, found \(node.kindDescription)", at: node.location)
+            }
+            return entries
+        }
         return TemplateDecl(name: name, doc: entry.value["doc"]?.scalar?.text, label: entry.value["label"]?.scalar?.text,
-                            params: params, report: report, layers: layers, location: entry.key.location)
+                            params: params, report: try mapping("report"), bindings: try mapping("let"), layers: layers,
+                            location: entry.key.location)
     }
 }
 

@@ -1,0 +1,62 @@
+import ArchSpec
+
+/// Batch normalization over channels, PyTorch's `nn.BatchNorm2d` (defaults eps 1e-5, momentum 0.1).
+///
+///     - {op: batchnorm2d, eps: 0.001}
+///
+/// Parameters `weight`, `bias` `[C]`; buffers `running_mean`, `running_var` `[C]`. Other ops:
+/// 2 per element in inference (scale and shift).
+public struct BatchNorm2d: LayerOp {
+    public static let name = "batchnorm2d"
+    public static let summary = "batch normalization over channels (eps=1e-5, momentum=0.1, affine=true)"
+    public var eps: Double
+    public var momentum: Double
+    public var affine: Bool
+
+    public init(_ args: inout OpArguments) throws {
+        eps = try args.double("eps", default: 1e-5, in: 0 ... 1)
+        momentum = try args.double("momentum", default: 0.1, in: 0 ... 1)
+        affine = try args.bool("affine", default: true)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost {
+        guard input.isSpatial else { throw ShapeError("batchnorm2d expects a [channels, height, width] input, found \(input)") }
+        let c = input.channels
+        var parameters: [ParameterInfo] = []
+        if affine { parameters += [ParameterInfo("weight", [c]), ParameterInfo("bias", [c])] }
+        parameters += [ParameterInfo("running_mean", [c], kind: .buffer), ParameterInfo("running_var", [c], kind: .buffer)]
+        return LayerCost(output: input, parameters: parameters, otherOps: 2 * input.elementCount)
+    }
+
+    public var label: String { "batch norm" }
+    public var arguments: [(String, Value)] { [("eps", .float(eps)), ("momentum", .float(momentum)), ("affine", .bool(affine))] }
+}
+
+/// Local response normalization across channels, PyTorch's `nn.LocalResponseNorm` (AlexNet paper).
+///
+///     - {op: lrn, size: 5, alpha: 0.0001, beta: 0.75, k: 2}
+public struct LocalResponseNorm: LayerOp {
+    public static let name = "lrn"
+    public static let summary = "local response normalization across channels (size, alpha=1e-4, beta=0.75, k=1)"
+    public var size: Int
+    public var alpha: Double
+    public var beta: Double
+    public var k: Double
+
+    public init(_ args: inout OpArguments) throws {
+        size = try args.int("size")
+        alpha = try args.double("alpha", default: 1e-4)
+        beta = try args.double("beta", default: 0.75)
+        k = try args.double("k", default: 1)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost {
+        guard input.isSpatial else { throw ShapeError("lrn expects a [channels, height, width] input, found \(input)") }
+        return LayerCost(output: input, otherOps: (size + 3) * input.elementCount)
+    }
+
+    public var label: String { "local response norm" }
+    public var arguments: [(String, Value)] { [("size", .int(size)), ("alpha", .float(alpha)), ("beta", .float(beta)), ("k", .float(k))] }
+}

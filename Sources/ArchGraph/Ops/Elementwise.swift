@@ -1,0 +1,54 @@
+import ArchSpec
+
+/// Rectified linear unit, `max(x, 0)`; one other-op per element.
+public struct ReLU: LayerOp {
+    public static let name = "relu"
+    public static let summary = "rectified linear unit"
+
+    public init(_ args: inout OpArguments) throws {
+        _ = try args.bool("inplace", default: true)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input, otherOps: input.elementCount) }
+    public var label: String { "relu" }
+    public var arguments: [(String, Value)] { [] }
+}
+
+/// Dropout with probability `p`, active only in training (scaled by 1/(1-p)); free in inference.
+public struct Dropout: LayerOp {
+    public static let name = "dropout"
+    public static let summary = "dropout (p=0.5), training only"
+    public var p: Double
+
+    public init(_ args: inout OpArguments) throws {
+        p = try args.double("p", default: 0.5, in: 0 ... 1, excludingUpper: true)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
+    public var label: String { "dropout (\(Value.plainNumber(p * 100))%)" }
+    public var arguments: [(String, Value)] { [("p", .float(p))] }
+}
+
+/// Flattens `[C, H, W]` to `[C*H*W]` (PyTorch's `torch.flatten(x, 1)`).
+public struct Flatten: LayerOp {
+    public static let name = "flatten"
+    public static let summary = "flattens [C, H, W] to [C*H*W]"
+
+    public init(_ args: inout OpArguments) throws { try args.finish() }
+    public func bind(input: Shape) throws -> LayerCost { LayerCost(output: Shape([input.elementCount])) }
+    public var label: String { "flatten" }
+    public var arguments: [(String, Value)] { [] }
+}
+
+/// Passes its input through unchanged.
+public struct Identity: LayerOp {
+    public static let name = "identity"
+    public static let summary = "passes its input through"
+
+    public init(_ args: inout OpArguments) throws { try args.finish() }
+    public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
+    public var label: String { "identity" }
+    public var arguments: [(String, Value)] { [] }
+}

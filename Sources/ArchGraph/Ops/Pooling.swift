@@ -1,0 +1,129 @@
+import ArchSpec
+
+/// Window geometry shared by max and average pooling, with PyTorch's output-size rule.
+public struct PoolWindow: Sendable {
+    public var kernel: (Int, Int)
+    public var stride: (Int, Int)
+    public var padding: (Int, Int)
+    public var ceilMode: Bool
+
+    init(_ args: inout OpArguments) throws {
+        kernel = try args.pair("kernel")
+        stride = try args.pair("stride", default: kernel)
+        padding = try args.pair("padding", default: (0, 0), min: 0)
+        ceilMode = try args.bool("ceil_mode", default: false)
+    }
+
+    /// PyTorch's `pooling_output_shape`: with `ceil_mode` the last window must start inside the
+    /// input or its left padding.
+    static func outputSize(_ size: Int, _ k: Int, _ s: Int, _ p: Int, ceil: Bool) -> Int {
+        let numerator = size + 2 * p - (k - 1) - 1 + (ceil ? s - 1 : 0)
+        var out = Int((Double(numerator) / Double(s)).rounded(.down)) + 1
+        if ceil, (out - 1) * s >= size + p { out -= 1 }
+        return out
+    }
+
+    func output(_ input: Shape, op: String) throws -> Shape {
+        guard input.isSpatial else { throw ShapeError("\(op) expects a [channels, height, width] input, found \(input)") }
+        guard padding.0 * 2 <= kernel.0, padding.1 * 2 <= kernel.1 else {
+            throw ShapeError("\(op) padding \(padding.0) must be at most half the kernel \(kernel.0)")
+        }
+        let h = PoolWindow.outputSize(input.height, kernel.0, stride.0, padding.0, ceil: ceilMode)
+        let w = PoolWindow.outputSize(input.width, kernel.1, stride.1, padding.1, ceil: ceilMode)
+        guard h >= 1, w >= 1 else {
+            throw ShapeError("\(op) kernel \(kernel.0)x\(kernel.1) does not fit the input \(input) with padding \(padding.0): the input is too small (output would be \(max(h, 0))x\(max(w, 0)))")
+        }
+        return Shape(channels: input.channels, height: h, width: w)
+    }
+
+    var arguments: [(String, Value)] {
+        [("kernel", pairValue(kernel)), ("stride", pairValue(stride)), ("padding", pairValue(padding)), ("ceil_mode", .bool(ceilMode))]
+    }
+}
+
+/// Max pooling, PyTorch's `nn.MaxPool2d` (stride defaults to the kernel).
+///
+///     - {op: maxpool2d, kernel: 3, stride: 2, ceil_mode: true}
+public struct MaxPool2d: LayerOp {
+    public static let name = "maxpool2d"
+    public static let summary = "max pooling (kernel, stride=kernel, padding=0, ceil_mode=false)"
+    public var window: PoolWindow
+
+    public init(_ args: inout OpArguments) throws {
+        window = try PoolWindow(&args)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost {
+        let out = try window.output(input, op: Self.name)
+        return LayerCost(output: out, otherOps: out.elementCount * window.kernel.0 * window.kernel.1)
+    }
+
+    public var label: String { "max pool" }
+    public func patch(input: Shape) -> String? { patchText(kernel: window.kernel, stride: window.stride) }
+    public var arguments: [(String, Value)] { window.arguments }
+}
+
+/// Average pooling, PyTorch's `nn.AvgPool2d`: with `count_include_pad` (the default) padded zeros
+/// count in the divisor, except the part of a `ceil_mode` window beyond the padded input.
+///
+///     - {op: avgpool2d, kernel: 5, stride: 3}
+public struct AvgPool2d: LayerOp {
+    public static let name = "avgpool2d"
+    public static let summary = "average pooling (kernel, stride=kernel, padding=0, ceil_mode=false, count_include_pad=true)"
+    public var window: PoolWindow
+    public var countIncludePad: Bool
+
+    public init(_ args: inout OpArguments) throws {
+        window = try PoolWindow(&args)
+        countIncludePad = try args.bool("count_include_pad", default: true)
+        try args.finish()
+    }
+
+    public func bind(input: Shape) throws -> LayerCost {
+        let out = try window.output(input, op: Self.name)
+        return LayerCost(output: out, otherOps: out.elementCount * window.kernel.0 * window.kernel.1)
+    }
+
+    public var label: String { "avg pool" }
+    public func patch(input: Shape) -> String? { patchText(kernel: window.kernel, stride: window.stride) }
+    public var arguments: [(String, Value)] { window.arguments + [("count_include_pad", .bool(countIncludePad))] }
+}
+
+/// Adaptive average pooling to a fixed output size, PyTorch's `nn.AdaptiveAvgPool2d`. Output cell
+/// `i` averages input rows `floor(i*H/out) ..< ceil((i+1)*H/out)`; the output may be larger than
+/// the input (windows then overlap), as torchvision's VGG needs at small inputs.
+///
+///     - {op: adaptive_avgpool2d, size: 7}
+public struct AdaptiveAvgPool2d: LayerOp {
+    public static let name = "adaptive_avgpool2d"
+    public static let summary = "adaptive average pooling to a fixed size (size: n or [h, w])"
+    public var size: (Int, Int)
+
+    public init(_ args: inout OpArguments) throws {
+        size = try args.pair("size")
+        try args.finish()
+    }
+
+    /// The input range of output cell `i` along an axis.
+    public static func window(_ i: Int, input: Int, output: Int) -> Range<Int> {
+        let start = (i * input) / output
+        let end = ((i + 1) * input + output - 1) / output
+        return start..<end
+    }
+
+    public func bind(input: Shape) throws -> LayerCost {
+        guard input.isSpatial else { throw ShapeError("adaptive_avgpool2d expects a [channels, height, width] input, found \(input)") }
+        let rows = (0..<size.0).reduce(0) { $0 + Self.window($1, input: input.height, output: size.0).count }
+        let cols = (0..<size.1).reduce(0) { $0 + Self.window($1, input: input.width, output: size.1).count }
+        return LayerCost(output: Shape(channels: input.channels, height: size.0, width: size.1), otherOps: input.channels * rows * cols)
+    }
+
+    public var label: String { "avg pool" }
+    public func patch(input: Shape) -> String? {
+        guard input.isSpatial, input.height % size.0 == 0, input.width % size.1 == 0 else { return "adaptive" }
+        let k = (input.height / size.0, input.width / size.1)
+        return patchText(kernel: k, stride: k)
+    }
+    public var arguments: [(String, Value)] { [("size", pairValue(size))] }
+}

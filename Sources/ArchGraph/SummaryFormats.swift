@@ -1,0 +1,95 @@
+import Foundation
+import ArchSpec
+
+/// The output formats of `archlab summary`.
+public enum SummaryFormat: String, CaseIterable, Sendable {
+    case table, paper, markdown, csv, json
+}
+
+extension NetworkSummary {
+    /// Renders the summary in a format.
+    public func render(_ format: SummaryFormat) -> String {
+        switch format {
+        case .table: return table()
+        case .paper: return PaperTable(self).render()
+        case .markdown: return markdown()
+        case .csv: return csv()
+        case .json: return json()
+        }
+    }
+
+    func typeLabel(_ row: GraphRow) -> String { row.isAux ? "\(row.type) (aux)" : row.type }
+
+    var header: String {
+        "\(network.name) (\(network.file)), input \(network.input)"
+    }
+
+    var totalsLines: [String] {
+        var lines = [
+            "total params: \(Count.grouped(totalParams))   trainable: \(Count.grouped(trainableParams))"
+                + (auxParams > 0 ? "   in aux heads (training only): \(Count.grouped(auxParams))" : ""),
+            "MACs: \(Count.grouped(macs))   FLOPs (2 x MACs): \(Count.grouped(flops))   other ops: \(Count.grouped(otherOps))",
+        ]
+        if bufferValues > 0 { lines.append("buffers (running statistics): \(Count.grouped(bufferValues)) values") }
+        lines.append("per sample, inference forward; MACs count conv and linear layers, aux heads excluded; output \(network.output)")
+        return lines
+    }
+
+    func table() -> String {
+        var t = TextTable(headers: ["path", "type", "output", "params", "MACs", "other ops"], rightAligned: [3, 4, 5])
+        for row in rows {
+            t.rows.append([row.path, typeLabel(row), row.output.description, Count.grouped(row.parameters),
+                           Count.grouped(row.macs), Count.grouped(row.otherOps)])
+        }
+        return ([header, "", t.render(), ""] + totalsLines).joined(separator: "\n")
+    }
+
+    func markdown() -> String {
+        var lines = ["## \(network.name)", "", "Input \(network.input), from `\(network.file)`.", "",
+                     "| path | type | output | params | MACs | other ops |", "|---|---|---|--:|--:|--:|"]
+        for row in rows {
+            lines.append("| `\(row.path)` | \(typeLabel(row)) | \(row.output) | \(Count.grouped(row.parameters)) | \(Count.grouped(row.macs)) | \(Count.grouped(row.otherOps)) |")
+        }
+        lines += ["", "| total params | trainable | aux params | MACs | FLOPs | other ops |", "|--:|--:|--:|--:|--:|--:|",
+                  "| \(Count.grouped(totalParams)) | \(Count.grouped(trainableParams)) | \(Count.grouped(auxParams)) | \(Count.grouped(macs)) | \(Count.grouped(flops)) | \(Count.grouped(otherOps)) |"]
+        return lines.joined(separator: "\n")
+    }
+
+    func csv() -> String {
+        func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        var lines = ["path,type,output,params,macs,other_ops,aux"]
+        for row in rows {
+            lines.append([field(row.path), row.type, row.output.description, String(row.parameters), String(row.macs),
+                          String(row.otherOps), row.isAux ? "true" : "false"].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One JSON object: name, input, totals and the leaf layers in forward order.
+    func json() -> String {
+        func shape(_ s: Shape) -> String { "[" + s.dims.map(String.init).joined(separator: ", ") + "]" }
+        let layers = rows.map { row in
+            "    {\"path\": \(JSONText.quote(row.path)), \"type\": \(JSONText.quote(row.type)), \"output_shape\": \(shape(row.output)), \"params\": \(row.parameters), \"macs\": \(row.macs), \"other_ops\": \(row.otherOps), \"aux\": \(row.isAux)}"
+        }
+        let parameters = network.architecture.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ")
+        return """
+        {
+          "name": \(JSONText.quote(network.name)),
+          "file": \(JSONText.quote(network.file)),
+          "input": \(shape(network.input)),
+          "output": \(shape(network.output)),
+          "parameters": {\(parameters)},
+          "total_params": \(totalParams),
+          "trainable_params": \(trainableParams),
+          "aux_params": \(auxParams),
+          "buffer_values": \(bufferValues),
+          "macs": \(macs),
+          "flops": \(flops),
+          "other_ops": \(otherOps),
+          "layers": [
+        \(layers.joined(separator: ",\n"))
+          ]
+        }
+        """
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `archlab`: CNN architecture experiments driven by declarative YAML.
+@main
+struct ArchLab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archlab",
+        abstract: "CNN architecture experiments driven by declarative YAML.",
+        subcommands: [SummaryCommand.self, ValidateCommand.self, OpsCommand.self]
+    )
+}

@@ -1,0 +1,55 @@
+import ArchGraph
+import ArchSpec
+import ArgumentParser
+import Foundation
+
+/// `--input` and `--set`, shared by every command that builds a network.
+struct ArchitectureOptions: ParsableArguments {
+    @Option(name: .customLong("input"), help: ArgumentHelp("Input shape CxHxW, e.g. 3x224x224 (default: the file's input).", valueName: "CxHxW"))
+    var input: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a parameter or a document value: name=value, inception.4a.n5x5=64, layers.fc.out=10 (repeatable).",
+        valueName: "path=value"))
+    var overrides: [String] = []
+
+    /// Loads and builds `file`; located errors are printed and become exit code 1.
+    func build(_ file: String) throws -> Network {
+        try Diagnostics.run {
+            let shape = try input.map { try ArchitectureDocument.parseShape($0, at: SourceLocation(file: "--input \($0)", line: 1, column: 1)) }
+            let sets = try overrides.map(Override.parse(commandLine:))
+            let resolved = try ArchitectureLoader().load(file, overrides: sets, input: shape)
+            return try Builder().build(resolved)
+        }
+    }
+}
+
+/// Prints located errors like a compiler: the `file:line:column: message` line, the source line
+/// with a caret under the column, and notes.
+enum Diagnostics {
+    static func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SpecError {
+            report(error)
+            throw ExitCode(1)
+        }
+    }
+
+    static func report(_ error: SpecError) {
+        var text = error.description + "\n"
+        if let location = error.location, let snippet = snippet(location) { text += snippet }
+        for note in error.notes { text += "note: \(note)\n" }
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func snippet(_ location: SourceLocation) -> String? {
+        guard location.line >= 1, let data = FileManager.default.contents(atPath: location.file), data.count <= 4 << 20,
+              let text = String(data: data, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard location.line <= lines.count else { return nil }
+        let line = String(lines[location.line - 1].prefix(200))
+        let caret = String(repeating: " ", count: max(0, min(location.column - 1, line.count))) + "^"
+        return "  \(line)\n  \(caret)\n"
+    }
+}
