@@ -31,6 +31,14 @@ public struct OpArguments {
         return (try TypedReading.coerce(v, to: type, what: what, at: node.location), node.location)
     }
 
+    /// The error for a missing required key: a misspelling of it if the node has one, else "missing".
+    private func missing(_ key: String) -> SpecError {
+        if let typo = entries.first(where: { !known.contains($0.key.text) && Suggestion.closest(to: $0.key.text, in: [key]) != nil }) {
+            return SpecError("\(opName) has no argument '\(typo.key.text)'; did you mean '\(key)'?", at: typo.key.location)
+        }
+        return SpecError("\(opName): missing '\(key)'", at: location)
+    }
+
     private func rangeError(_ key: String, _ expected: String, _ found: Value, _ at: SourceLocation) -> SpecError {
         SpecError("\(opName) '\(key)': expected \(expected), found \(found)", at: at)
     }
@@ -38,7 +46,7 @@ public struct OpArguments {
     /// An integer argument, at least `min`.
     public mutating func int(_ key: String, default fallback: Int? = nil, min: Int = 1) throws -> Int {
         guard let (v, at) = try value(key, as: .int) else {
-            guard let fallback else { throw SpecError("\(opName): missing '\(key)'", at: location) }
+            guard let fallback else { throw missing(key) }
             return fallback
         }
         guard case let .int(i) = v, i >= min else {
@@ -51,7 +59,7 @@ public struct OpArguments {
     public mutating func pair(_ key: String, default fallback: (Int, Int)? = nil, min: Int = 1) throws -> (Int, Int) {
         known.append(key)
         guard let node = node(key) else {
-            guard let fallback else { throw SpecError("\(opName): missing '\(key)'", at: location) }
+            guard let fallback else { throw missing(key) }
             return fallback
         }
         let v: Value

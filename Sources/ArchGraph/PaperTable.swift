@@ -1,3 +1,4 @@
+import Foundation
 import ArchSpec
 
 /// The layout of Table 1 of "Going deeper with convolutions": one row per top-level module with
@@ -26,7 +27,7 @@ struct PaperTable {
             switch node {
             case let .layer(l):
                 guard !Self.hidden.contains(l.op.name) else { return nil }
-                return Row(type: l.op.label, patch: l.op.patch(input: l.input) ?? "", output: l.output.paperDescription,
+                return Row(type: Self.title(l.op.label, path: l.path, strip: false), patch: l.op.patch(input: l.input) ?? "", output: l.output.paperDescription,
                            depth: l.op.depth, columns: [:], params: l.parameterCount, macs: l.macs)
             case let .scope(m, _), let .aux(_, .scope(m, _)):
                 let leaves = Self.layers(node)
@@ -34,8 +35,7 @@ struct PaperTable {
                 let patch = windowed.count == 1 ? windowed[0].op.patch(input: windowed[0].input)! : ""
                 var columns: [String: String] = [:]
                 for (k, v) in m.report { columns[k] = v.description }
-                let label = m.label ?? m.path.split(separator: ".").last.map(String.init) ?? "sequence"
-                return Row(type: label, patch: patch, output: m.output.paperDescription, depth: Self.depth(node), columns: columns,
+                return Row(type: Self.title(m.label, path: m.path), patch: patch, output: m.output.paperDescription, depth: Self.depth(node), columns: columns,
                            params: leaves.reduce(0) { $0 + $1.parameterCount }, macs: leaves.reduce(0) { $0 + $1.macs })
             case let .combine(c, _):
                 let leaves = Self.layers(node)
@@ -45,6 +45,15 @@ struct PaperTable {
                 return rows([inner]).first
             }
         }
+    }
+
+    /// `inception (3a)` for label inception and path inception3a; `max pool (maxpool1)` otherwise.
+    static func title(_ label: String?, path: String, strip: Bool = true) -> String {
+        let name = path.split(separator: ".").last.map(String.init) ?? path
+        guard let label else { return name }
+        let key = label.replacingOccurrences(of: " ", with: "")
+        if strip, name.hasPrefix(key), name.count > key.count { return "\(label) (\(name.dropFirst(key.count)))" }
+        return name.isEmpty || name == label ? label : "\(label) (\(name))"
     }
 
     static func layers(_ node: GraphNode) -> [Layer] {
@@ -78,7 +87,7 @@ struct PaperTable {
         main.forEach { add($0) }
         if !aux.isEmpty {
             t.rows.append(headers.map { _ in "" })
-            aux.forEach { add($0, suffix: " (aux, training only)") }
+            aux.forEach { add($0, suffix: ", training only") }
         }
         return ([summary.header, "", t.render(), ""] + summary.totalsLines).joined(separator: "\n")
     }

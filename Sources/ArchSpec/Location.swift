@@ -10,8 +10,14 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
         self.column = column
     }
 
-    /// `path:line:column`, the prefix every located message starts with.
-    public var description: String { "\(file):\(line):\(column)" }
+    /// A location on the command line (`--set name=value`), shown without line and column.
+    public static func commandLine(_ argument: String) -> SourceLocation {
+        SourceLocation(file: argument, line: 0, column: 0)
+    }
+
+    /// `path:line:column`, the prefix every located message starts with (just the argument for
+    /// command-line locations).
+    public var description: String { line == 0 ? file : "\(file):\(line):\(column)" }
 }
 
 /// An error in an architecture or experiment file, located like a compiler diagnostic.

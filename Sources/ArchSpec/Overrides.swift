@@ -22,7 +22,7 @@ public struct Override: Sendable {
 
     /// Parses a command-line `name=value`; the value is read as YAML (`64`, `true`, `[3, 96, 96]`).
     public static func parse(commandLine text: String) throws -> Override {
-        let location = SourceLocation(file: "--set \(text)", line: 1, column: 1)
+        let location = SourceLocation.commandLine("--set \(text)")
         guard let eq = text.firstIndex(of: "=") else {
             throw SpecError("expected name=value", at: location)
         }

@@ -26,8 +26,8 @@ public enum ScalarReading {
         guard t.allSatisfy(\.isASCIIDigit) else { return nil }
         if t.count > 1, t.first == "0" {
             let decimal = Int(t) ?? 0
-            let octal = Int(t, radix: 8).map { " (YAML 1.1 reads it as octal \($0))" } ?? ""
-            throw SpecError("ambiguous number '\(s.text)': a leading zero means octal in YAML 1.1\(octal) and decimal \(decimal) in YAML 1.2; write \(decimal), or 0o\(t.dropFirst()) for octal",
+            let octal = Int(t, radix: 8).map { "YAML 1.1 reads it as octal \($0), " } ?? "YAML 1.1 reads a leading zero as octal, "
+            throw SpecError("ambiguous number '\(s.text)': \(octal)YAML 1.2 as decimal \(decimal); write \(decimal), or 0o\(t.drop { $0 == "0" }) for octal",
                             at: s.location)
         }
         guard let v = Int(t) else {

@@ -125,8 +125,12 @@ public struct YAMLLoader: Sendable {
             let suffix = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
             return SpecError("YAML syntax error: \(problem)\(suffix)", at: at(mark))
         case let .duplicatedKeysInMapping(duplicates, context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return SpecError("duplicate key \(keys)", at: at(context.mark))
+            let key = duplicates.first ?? ""
+            if let again = repeatedKey(key, after: context.mark, in: context.text) {
+                return SpecError("duplicate key '\(key)' (first at line \(context.mark.line), column \(context.mark.column)); a key may appear once in a mapping",
+                                 at: SourceLocation(file: file, line: again.line, column: again.column))
+            }
+            return SpecError("duplicate key '\(key)'; a key may appear once in a mapping", at: at(context.mark))
         case let .reader(problem, offset, _, _):
             return SpecError("cannot read the text: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
                              at: SourceLocation(file: file, line: 1, column: 1))
@@ -134,6 +138,21 @@ public struct YAMLLoader: Sendable {
             return SpecError("YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
         }
     }
+}
+
+/// The next `key:` at the same column as the first occurrence (block mappings), if any.
+private func repeatedKey(_ key: String, after mark: Mark, in text: String) -> (line: Int, column: Int)? {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    guard mark.line >= 1, mark.line <= lines.count else { return nil }
+    for (offset, line) in lines[mark.line...].enumerated() {
+        let chars = Array(line)
+        guard chars.count >= mark.column - 1 + key.count else { continue }
+        let indent = chars.prefix(mark.column - 1)
+        if indent.allSatisfy({ $0 == " " || $0 == "-" }), String(chars[(mark.column - 1)...]).hasPrefix(key + ":") {
+            return (mark.line + 1 + offset, mark.column)
+        }
+    }
+    return nil
 }
 
 /// A conservative estimate of YAML nesting depth on raw text, so that absurdly deep documents are

@@ -16,7 +16,7 @@ struct ArchitectureOptions: ParsableArguments {
     /// Loads and builds `file`; located errors are printed and become exit code 1.
     func build(_ file: String) throws -> Network {
         try Diagnostics.run {
-            let shape = try input.map { try ArchitectureDocument.parseShape($0, at: SourceLocation(file: "--input \($0)", line: 1, column: 1)) }
+            let shape = try input.map { try ArchitectureDocument.parseShape($0, at: .commandLine("--input \($0)")) }
             let sets = try overrides.map(Override.parse(commandLine:))
             let resolved = try ArchitectureLoader().load(file, overrides: sets, input: shape)
             return try Builder().build(resolved)

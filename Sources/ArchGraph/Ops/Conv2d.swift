@@ -35,23 +35,17 @@ public struct Conv2d: LayerOp {
         guard input.channels % groups == 0, out % groups == 0 else {
             throw ShapeError("conv2d groups \(groups) must divide both input channels \(input.channels) and out \(out)")
         }
-        let h = try Conv2d.outputSize(input.height, kernel.0, stride.0, padding.0, dilation.0, axis: "height", input: input, op: "conv2d")
-        let w = try Conv2d.outputSize(input.width, kernel.1, stride.1, padding.1, dilation.1, axis: "width", input: input, op: "conv2d")
+        let spanH = dilation.0 * (kernel.0 - 1) + 1, spanW = dilation.1 * (kernel.1 - 1) + 1
+        guard input.height + 2 * padding.0 >= spanH, input.width + 2 * padding.1 >= spanW else {
+            throw ShapeError(tooSmall(op: Self.name, span: (spanH, spanW), padding: padding, input: input))
+        }
+        let h = (input.height + 2 * padding.0 - spanH) / stride.0 + 1
+        let w = (input.width + 2 * padding.1 - spanW) / stride.1 + 1
         let perGroup = input.channels / groups
         var parameters = [ParameterInfo("weight", [out, perGroup, kernel.0, kernel.1])]
         if bias { parameters.append(ParameterInfo("bias", [out])) }
         let macs = out * h * w * perGroup * kernel.0 * kernel.1
         return LayerCost(output: Shape(channels: out, height: h, width: w), parameters: parameters, macs: macs)
-    }
-
-    /// The convolution output size along one axis, or a `ShapeError` naming the sizes when it collapses.
-    static func outputSize(_ size: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int, axis: String, input: Shape, op: String) throws -> Int {
-        let span = d * (k - 1) + 1
-        let padded = size + 2 * p
-        guard padded >= span else {
-            throw ShapeError("\(op) kernel \(k) (span \(span)) does not fit the input \(axis) \(size) with padding \(p): input \(input) is too small (output would be smaller than 1x1)")
-        }
-        return (padded - span) / s + 1
     }
 
     public var label: String { "convolution" }
@@ -65,3 +59,9 @@ public struct Conv2d: LayerOp {
 
 /// `3` for (3, 3), `[3, 5]` otherwise.
 func pairValue(_ p: (Int, Int)) -> Value { p.0 == p.1 ? .int(p.0) : .list([.int(p.0), .int(p.1)]) }
+
+/// The collapse message shared by windowed ops: what the window needs and what it found.
+func tooSmall(op: String, span: (Int, Int), padding: (Int, Int), input: Shape) -> String {
+    let needH = max(1, span.0 - 2 * padding.0), needW = max(1, span.1 - 2 * padding.1)
+    return "\(op) needs an input of at least \(needH)x\(needW) (window \(span.0)x\(span.1), padding \(pairValue(padding))), found \(input): the input is too small for this layer"
+}

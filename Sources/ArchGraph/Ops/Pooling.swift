@@ -30,8 +30,8 @@ public struct PoolWindow: Sendable {
         }
         let h = PoolWindow.outputSize(input.height, kernel.0, stride.0, padding.0, ceil: ceilMode)
         let w = PoolWindow.outputSize(input.width, kernel.1, stride.1, padding.1, ceil: ceilMode)
-        guard h >= 1, w >= 1 else {
-            throw ShapeError("\(op) kernel \(kernel.0)x\(kernel.1) does not fit the input \(input) with padding \(padding.0): the input is too small (output would be \(max(h, 0))x\(max(w, 0)))")
+        guard h >= 1, w >= 1, input.height + 2 * padding.0 >= kernel.0, input.width + 2 * padding.1 >= kernel.1 else {
+            throw ShapeError(tooSmall(op: op, span: kernel, padding: padding, input: input))
         }
         return Shape(channels: input.channels, height: h, width: w)
     }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Writes Tests/Fixtures/pytorch_architectures.json: for every file in architectures/, the PyTorch
+reference model's state_dict names and shapes, parameter count and MACs at given input sizes.
+
+The torchvision variants come from torchvision itself; the course variants (googlenet.yaml,
+alexnet-half.yaml, lenet.yaml) are the course's PyTorch code, reproduced below as written in
+shared/seeds. MACs count conv and linear multiply-accumulates in an eval-mode forward (so aux
+heads are excluded), torchvision's convention.
+
+Usage: pip install torch==2.13.0+cpu torchvision==0.28.0 pillow
+       python3 scripts/reference/architecture_fixtures.py > Tests/Fixtures/pytorch_architectures.json
+"""
+import json
+import sys
+
+import torch
+import torch.library
+import torch.nn as nn
+import torch.nn.functional as F
+
+# torchvision's PyPI wheel registers C++ ops built for another torch; only the Python model
+# definitions are needed here.
+torch.library.register_fake = lambda *a, **k: (lambda f: f)
+import torchvision  # noqa: E402
+
+
+# --- the course's models (shared/seeds) -------------------------------------------------------
+class LeNet(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 5)
+        self.pool1 = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(16, 32, 5)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.fc1 = nn.Linear(32 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x):
+        x = self.pool1(F.relu(self.conv1(x)))
+        x = self.pool2(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class AlexNetHalf(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 48, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(48, 128, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(128, 192, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(192, 192, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(192, 128, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=0.5), nn.Linear(128 * 6 * 6, 2048), nn.ReLU(inplace=True),
+            nn.Dropout(p=0.5), nn.Linear(2048, 2048), nn.ReLU(inplace=True),
+            nn.Linear(2048, num_classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), start_dim=1))
+
+
+class BasicConv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, **kwargs):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, **kwargs)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.conv(x))
+
+
+class Inception(nn.Module):
+    def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj):
+        super().__init__()
+        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, kernel_size=1),
+                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(BasicConv2d(in_channels, ch5x5red, kernel_size=1),
+                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=5, padding=2))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1),
+                                     BasicConv2d(in_channels, pool_proj, kernel_size=1))
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class InceptionAux(nn.Module):
+    def __init__(self, in_channels, num_classes):
+        super().__init__()
+        self.averagePool = nn.AvgPool2d(kernel_size=5, stride=3)
+        self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
+        self.fc1 = nn.Linear(2048, 1024)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        x = torch.flatten(self.conv(self.averagePool(x)), 1)
+        x = F.dropout(x, 0.5, training=self.training)
+        x = F.relu(self.fc1(x), inplace=True)
+        x = F.dropout(x, 0.5, training=self.training)
+        return self.fc2(x)
+
+
+class GoogLeNet(nn.Module):
+    def __init__(self, num_classes=1000, aux_logits=True):
+        super().__init__()
+        self.aux_logits = aux_logits
+        self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
+        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+        if aux_logits:
+            self.aux1 = InceptionAux(512, num_classes)
+            self.aux2 = InceptionAux(528, num_classes)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(0.4)
+        self.fc = nn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        if self.training and self.aux_logits:
+            aux1 = self.aux1(x)
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        if self.training and self.aux_logits:
+            aux2 = self.aux2(x)
+        x = self.maxpool4(self.inception4e(x))
+        x = self.inception5b(self.inception5a(x))
+        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        if self.training and self.aux_logits:
+            return x, aux2, aux1
+        return x
+
+
+# --- measurement --------------------------------------------------------------------------------
+def macs_of(model, shape):
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            c_in = module.in_channels // module.groups
+            total += output.numel() * c_in * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, nn.Linear):
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, *shape))
+    for h in handles:
+        h.remove()
+    return total, list(out.shape[1:])
+
+
+def describe(model, shape, settings):
+    macs, output = macs_of(model, shape)
+    state = [[k, list(v.shape)] for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
+    return {"input": list(shape), "set": settings, "total_params": sum(p.numel() for p in model.parameters()),
+            "macs": macs, "output": output, "state_dict": state}
+
+
+tv = torchvision.models
+CASES = [
+    # (architecture file, --set overrides, constructor, input shapes)
+    ("lenet", {}, lambda: LeNet(), [(3, 32, 32)]),
+    ("alexnet", {}, lambda: tv.alexnet(), [(3, 224, 224), (3, 96, 96)]),
+    ("alexnet-half", {}, lambda: AlexNetHalf(), [(3, 224, 224)]),
+    ("googlenet", {}, lambda: GoogLeNet(), [(3, 224, 224)]),
+    ("googlenet", {"aux_logits": "false"}, lambda: GoogLeNet(aux_logits=False), [(3, 224, 224)]),
+    ("googlenet-torchvision", {}, lambda: tv.googlenet(aux_logits=True, init_weights=False), [(3, 224, 224), (3, 96, 96)]),
+    ("googlenet-torchvision", {"aux_logits": "false"},
+     lambda: tv.googlenet(aux_logits=False, init_weights=False), [(3, 224, 224), (1, 96, 96)]),
+]
+for depth in (11, 13, 16, 19):
+    CASES.append((f"vgg{depth}", {}, getattr(tv, f"vgg{depth}"), [(3, 224, 224), (3, 32, 32)]))
+    CASES.append((f"vgg{depth}-bn", {}, getattr(tv, f"vgg{depth}_bn"), [(3, 224, 224)]))
+for depth in (18, 34, 50, 101, 152):
+    CASES.append((f"resnet{depth}", {}, getattr(tv, f"resnet{depth}"), [(3, 224, 224), (3, 64, 64)]))
+
+
+def main():
+    torch.manual_seed(0)
+    fixtures = []
+    for name, settings, make, shapes in CASES:
+        model = make()
+        for shape in shapes:
+            if shape[0] != 3:
+                first = model.conv1.conv
+                model.conv1.conv = nn.Conv2d(shape[0], first.out_channels, first.kernel_size, first.stride,
+                                             first.padding, bias=first.bias is not None)
+            entry = describe(model, shape, settings)
+            entry["architecture"] = name
+            fixtures.append(entry)
+            print(f"{name} {settings} {shape}: {entry['total_params']} params, {entry['macs']} MACs", file=sys.stderr)
+    json.dump({"generator": "scripts/reference/architecture_fixtures.py", "torch": torch.__version__,
+               "torchvision": torchvision.__version__, "cases": fixtures}, sys.stdout, indent=None, separators=(",", ":"))
+    print()
+
+
+if __name__ == "__main__":
+    main()
