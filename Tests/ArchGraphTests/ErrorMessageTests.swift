@@ -66,7 +66,7 @@ import Testing
         ("googlenet", [], [3, 16, 16],
          "architectures/googlenet.yaml:114:5: maxpool3: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 480x2x2: the input is too small for this layer (network input 3x16x16)"),
         ("googlenet", [], [3, 40, 40],
-         "architectures/googlenet.yaml:97:9: aux1.averagePool: avgpool2d needs an input of at least 5x5 (window 5x5, padding 0), found 512x3x3: the input is too small for this layer (network input 3x40x40)"),
+         "architectures/googlenet.yaml:97:9: aux1.averagePool: avgpool2d needs an input of at least 5x5 (window 5x5, padding 0), found 512x2x2: the input is too small for this layer (network input 3x40x40)"),
         ("alexnet", [], [3, 32, 32],
          "architectures/alexnet.yaml:33:9: features.12: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 256x1x1: the input is too small for this layer (network input 3x32x32)"),
         ("resnet18", ["block=bottlenek"], nil,
