@@ -49,9 +49,9 @@ public struct ParamDecl: Sendable {
         }
         var decl = ParamDecl(name: name, type: .int, defaultValue: nil, choices: nil, min: nil, max: nil, doc: nil,
                              columns: [], location: entry.key.location)
-        guard case let .map(fields, _) = entry.value, fields.contains(where: { $0.key.text == "type" || $0.key.text == "default" }) else {
+        guard case let .map(fields, _) = entry.value, fields.contains(where: { ["type", "default", "columns"].contains($0.key.text) }) else {
             if case .map = entry.value {
-                throw SpecError("parameter '\(name)': a declaration mapping needs 'type' or 'default' (keys: \(declarationKeys.joined(separator: ", ")))",
+                throw SpecError("parameter '\(name)': a declaration mapping needs 'type', 'default' or 'columns' (keys: \(declarationKeys.joined(separator: ", ")))",
                                 at: entry.value.location)
             }
             let value = try ScalarReading.untyped(entry.value)
