@@ -53,7 +53,9 @@ struct PaperTable {
         guard let label else { return name }
         let key = label.replacingOccurrences(of: " ", with: "")
         if strip, name.hasPrefix(key), name.count > key.count { return "\(label) (\(name.dropFirst(key.count)))" }
-        return name.isEmpty || name == label ? label : "\(label) (\(name))"
+        let plainLabel = key.lowercased(), plainName = name.lowercased()
+        if name.isEmpty || plainLabel.contains(plainName) { return label }
+        return "\(label) (\(name))"
     }
 
     static func layers(_ node: GraphNode) -> [Layer] {

@@ -58,7 +58,7 @@ public enum Suggestion {
     /// The candidate with the smallest edit distance, if it is close enough to be a plausible typo.
     public static func closest(to word: String, in candidates: [String]) -> String? {
         var best: (String, Int)?
-        for candidate in candidates {
+        for candidate in candidates.sorted() {
             let d = distance(word.lowercased(), candidate.lowercased())
             if d <= max(2, candidate.count / 3), best == nil || d < best!.1 { best = (candidate, d) }
         }

@@ -1,0 +1,24 @@
+# Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
+.PHONY: run test build release validate fixtures clean
+
+run:
+	./scripts/run.sh
+
+test:
+	./scripts/test.sh
+
+build:
+	swift build
+
+release:
+	swift build -c release --product archlab
+
+validate: release
+	.build/release/archlab validate architectures/*.yaml
+
+# Regenerates Tests/Fixtures/pytorch_architectures.json (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow).
+fixtures:
+	python3 scripts/reference/architecture_fixtures.py > Tests/Fixtures/pytorch_architectures.json
+
+clean:
+	rm -rf .build

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of the `archlab` binary as a user runs it: exit codes, standard output and
+/// standard error.
+@Suite struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let binary: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for dir in [beside, beside.deletingLastPathComponent(), root.appendingPathComponent(".build/debug")] {
+            let candidate = dir.appendingPathComponent("archlab")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return root.appendingPathComponent(".build/debug/archlab")
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var crashed: Bool
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
+    }
+
+    static var architectureFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("architectures").path)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted().map { "architectures/\($0)" }
+    }
+
+    static var badFiles: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Tests/Fixtures/architectures/bad").path)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted().map { "Tests/Fixtures/architectures/bad/\($0)" }
+    }
+
+    @Test func summaryPrintsTheTable() throws {
+        let r = try Self.run(["summary", "architectures/googlenet.yaml"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("inception4a.branch3.1.conv"))
+        #expect(r.stdout.contains("total params: 13,378,280"))
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test func summaryWithSetAndInputAndJSON() throws {
+        let r = try Self.run(["summary", "architectures/googlenet-torchvision.yaml", "--set", "aux_logits=false",
+                              "--input", "3x224x224", "--format", "json"])
+        #expect(r.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(object?["total_params"] as? Int == 6_624_904)
+        #expect(object?["macs"] as? Int == 1_498_376_192)
+    }
+
+    @Test(arguments: ["table", "paper", "markdown", "csv", "json"])
+    func everyFormat(format: String) throws {
+        let r = try Self.run(["summary", "architectures/resnet50.yaml", "--format", format])
+        #expect(r.status == 0)
+        let expected = ["json": "\"total_params\": 25557032", "csv": "layer4.2.conv3,conv2d,2048x7x7,1048576,51380224,0,false"][format]
+        #expect(r.stdout.contains(expected ?? "25,557,032"))
+    }
+
+    @Test func locatedErrorWithCaretAndExitCode1() throws {
+        let r = try Self.run(["summary", "Tests/Fixtures/architectures/bad/unknown-op.yaml"])
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty)
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.first == "Tests/Fixtures/architectures/bad/unknown-op.yaml:5:23: conv1: unknown op or template 'conv2'; did you mean 'conv2d'? (ops: adaptive_avgpool2d, add, avgpool2d, batchnorm2d, concat, conv2d, dropout, flatten, identity, linear, lrn, maxpool2d, relu; templates: none)")
+        #expect(lines.count > 2 && lines[1] == "    - {name: conv1, op: conv2, out: 16, kernel: 5}")
+        #expect(lines[2] == "                        ^")
+    }
+
+    @Test func setErrorNamesTheArgument() throws {
+        let r = try Self.run(["summary", "architectures/googlenet.yaml", "--set", "branch3_kernel=no"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "--set branch3_kernel=no: parameter 'branch3_kernel': expected an integer, found 'no'\n")
+    }
+
+    @Test func badInputShape() throws {
+        let r = try Self.run(["summary", "architectures/lenet.yaml", "--input", "3x0x32"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "--input 3x0x32: input shape '3x0x32': expected CxHxW with positive integers, e.g. 3x224x224\n")
+    }
+
+    @Test func validateEveryArchitectureFile() throws {
+        let files = Self.architectureFiles
+        #expect(files.count == 18)
+        let r = try Self.run(["validate"] + files)
+        #expect(r.status == 0)
+        #expect(r.stdout.split(separator: "\n").count == files.count)
+        #expect(r.stdout.contains("architectures/vgg19-bn.yaml: ok (vgg19-bn, 143,678,248 params)"))
+    }
+
+    @Test func validateReportsEachBadFileAndExits1() throws {
+        let r = try Self.run(["validate", "architectures/lenet.yaml", "Tests/Fixtures/architectures/bad/zero-channels.yaml"])
+        #expect(r.status == 1)
+        #expect(r.stdout.hasPrefix("architectures/lenet.yaml: ok"))
+        #expect(r.stderr.hasPrefix("Tests/Fixtures/architectures/bad/zero-channels.yaml:5:36: conv1: conv2d 'out': expected a positive integer, found 0\n"))
+    }
+
+    @Test(arguments: badFiles)
+    func badFilesNeverCrash(file: String) throws {
+        let r = try Self.run(["validate", file])
+        #expect(!r.crashed)
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("Tests/Fixtures/architectures/bad/"))
+        #expect(!r.stderr.contains("Fatal error"))
+    }
+
+    @Test(arguments: [(["summary"], "Missing expected argument '<file>'"),
+                      (["summary", "architectures/lenet.yaml", "--format", "pdf"], "The value 'pdf' is invalid for '--format <format>'"),
+                      (["frobnicate"], "Unexpected argument 'frobnicate'")])
+    func usageErrors(arguments: [String], message: String) throws {
+        let r = try Self.run(arguments)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains(message))
+    }
+
+    @Test func opsListsTheRegistry() throws {
+        let r = try Self.run(["ops"])
+        #expect(r.status == 0)
+        for op in ["conv2d", "batchnorm2d", "relu", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "lrn", "linear", "dropout",
+                   "flatten", "concat", "add", "identity"] {
+            #expect(r.stdout.contains("\n\(op) ") || r.stdout.hasPrefix("\(op) "), "\(op)")
+        }
+    }
+}
