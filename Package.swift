@@ -9,22 +9,28 @@ let package = Package(
         .executable(name: "archlab", targets: ["archlab"]),
         .library(name: "ArchSpec", targets: ["ArchSpec"]),
         .library(name: "ArchGraph", targets: ["ArchGraph"]),
+        .library(name: "ArchTensor", targets: ["ArchTensor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // OpenBLAS's CBLAS (Debian: libopenblas-dev); only ArchTensor imports it.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Tensors and kernels: forward and backward of every op, each beside a naive reference.
+        .target(name: "ArchTensor", dependencies: ["CBLAS"]),
         // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
         .target(name: "ArchSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
-        .target(name: "ArchGraph", dependencies: ["ArchSpec"]),
+        .target(name: "ArchGraph", dependencies: ["ArchSpec", "ArchTensor"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
             "ArchSpec", "ArchGraph",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
+        .testTarget(name: "ArchTensorTests", dependencies: ["ArchTensor"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
                     resources: []),
         .testTarget(name: "CLITests", dependencies: ["archlab"]),

@@ -1,0 +1,119 @@
+import Foundation
+
+/// ReLU, dropout, sums, channel concatenation and the linear layer.
+public enum Elementwise {
+    // y = max(x, 0); y may be x
+    public static func reluForward(x: Tensor, y: Tensor) {
+        let n = x.count, s = x.base, d = y.base
+        for i in 0..<n { d[i] = s[i] > 0 ? s[i] : 0 }
+    }
+
+    // dx = dy where y > 0
+    public static func reluBackward(y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool) {
+        let n = y.count, o = y.base, g = dy.base, d = dx.base
+        if accumulate { for i in 0..<n where o[i] > 0 { d[i] += g[i] } }
+        else { for i in 0..<n { d[i] = o[i] > 0 ? g[i] : 0 } }
+    }
+
+    /// Inverted dropout: keeps each value with probability 1-p, scaled by 1/(1-p); `mask` holds
+    /// the factor (0 or 1/(1-p)) for the backward.
+    public static func dropoutForward(x: Tensor, y: Tensor, mask: Tensor, p: Float, random: inout RandomSource) {
+        let n = x.count, keep = 1 / (1 - p)
+        for i in 0..<n {
+            let m: Float = random.uniform() < p ? 0 : keep
+            mask.base[i] = m
+            y.base[i] = x.base[i] * m
+        }
+    }
+
+    public static func multiplyBackward(mask: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool) {
+        let n = dy.count
+        for i in 0..<n { let v = dy.base[i] * mask.base[i]; dx.base[i] = accumulate ? dx.base[i] + v : v }
+    }
+
+    /// dst = src (accumulate: dst += src).
+    public static func copy(_ src: Tensor, into dst: Tensor, accumulate: Bool) {
+        let n = src.count
+        if accumulate { for i in 0..<n { dst.base[i] += src.base[i] } } else { dst.base.update(from: src.base, count: n) }
+    }
+
+    /// y = a + b.
+    public static func add(_ a: Tensor, _ b: Tensor, into y: Tensor) {
+        for i in 0..<y.count { y.base[i] = a.base[i] + b.base[i] }
+    }
+
+    // parts: [N, C_i, H, W] -> y: [N, sum C_i, H, W]
+    public static func concatChannels(_ parts: [Tensor], into y: Tensor) {
+        let n = y.shape[0], total = y.count / n
+        var offset = 0
+        for part in parts {
+            let chunk = part.count / n
+            for s in 0..<n { (y.base + s * total + offset).update(from: part.base + s * chunk, count: chunk) }
+            offset += chunk
+        }
+    }
+
+    // dy: [N, sum C_i, H, W] -> slice i, written or added to dparts[i]
+    public static func concatBackward(_ dy: Tensor, slice index: Int, of sizes: [Int], into dx: Tensor, accumulate: Bool) {
+        let n = dy.shape[0], total = dy.count / n, offset = sizes[..<index].reduce(0, +), chunk = sizes[index]
+        for s in 0..<n {
+            let src = dy.base + s * total + offset, dst = dx.base + s * chunk
+            if accumulate { for i in 0..<chunk { dst[i] += src[i] } } else { dst.update(from: src, count: chunk) }
+        }
+    }
+}
+
+/// Fully connected layer on OpenBLAS.
+public enum LinearKernel {
+    // x: [N, in], w: [out, in], b: [out] -> y: [N, out] = x w^T + b
+    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, naive: Bool = false) {
+        let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
+        let f = naive ? BLAS.naiveGemm : BLAS.gemm
+        f(false, true, n, outF, inF, 1, x.base, inF, weight.base, inF, 0, y.base, outF)
+        if let bias { for s in 0..<n { for o in 0..<outF { y.base[s * outF + o] += bias.base[o] } } }
+    }
+
+    // dW += dy^T x; db += sum dy; dx = dy w (or += with accumulate)
+    public static func backward(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?, accumulate: Bool) {
+        let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
+        BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n, a: dy.base, lda: outF, b: x.base, ldb: inF, beta: 1,
+                  c: dWeight.base, ldc: inF)
+        if let dBias { for s in 0..<n { for o in 0..<outF { dBias.base[o] += dy.base[s * outF + o] } } }
+        if let dx {
+            BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, a: dy.base, lda: outF, b: weight.base, ldb: inF,
+                      beta: accumulate ? 1 : 0, c: dx.base, ldc: inF)
+        }
+    }
+}
+
+/// Softmax cross-entropy, mean over the batch, with optional label smoothing as PyTorch's
+/// `CrossEntropyLoss(label_smoothing=eps)`: target = (1-eps) one-hot + eps/K.
+public enum CrossEntropyKernel {
+    // logits: [N, K], labels: N class indices -> loss; dlogits: [N, K] = weight * (softmax - target) / N
+    public static func forwardBackward(logits: Tensor, labels: [Int], smoothing: Float, weight: Float, dLogits: Tensor?) -> Double {
+        let n = logits.shape[0], k = logits.shape[1]
+        var total = 0.0
+        for s in 0..<n {
+            let row = logits.base + s * k
+            var maxV = -Float.infinity
+            for j in 0..<k { maxV = max(maxV, row[j]) }
+            var sum = 0.0
+            for j in 0..<k { sum += Double(expf(row[j] - maxV)) }
+            let logSum = Double(maxV) + log(sum)
+            let label = labels[s]
+            var sumLog = 0.0
+            for j in 0..<k { sumLog += Double(row[j]) - logSum }
+            let nll = logSum - Double(row[label])
+            total += (1 - Double(smoothing)) * nll - Double(smoothing) / Double(k) * sumLog
+            if let dLogits {
+                let d = dLogits.base + s * k
+                for j in 0..<k {
+                    let p = Float(exp(Double(row[j]) - logSum))
+                    let target = (j == label ? 1 - smoothing : 0) + smoothing / Float(k)
+                    d[j] = weight * (p - target) / Float(n)
+                }
+            }
+        }
+        return total / Double(n)
+    }
+}

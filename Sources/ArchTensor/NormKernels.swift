@@ -1,0 +1,145 @@
+import Foundation
+
+/// Batch normalization over channels, PyTorch's conventions: biased batch variance to normalize,
+/// unbiased variance (n/(n-1)) in the running estimate, `running = (1-m)*running + m*batch`.
+public enum BatchNormKernel {
+    // x, y: [N, C, H, W]; gamma, beta, runningMean, runningVar: [C]; saveMean, saveInvStd: [C]
+    public static func forwardTraining(x: Tensor, y: Tensor, gamma: Tensor?, beta: Tensor?, runningMean: Tensor, runningVar: Tensor,
+                                       saveMean: Tensor, saveInvStd: Tensor, eps: Float, momentum: Float, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c), m = n * plane
+        parallel.forEach(c) { ch in
+            var sum = 0.0
+            for s in 0..<n { let p = x.base + (s * c + ch) * plane; for i in 0..<plane { sum += Double(p[i]) } }
+            let mean = sum / Double(m)
+            var sq = 0.0
+            for s in 0..<n { let p = x.base + (s * c + ch) * plane; for i in 0..<plane { let d = Double(p[i]) - mean; sq += d * d } }
+            let variance = sq / Double(m)
+            let invStd = 1 / (variance + Double(eps)).squareRoot()
+            saveMean.base[ch] = Float(mean)
+            saveInvStd.base[ch] = Float(invStd)
+            let scale = Float(invStd) * (gamma?.base[ch] ?? 1), shift = (beta?.base[ch] ?? 0) - Float(mean) * scale
+            for s in 0..<n {
+                let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
+                for i in 0..<plane { dst[i] = src[i] * scale + shift }
+            }
+            let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
+            runningMean.base[ch] = (1 - momentum) * runningMean.base[ch] + momentum * Float(mean)
+            runningVar.base[ch] = (1 - momentum) * runningVar.base[ch] + momentum * Float(unbiased)
+        }
+    }
+
+    /// Evaluation: normalizes with the running statistics.
+    public static func forwardInference(x: Tensor, y: Tensor, gamma: Tensor?, beta: Tensor?, runningMean: Tensor, runningVar: Tensor,
+                                        eps: Float, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c)
+        parallel.forEach(c) { ch in
+            let invStd = 1 / (runningVar.base[ch] + eps).squareRoot()
+            let scale = invStd * (gamma?.base[ch] ?? 1), shift = (beta?.base[ch] ?? 0) - runningMean.base[ch] * scale
+            for s in 0..<n {
+                let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
+                for i in 0..<plane { dst[i] = src[i] * scale + shift }
+            }
+        }
+    }
+
+    /// Backward of the training forward: dgamma, dbeta accumulate; dx written or added.
+    public static func backwardTraining(x: Tensor, dy: Tensor, dx: Tensor?, gamma: Tensor?, dGamma: Tensor?, dBeta: Tensor?,
+                                        saveMean: Tensor, saveInvStd: Tensor, accumulate: Bool, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c), m = Double(n * plane)
+        parallel.forEach(c) { ch in
+            let mean = saveMean.base[ch], invStd = saveInvStd.base[ch]
+            var sumDy = 0.0, sumDyXhat = 0.0
+            for s in 0..<n {
+                let xs = x.base + (s * c + ch) * plane, g = dy.base + (s * c + ch) * plane
+                for i in 0..<plane {
+                    sumDy += Double(g[i])
+                    sumDyXhat += Double(g[i]) * Double((xs[i] - mean) * invStd)
+                }
+            }
+            dGamma?.base[ch] += Float(sumDyXhat)
+            dBeta?.base[ch] += Float(sumDy)
+            guard let dx else { return }
+            let k = Double(gamma?.base[ch] ?? 1) * Double(invStd) / m
+            let a = Float(k * m), b = Float(k * sumDy), cxh = Float(k * sumDyXhat)
+            for s in 0..<n {
+                let xs = x.base + (s * c + ch) * plane, g = dy.base + (s * c + ch) * plane, d = dx.base + (s * c + ch) * plane
+                for i in 0..<plane {
+                    let v = a * g[i] - b - (xs[i] - mean) * invStd * cxh
+                    d[i] = accumulate ? d[i] + v : v
+                }
+            }
+        }
+    }
+
+    /// Backward of the inference forward (frozen statistics): dx = dy * gamma / sqrt(var + eps).
+    public static func backwardInference(dy: Tensor, dx: Tensor?, x: Tensor, gamma: Tensor?, dGamma: Tensor?, dBeta: Tensor?,
+                                         runningMean: Tensor, runningVar: Tensor, eps: Float, accumulate: Bool, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c)
+        parallel.forEach(c) { ch in
+            let invStd = 1 / (runningVar.base[ch] + eps).squareRoot(), mean = runningMean.base[ch]
+            var sumDy = 0.0, sumDyXhat = 0.0
+            let scale = invStd * (gamma?.base[ch] ?? 1)
+            for s in 0..<n {
+                let xs = x.base + (s * c + ch) * plane, g = dy.base + (s * c + ch) * plane
+                for i in 0..<plane {
+                    sumDy += Double(g[i]); sumDyXhat += Double(g[i] * (xs[i] - mean) * invStd)
+                    if let dx { let d = dx.base + (s * c + ch) * plane; d[i] = accumulate ? d[i] + g[i] * scale : g[i] * scale }
+                }
+            }
+            dGamma?.base[ch] += Float(sumDyXhat)
+            dBeta?.base[ch] += Float(sumDy)
+        }
+    }
+}
+
+/// Local response normalization across channels (PyTorch's `nn.LocalResponseNorm`):
+/// `y_c = x_c / (k + alpha/size * sum_{c' in window(c)} x_c'^2)^beta`, the window running from
+/// `c - size/2` to `c + (size-1)/2`, zero beyond the channels.
+public enum LRNKernel {
+    // x, y: [N, C, H, W]; scale: [N, C, H, W] saved for the backward
+    public static func forward(x: Tensor, y: Tensor, scale: Tensor, size: Int, alpha: Float, beta: Float, k: Float, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c)
+        let lo = size / 2, hi = (size - 1) / 2
+        parallel.forEach(n) { s in
+            let base = s * c * plane
+            for ch in 0..<c {
+                let dst = scale.base + base + ch * plane
+                dst.update(repeating: 0, count: plane)
+                for j in max(0, ch - lo)...min(c - 1, ch + hi) {
+                    let src = x.base + base + j * plane
+                    for i in 0..<plane { dst[i] += src[i] * src[i] }
+                }
+                let out = y.base + base + ch * plane, xs = x.base + base + ch * plane
+                for i in 0..<plane {
+                    dst[i] = k + alpha / Float(size) * dst[i]
+                    out[i] = xs[i] * Float(pow(Double(dst[i]), Double(-beta)))
+                }
+            }
+        }
+    }
+
+    public static func backward(x: Tensor, y: Tensor, scale: Tensor, dy: Tensor, dx: Tensor, size: Int, alpha: Float, beta: Float,
+                                accumulate: Bool, parallel: Parallelism) {
+        let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c)
+        let lo = size / 2, hi = (size - 1) / 2
+        let factor = 2 * alpha * beta / Float(size)
+        parallel.forEach(n) { s in
+            let base = s * c * plane
+            for j in 0..<c {
+                let d = dx.base + base + j * plane, xj = x.base + base + j * plane
+                for i in 0..<plane {
+                    // direct term
+                    var v = dy.base[base + j * plane + i] * Float(pow(Double(scale.base[base + j * plane + i]), Double(-beta)))
+                    // through the scales of the channels whose window holds j: c in [j - hi, j + lo]
+                    var cross: Float = 0
+                    for ch in max(0, j - hi)...min(c - 1, j + lo) {
+                        let o = base + ch * plane + i
+                        cross += dy.base[o] * y.base[o] / scale.base[o]
+                    }
+                    v -= factor * xj[i] * cross
+                    d[i] = accumulate ? d[i] + v : v
+                }
+            }
+        }
+    }
+}

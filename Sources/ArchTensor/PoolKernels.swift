@@ -1,0 +1,151 @@
+/// Window geometry of max and average pooling; the output size follows PyTorch's rule.
+public struct PoolGeometry: Sendable {
+    public var channels, inHeight, inWidth, outHeight, outWidth: Int
+    public var kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int)
+    public var ceilMode: Bool
+
+    public init(channels: Int, inHeight: Int, inWidth: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), ceilMode: Bool) {
+        self.channels = channels; self.inHeight = inHeight; self.inWidth = inWidth
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.ceilMode = ceilMode
+        outHeight = PoolGeometry.outputSize(inHeight, kernel.0, stride.0, padding.0, ceilMode)
+        outWidth = PoolGeometry.outputSize(inWidth, kernel.1, stride.1, padding.1, ceilMode)
+    }
+
+    /// PyTorch's `pooling_output_shape`.
+    public static func outputSize(_ size: Int, _ k: Int, _ s: Int, _ p: Int, _ ceil: Bool) -> Int {
+        let numerator = size + 2 * p - (k - 1) - 1 + (ceil ? s - 1 : 0)
+        var out = Int((Double(numerator) / Double(s)).rounded(.down)) + 1
+        if ceil, (out - 1) * s >= size + p { out -= 1 }
+        return out
+    }
+}
+
+/// Max pooling: forward records the argmax of each window for the backward.
+public enum MaxPoolKernel {
+    // x: [N, C, H, W] -> y: [N, C, Ho, Wo], argmax: [N, C, Ho, Wo] (index into the input plane)
+    public static func forward(x: Tensor, y: Tensor, argmax: UnsafeMutablePointer<Int32>?, geometry g: PoolGeometry, parallel: Parallelism) {
+        let planes = x.shape[0] * g.channels
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        parallel.forEach(planes) { p in
+            let src = x.base + p * inPlane, dst = y.base + p * outPlane
+            for oh in 0..<g.outHeight {
+                let h0 = oh * g.stride.0 - g.padding.0, h1 = min(h0 + g.kernel.0, g.inHeight)
+                for ow in 0..<g.outWidth {
+                    let w0 = ow * g.stride.1 - g.padding.1, w1 = min(w0 + g.kernel.1, g.inWidth)
+                    var best = -Float.infinity, at = -1
+                    for ih in max(h0, 0)..<max(h1, max(h0, 0)) {
+                        for iw in max(w0, 0)..<max(w1, max(w0, 0)) {
+                            let v = src[ih * g.inWidth + iw]
+                            if v > best || v.isNaN || at < 0, !best.isNaN || at < 0 { best = v; at = ih * g.inWidth + iw }
+                        }
+                    }
+                    dst[oh * g.outWidth + ow] = best
+                    argmax?[p * outPlane + oh * g.outWidth + ow] = Int32(at)
+                }
+            }
+        }
+    }
+
+    // dy: [N, C, Ho, Wo] -> dx: [N, C, H, W] (written, or added to with accumulate)
+    public static func backward(dy: Tensor, dx: Tensor, argmax: UnsafePointer<Int32>, geometry g: PoolGeometry,
+                                accumulate: Bool, parallel: Parallelism) {
+        let planes = dy.shape[0] * g.channels
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        parallel.forEach(planes) { p in
+            let dst = dx.base + p * inPlane, src = dy.base + p * outPlane, idx = argmax + p * outPlane
+            if !accumulate { dst.update(repeating: 0, count: inPlane) }
+            for i in 0..<outPlane where idx[i] >= 0 { dst[Int(idx[i])] += src[i] }
+        }
+    }
+}
+
+/// Average pooling with PyTorch's divisor rule: with `count_include_pad` the divisor is the window
+/// clipped to the padded input; without it, the window clipped to the input.
+public enum AvgPoolKernel {
+    @inline(__always)
+    static func window(_ o: Int, _ k: Int, _ s: Int, _ p: Int, _ size: Int) -> (lo: Int, hi: Int, padded: Int) {
+        let start = o * s - p
+        let end = min(start + k, size + p)
+        return (max(start, 0), min(end, size), end - start)
+    }
+
+    // x: [N, C, H, W] -> y: [N, C, Ho, Wo]
+    public static func forward(x: Tensor, y: Tensor, geometry g: PoolGeometry, countIncludePad: Bool, parallel: Parallelism) {
+        let planes = x.shape[0] * g.channels
+        parallel.forEach(planes) { p in
+            let src = x.base + p * g.inHeight * g.inWidth, dst = y.base + p * g.outHeight * g.outWidth
+            for oh in 0..<g.outHeight {
+                let (h0, h1, hp) = window(oh, g.kernel.0, g.stride.0, g.padding.0, g.inHeight)
+                for ow in 0..<g.outWidth {
+                    let (w0, w1, wp) = window(ow, g.kernel.1, g.stride.1, g.padding.1, g.inWidth)
+                    var sum: Float = 0
+                    for ih in h0..<max(h1, h0) { for iw in w0..<max(w1, w0) { sum += src[ih * g.inWidth + iw] } }
+                    let divisor = countIncludePad ? hp * wp : max(h1 - h0, 0) * max(w1 - w0, 0)
+                    dst[oh * g.outWidth + ow] = divisor > 0 ? sum / Float(divisor) : 0
+                }
+            }
+        }
+    }
+
+    // dy: [N, C, Ho, Wo] -> dx: [N, C, H, W]
+    public static func backward(dy: Tensor, dx: Tensor, geometry g: PoolGeometry, countIncludePad: Bool, accumulate: Bool, parallel: Parallelism) {
+        let planes = dy.shape[0] * g.channels
+        parallel.forEach(planes) { p in
+            let dst = dx.base + p * g.inHeight * g.inWidth, src = dy.base + p * g.outHeight * g.outWidth
+            if !accumulate { dst.update(repeating: 0, count: g.inHeight * g.inWidth) }
+            for oh in 0..<g.outHeight {
+                let (h0, h1, hp) = window(oh, g.kernel.0, g.stride.0, g.padding.0, g.inHeight)
+                for ow in 0..<g.outWidth {
+                    let (w0, w1, wp) = window(ow, g.kernel.1, g.stride.1, g.padding.1, g.inWidth)
+                    let divisor = countIncludePad ? hp * wp : max(h1 - h0, 0) * max(w1 - w0, 0)
+                    guard divisor > 0 else { continue }
+                    let share = src[oh * g.outWidth + ow] / Float(divisor)
+                    for ih in h0..<max(h1, h0) { for iw in w0..<max(w1, w0) { dst[ih * g.inWidth + iw] += share } }
+                }
+            }
+        }
+    }
+}
+
+/// Adaptive average pooling: cell i averages input rows floor(i*H/out) ..< ceil((i+1)*H/out).
+public enum AdaptiveAvgPoolKernel {
+    @inline(__always)
+    static func range(_ i: Int, _ input: Int, _ output: Int) -> (Int, Int) {
+        ((i * input) / output, ((i + 1) * input + output - 1) / output)
+    }
+
+    // x: [N, C, H, W] -> y: [N, C, oh, ow]
+    public static func forward(x: Tensor, y: Tensor, outHeight: Int, outWidth: Int, parallel: Parallelism) {
+        let (n, c, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        parallel.forEach(n * c) { p in
+            let src = x.base + p * H * W, dst = y.base + p * outHeight * outWidth
+            for oh in 0..<outHeight {
+                let (h0, h1) = range(oh, H, outHeight)
+                for ow in 0..<outWidth {
+                    let (w0, w1) = range(ow, W, outWidth)
+                    var sum: Float = 0
+                    for ih in h0..<h1 { for iw in w0..<w1 { sum += src[ih * W + iw] } }
+                    dst[oh * outWidth + ow] = sum / Float((h1 - h0) * (w1 - w0))
+                }
+            }
+        }
+    }
+
+    // dy: [N, C, oh, ow] -> dx: [N, C, H, W]
+    public static func backward(dy: Tensor, dx: Tensor, accumulate: Bool, parallel: Parallelism) {
+        let (n, c, H, W) = (dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])
+        let (outHeight, outWidth) = (dy.shape[2], dy.shape[3])
+        parallel.forEach(n * c) { p in
+            let dst = dx.base + p * H * W, src = dy.base + p * outHeight * outWidth
+            if !accumulate { dst.update(repeating: 0, count: H * W) }
+            for oh in 0..<outHeight {
+                let (h0, h1) = range(oh, H, outHeight)
+                for ow in 0..<outWidth {
+                    let (w0, w1) = range(ow, W, outWidth)
+                    let share = src[oh * outWidth + ow] / Float((h1 - h0) * (w1 - w0))
+                    for ih in h0..<h1 { for iw in w0..<w1 { dst[ih * W + iw] += share } }
+                }
+            }
+        }
+    }
+}

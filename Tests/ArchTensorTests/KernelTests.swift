@@ -1,0 +1,260 @@
+import ArchTensor
+import Testing
+
+@Suite struct ConvolutionKernelTests {
+    /// Random geometries over kernel, stride, padding, dilation and groups, pointwise included.
+    static let geometries: [ConvGeometry] = {
+        var random = RandomSource(seed: 42)
+        var out: [ConvGeometry] = [
+            ConvGeometry(inChannels: 6, inHeight: 5, inWidth: 7, outChannels: 4, kernel: (1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+            ConvGeometry(inChannels: 4, inHeight: 6, inWidth: 6, outChannels: 6, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 2),
+            ConvGeometry(inChannels: 3, inHeight: 11, inWidth: 9, outChannels: 5, kernel: (5, 3), stride: (2, 3), padding: (2, 0), dilation: (1, 2), groups: 1),
+        ]
+        while out.count < 16 {
+            let groups = [1, 1, 2, 3][Int(random.next() % 4)]
+            let k = (Int(random.next() % 5) + 1, Int(random.next() % 5) + 1)
+            let s = (Int(random.next() % 3) + 1, Int(random.next() % 3) + 1)
+            let p = (Int(random.next() % 3), Int(random.next() % 3))
+            let d = (Int(random.next() % 2) + 1, Int(random.next() % 2) + 1)
+            let h = Int(random.next() % 9) + 4, w = Int(random.next() % 9) + 4
+            let g = ConvGeometry(inChannels: groups * (Int(random.next() % 3) + 1), inHeight: h, inWidth: w,
+                                 outChannels: groups * (Int(random.next() % 3) + 1), kernel: k, stride: s, padding: p, dilation: d, groups: groups)
+            if g.outHeight >= 1, g.outWidth >= 1 { out.append(g) }
+        }
+        return out
+    }()
+
+    @Test(arguments: geometries)
+    func fastMatchesNaive(_ g: ConvGeometry) {
+        var random = RandomSource(seed: 1)
+        let x = randomTensor([2, g.inChannels, g.inHeight, g.inWidth], &random)
+        let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
+        let b = randomTensor([g.outChannels], &random)
+        let fast = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth]), slow = Tensor(shape: fast.shape)
+        let workspace = Tensor(shape: [max(1, g.workspaceCount)])
+        Conv2dKernel.forward(x: x, weight: w, bias: b, y: fast, geometry: g, workspace: workspace)
+        Conv2dKernel.naiveForward(x: x, weight: w, bias: b, y: slow, geometry: g)
+        for i in 0..<fast.count { #expect(abs(fast[i] - slow[i]) <= 1e-5 + 1e-5 * abs(slow[i])) }
+    }
+
+    @Test(arguments: geometries.prefix(8))
+    func gradients(_ g: ConvGeometry) {
+        var random = RandomSource(seed: 2)
+        let x = randomTensor([2, g.inChannels, g.inHeight, g.inWidth], &random)
+        let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
+        let b = randomTensor([g.outChannels], &random)
+        let y = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth])
+        let workspace = Tensor(shape: [max(1, g.workspaceCount)])
+        let mismatches = checkGradients(inputs: [x, w, b], output: y,
+            forward: { Conv2dKernel.forward(x: x, weight: w, bias: b, y: y, geometry: g, workspace: workspace) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), db = Tensor(shape: b.shape)
+                Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx, dWeight: dw, dBias: db, geometry: g, workspace: workspace, accumulate: false)
+                return [dx, dw, db]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+}
+
+@Suite struct GEMMTests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func blasMatchesNaive(transA: Bool, transB: Bool) {
+        var random = RandomSource(seed: 3)
+        let (m, n, k) = (7, 5, 9)
+        let a = randomTensor(transA ? [k, m] : [m, k], &random), b = randomTensor(transB ? [n, k] : [k, n], &random)
+        let c1 = randomTensor([m, n], &random), c2 = Tensor(shape: [m, n])
+        c2.copy(from: c1)
+        BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5)
+        BLAS.matmul(a, b, into: c2, transA: transA, transB: transB, beta: 0.5, naive: true)
+        for i in 0..<c1.count { #expect(abs(c1[i] - c2[i]) < 1e-5) }
+    }
+
+    @Test func linearGradients() {
+        var random = RandomSource(seed: 4)
+        let x = randomTensor([3, 6], &random), w = randomTensor([4, 6], &random), b = randomTensor([4], &random)
+        let y = Tensor(shape: [3, 4]), yNaive = Tensor(shape: [3, 4])
+        LinearKernel.forward(x: x, weight: w, bias: b, y: yNaive, naive: true)
+        let mismatches = checkGradients(inputs: [x, w, b], output: y,
+            forward: { LinearKernel.forward(x: x, weight: w, bias: b, y: y) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), db = Tensor(shape: b.shape)
+                LinearKernel.backward(x: x, weight: w, dy: dy, dx: dx, dWeight: dw, dBias: db, accumulate: false)
+                return [dx, dw, db]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+        for i in 0..<y.count { #expect(abs(y[i] - yNaive[i]) < 1e-5) }
+    }
+}
+
+@Suite struct PoolingKernelTests {
+    static let geometries: [PoolGeometry] = [
+        PoolGeometry(channels: 2, inHeight: 7, inWidth: 7, kernel: (3, 3), stride: (2, 2), padding: (0, 0), ceilMode: true),
+        PoolGeometry(channels: 2, inHeight: 8, inWidth: 6, kernel: (3, 3), stride: (2, 2), padding: (1, 1), ceilMode: false),
+        PoolGeometry(channels: 3, inHeight: 9, inWidth: 9, kernel: (5, 5), stride: (3, 3), padding: (0, 0), ceilMode: false),
+        PoolGeometry(channels: 1, inHeight: 6, inWidth: 5, kernel: (2, 3), stride: (2, 1), padding: (1, 1), ceilMode: true),
+        PoolGeometry(channels: 2, inHeight: 5, inWidth: 5, kernel: (3, 3), stride: (1, 1), padding: (1, 1), ceilMode: true),
+    ]
+
+    @Test(arguments: geometries)
+    func maxPoolGradients(_ g: PoolGeometry) {
+        var random = RandomSource(seed: 5)
+        let x = randomTensor([2, g.channels, g.inHeight, g.inWidth], &random)
+        let y = Tensor(shape: [2, g.channels, g.outHeight, g.outWidth])
+        let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: y.count)
+        defer { argmax.deallocate() }
+        let mismatches = checkGradients(inputs: [x], output: y, eps: 1e-3,
+            forward: { MaxPoolKernel.forward(x: x, y: y, argmax: argmax, geometry: g, parallel: .serial) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape)
+                MaxPoolKernel.backward(dy: dy, dx: dx, argmax: argmax, geometry: g, accumulate: false, parallel: .serial)
+                return [dx]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    @Test(arguments: geometries.flatMap { g in [(g, true), (g, false)] })
+    func avgPoolGradients(_ g: PoolGeometry, countIncludePad: Bool) {
+        var random = RandomSource(seed: 6)
+        let x = randomTensor([2, g.channels, g.inHeight, g.inWidth], &random)
+        let y = Tensor(shape: [2, g.channels, g.outHeight, g.outWidth])
+        let mismatches = checkGradients(inputs: [x], output: y,
+            forward: { AvgPoolKernel.forward(x: x, y: y, geometry: g, countIncludePad: countIncludePad, parallel: .serial) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape)
+                AvgPoolKernel.backward(dy: dy, dx: dx, geometry: g, countIncludePad: countIncludePad, accumulate: false, parallel: .serial)
+                return [dx]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    /// PyTorch: avg_pool2d(ones(1,1,5,5), 3, stride 2, padding 1, ceil_mode=True) corner values.
+    @Test func avgPoolDivisorRule() {
+        let g = PoolGeometry(channels: 1, inHeight: 5, inWidth: 5, kernel: (3, 3), stride: (2, 2), padding: (1, 1), ceilMode: true)
+        let x = Tensor(shape: [1, 1, 5, 5]); x.fill(1)
+        let y = Tensor(shape: [1, 1, g.outHeight, g.outWidth])
+        AvgPoolKernel.forward(x: x, y: y, geometry: g, countIncludePad: true, parallel: .serial)
+        #expect(g.outHeight == 3)
+        #expect(abs(y[0] - 4.0 / 9.0) < 1e-6)   // corner window: 2x2 real values over 3x3 with padding
+        #expect(abs(y[4] - 1) < 1e-6)
+        AvgPoolKernel.forward(x: x, y: y, geometry: g, countIncludePad: false, parallel: .serial)
+        #expect(abs(y[0] - 1) < 1e-6)
+    }
+
+    @Test(arguments: [(7, 7, 1, 1), (5, 7, 2, 3), (2, 2, 7, 7), (3, 5, 4, 4)])
+    func adaptiveAvgPoolGradients(h: Int, w: Int, oh: Int, ow: Int) {
+        var random = RandomSource(seed: 7)
+        let x = randomTensor([2, 3, h, w], &random)
+        let y = Tensor(shape: [2, 3, oh, ow])
+        let mismatches = checkGradients(inputs: [x], output: y,
+            forward: { AdaptiveAvgPoolKernel.forward(x: x, y: y, outHeight: oh, outWidth: ow, parallel: .serial) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape)
+                AdaptiveAvgPoolKernel.backward(dy: dy, dx: dx, accumulate: false, parallel: .serial)
+                return [dx]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+}
+
+@Suite struct NormalizationKernelTests {
+    @Test(arguments: [1, 2])
+    func batchNormTrainingGradients(threads: Int) {
+        var random = RandomSource(seed: 8)
+        let x = randomTensor([3, 4, 3, 2], &random), gamma = randomTensor([4], &random), beta = randomTensor([4], &random)
+        let rm = Tensor(shape: [4]), rv = Tensor(shape: [4]), mean = Tensor(shape: [4]), invStd = Tensor(shape: [4])
+        let y = Tensor(shape: x.shape)
+        let parallel = Parallelism(threads: threads)
+        let mismatches = checkGradients(inputs: [x, gamma, beta], output: y, eps: 1e-3, rtol: 3e-2, atol: 3e-3,
+            forward: { BatchNormKernel.forwardTraining(x: x, y: y, gamma: gamma, beta: beta, runningMean: rm, runningVar: rv,
+                                                       saveMean: mean, saveInvStd: invStd, eps: 1e-5, momentum: 0.1, parallel: parallel) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape), dg = Tensor(shape: [4]), db = Tensor(shape: [4])
+                BatchNormKernel.backwardTraining(x: x, dy: dy, dx: dx, gamma: gamma, dGamma: dg, dBeta: db, saveMean: mean,
+                                                 saveInvStd: invStd, accumulate: false, parallel: parallel)
+                return [dx, dg, db]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    @Test func batchNormRunningStatisticsUseUnbiasedVariance() {
+        let x = Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 6])
+        let y = Tensor(shape: x.shape), rm = Tensor(shape: [1]), rv = Tensor(shape: [1], values: [1])
+        let mean = Tensor(shape: [1]), invStd = Tensor(shape: [1])
+        BatchNormKernel.forwardTraining(x: x, y: y, gamma: nil, beta: nil, runningMean: rm, runningVar: rv, saveMean: mean,
+                                        saveInvStd: invStd, eps: 1e-5, momentum: 0.1, parallel: .serial)
+        // mean 3, biased variance 3.5, unbiased 14/3
+        #expect(abs(rm[0] - 0.3) < 1e-6)
+        #expect(abs(rv[0] - (0.9 + 0.1 * 14.0 / 3.0)) < 1e-6)
+        #expect(abs(y[0] - Float(-2 / (3.5 + 1e-5).squareRoot())) < 1e-5)
+    }
+
+    @Test(arguments: [(5, Float(1e-4), Float(0.75), Float(2)), (3, 0.5, 0.5, 1), (4, 0.3, 0.9, 1.5)])
+    func lrnGradients(size: Int, alpha: Float, beta: Float, k: Float) {
+        var random = RandomSource(seed: 9)
+        let x = randomTensor([2, 6, 3, 3], &random, scale: 2)
+        let y = Tensor(shape: x.shape), scale = Tensor(shape: x.shape)
+        let mismatches = checkGradients(inputs: [x], output: y, eps: 1e-3,
+            forward: { LRNKernel.forward(x: x, y: y, scale: scale, size: size, alpha: alpha, beta: beta, k: k, parallel: .serial) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape)
+                LRNKernel.backward(x: x, y: y, scale: scale, dy: dy, dx: dx, size: size, alpha: alpha, beta: beta, accumulate: false, parallel: .serial)
+                return [dx]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+}
+
+@Suite struct ElementwiseKernelTests {
+    @Test func reluGradients() {
+        var random = RandomSource(seed: 10)
+        let x = randomTensor([4, 5], &random), y = Tensor(shape: [4, 5])
+        let mismatches = checkGradients(inputs: [x], output: y, eps: 1e-3,
+            forward: { Elementwise.reluForward(x: x, y: y) },
+            backward: { dy in let dx = Tensor(shape: x.shape); Elementwise.reluBackward(y: y, dy: dy, dx: dx, accumulate: false); return [dx] })
+        #expect(mismatches.isEmpty)
+    }
+
+    @Test func dropoutScalesKeptValuesAndIsSeeded() {
+        let x = Tensor(shape: [10_000]); x.fill(1)
+        let y = Tensor(shape: x.shape), mask = Tensor(shape: x.shape), y2 = Tensor(shape: x.shape)
+        var r1 = RandomSource(seed: 11), r2 = RandomSource(seed: 11)
+        Elementwise.dropoutForward(x: x, y: y, mask: mask, p: 0.4, random: &r1)
+        Elementwise.dropoutForward(x: x, y: y2, mask: mask, p: 0.4, random: &r2)
+        #expect(y.values == y2.values)
+        let kept = y.values.filter { $0 != 0 }
+        #expect(kept.allSatisfy { abs($0 - 1 / 0.6) < 1e-6 })
+        #expect(abs(Double(kept.count) / 10_000 - 0.6) < 0.02)
+    }
+
+    @Test func concatAndItsBackward() {
+        let a = Tensor(shape: [2, 1, 2], values: [1, 2, 3, 4]), b = Tensor(shape: [2, 2, 2], values: [5, 6, 7, 8, 9, 10, 11, 12])
+        let y = Tensor(shape: [2, 3, 2])
+        Elementwise.concatChannels([a, b], into: y)
+        #expect(y.values == [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
+        let db = Tensor(shape: b.shape)
+        Elementwise.concatBackward(y, slice: 1, of: [2, 4], into: db, accumulate: false)
+        #expect(db.values == b.values)
+    }
+
+    @Test(arguments: [Float(0), 0.1])
+    func crossEntropyGradients(smoothing: Float) {
+        var random = RandomSource(seed: 12)
+        let logits = randomTensor([4, 5], &random, scale: 3)
+        let labels = [0, 3, 4, 1]
+        let loss = Tensor(shape: [1])
+        let mismatches = checkGradients(inputs: [logits], output: loss, eps: 1e-3,
+            forward: { loss[0] = Float(CrossEntropyKernel.forwardBackward(logits: logits, labels: labels, smoothing: smoothing, weight: 1, dLogits: nil)) },
+            backward: { dy in
+                let d = Tensor(shape: logits.shape)
+                _ = CrossEntropyKernel.forwardBackward(logits: logits, labels: labels, smoothing: smoothing, weight: dy[0], dLogits: d)
+                return [d]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    /// log(5) for uniform logits over 5 classes, with or without smoothing.
+    @Test func crossEntropyOfUniformLogits() {
+        let logits = Tensor(shape: [2, 5])
+        #expect(abs(CrossEntropyKernel.forwardBackward(logits: logits, labels: [1, 2], smoothing: 0.1, weight: 1, dLogits: nil) - 1.6094379) < 1e-6)
+    }
+}
