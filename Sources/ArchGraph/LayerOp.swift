@@ -36,7 +36,7 @@ public struct LayerCost: Sendable {
 
 /// A primitive layer. Each op decodes its own YAML node and owns its shape rule, tensors and cost;
 /// adding an op means one file and one line in `OpRegistry`.
-public protocol LayerOp: Sendable {
+public protocol LayerOp: Sendable, RuntimeProviding {
     /// The name used in YAML (`op: conv2d`).
     static var name: String { get }
     /// One line for `archlab ops`.

@@ -31,9 +31,11 @@ public struct ArchitectureDocument: Sendable {
     public var templates: [String: TemplateDecl]
     public var templateOrder: [String]
     public var layers: YNode
+    /// Weight initialization per op (`init:`), decoded by the graph module.
+    public var initialization: YNode?
 
     /// The top-level keys an architecture file may use.
-    public static let keys = ["name", "doc", "paper", "extends", "set", "params", "input", "templates", "layers"]
+    public static let keys = ["name", "doc", "paper", "extends", "set", "params", "input", "templates", "layers", "init"]
 
     /// Decodes a merged document tree (see `ArchitectureLoader`).
     public static func decode(_ root: YNode, file: String) throws -> ArchitectureDocument {
@@ -86,7 +88,7 @@ public struct ArchitectureDocument: Sendable {
         }
         return ArchitectureDocument(file: file, name: name, doc: try string("doc"), paper: try string("paper"), params: params,
                                     input: input, inputLocation: inputNode.location, templates: templates,
-                                    templateOrder: order, layers: layers)
+                                    templateOrder: order, layers: layers, initialization: root["init"])
     }
 
     /// Reads `[C, H, W]` (or `CxHxW` text) with every dimension positive.

@@ -10,7 +10,7 @@ import Testing
 
     @Test(arguments: [
         ("unknown-arg", "DIR/unknown-arg.yaml:5:40: conv1: conv2d has no argument 'kernal'; did you mean 'kernel'?"),
-        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, set, params, input, templates, layers)"),
+        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, set, params, input, templates, layers, init)"),
         ("wrong-type", "DIR/wrong-type.yaml:5:36: conv1: conv2d 'out': expected an integer, found 'sixteen'"),
         ("duplicate-key", "DIR/duplicate-key.yaml:5:3: duplicate key 'num_classes' (first at line 4, column 3); a key may appear once in a mapping"),
         ("yaml11-bool", "DIR/yaml11-bool.yaml:5:57: conv1: 'no' is a boolean only in YAML 1.1; write false"),

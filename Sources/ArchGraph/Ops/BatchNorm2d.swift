@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// Batch normalization over channels, PyTorch's `nn.BatchNorm2d` (defaults eps 1e-5, momentum 0.1).
@@ -59,4 +60,67 @@ public struct LocalResponseNorm: LayerOp {
 
     public var label: String { "local response norm" }
     public var arguments: [(String, Value)] { [("size", .int(size)), ("alpha", .float(alpha)), ("beta", .float(beta)), ("k", .float(k))] }
+}
+
+// MARK: - Forward and backward
+
+extension BatchNorm2d: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let p = layer.path
+        return BatchNormRuntime(op: self, gamma: affine ? store[p + ".weight"] : nil, beta: affine ? store[p + ".bias"] : nil,
+                                dGamma: affine ? store.gradients[p + ".weight"] : nil, dBeta: affine ? store.gradients[p + ".bias"] : nil,
+                                runningMean: store[p + ".running_mean"]!, runningVar: store[p + ".running_var"]!, channels: layer.input.channels)
+    }
+}
+
+final class BatchNormRuntime: LayerRuntime {
+    let op: BatchNorm2d
+    let gamma: Tensor?, beta: Tensor?, dGamma: Tensor?, dBeta: Tensor?, runningMean: Tensor, runningVar: Tensor
+    let saveMean: Tensor, saveInvStd: Tensor
+    private var usedBatchStatistics = false
+
+    init(op: BatchNorm2d, gamma: Tensor?, beta: Tensor?, dGamma: Tensor?, dBeta: Tensor?, runningMean: Tensor, runningVar: Tensor, channels: Int) {
+        self.op = op
+        self.gamma = gamma; self.beta = beta; self.dGamma = dGamma; self.dBeta = dBeta
+        self.runningMean = runningMean; self.runningVar = runningVar
+        saveMean = Tensor(shape: [channels]); saveInvStd = Tensor(shape: [channels])
+    }
+
+    // x, y: [N, C, H, W]
+    func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        usedBatchStatistics = context.training
+        if context.training {
+            BatchNormKernel.forwardTraining(x: x, y: y, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                            saveMean: saveMean, saveInvStd: saveInvStd, eps: Float(op.eps), momentum: Float(op.momentum),
+                                            parallel: context.parallel)
+        } else {
+            BatchNormKernel.forwardInference(x: x, y: y, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                             eps: Float(op.eps), parallel: context.parallel)
+        }
+    }
+
+    func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        if usedBatchStatistics {
+            BatchNormKernel.backwardTraining(x: x, dy: dy, dx: dx, gamma: gamma, dGamma: dGamma, dBeta: dBeta, saveMean: saveMean,
+                                             saveInvStd: saveInvStd, accumulate: accumulate, parallel: context.parallel)
+        } else {
+            BatchNormKernel.backwardInference(dy: dy, dx: dx, x: x, gamma: gamma, dGamma: dGamma, dBeta: dBeta, runningMean: runningMean,
+                                              runningVar: runningVar, eps: Float(op.eps), accumulate: accumulate, parallel: context.parallel)
+        }
+    }
+}
+
+extension LocalResponseNorm: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let scale = Tensor(shape: layer.input.batched(batch))
+        let (size, alpha, beta, k) = (self.size, Float(self.alpha), Float(self.beta), Float(self.k))
+        return StatelessRuntime(
+            forward: { x, y, c in
+                scale.reshape(x.shape)
+                LRNKernel.forward(x: x, y: y, scale: scale, size: size, alpha: alpha, beta: beta, k: k, parallel: c.parallel)
+            },
+            backward: { x, y, dy, dx, acc, c in
+                LRNKernel.backward(x: x, y: y, scale: scale, dy: dy, dx: dx, size: size, alpha: alpha, beta: beta, accumulate: acc, parallel: c.parallel)
+            })
+    }
 }

@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// An op over parallel branches (`branches:`), each branch built from the same input.
@@ -8,6 +9,13 @@ public protocol CombineOp: Sendable {
     /// Combines the branch outputs. `branches` pairs each branch's name with its output shape; an
     /// op may give meaning to a single branch (see `Add`).
     func combine(input: Shape, branches: [(name: String, shape: Shape)]) throws -> LayerCost
+    /// Combines the operands (the branch outputs, plus the input for a one-branch add).
+    // parts: [N, ...] each -> y: [N, ...]
+    func forward(_ parts: [Tensor], into y: Tensor)
+    /// The gradient of operand `index` (sizes: per-sample element counts of the operands).
+    func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool)
+    /// Whether a single branch is combined with the input itself (residual add).
+    var addsInputToSingleBranch: Bool { get }
 }
 
 /// Concatenation of parallel branches along channels (`torch.cat(outputs, 1)`), as in Inception.
@@ -19,6 +27,7 @@ public protocol CombineOp: Sendable {
 ///           layers: [...]
 public struct Concat: CombineOp {
     public static let name = "concat"
+    public var addsInputToSingleBranch: Bool { false }
     public static let summary = "concatenates parallel branches along channels (branches: [...])"
 
     public init(_ args: inout OpArguments) throws { try args.finish() }
@@ -45,6 +54,7 @@ public struct Concat: CombineOp {
 ///         - {name: downsample, when: "${stride != 1}", layers: [...]}
 public struct Add: CombineOp {
     public static let name = "add"
+    public var addsInputToSingleBranch: Bool { true }
     public static let summary = "sums parallel branches; one branch plus the identity shortcut (branches: [...])"
 
     public init(_ args: inout OpArguments) throws { try args.finish() }
@@ -56,5 +66,26 @@ public struct Add: CombineOp {
             throw ShapeError("add: shapes differ: \(first.name) gives \(first.shape) but \(b.name) gives \(b.shape)")
         }
         return LayerCost(output: first.shape, otherOps: first.shape.elementCount * (operands.count - 1))
+    }
+}
+
+// MARK: - Forward and backward
+
+extension Concat {
+    // parts: [N, C_i, H, W] -> y: [N, sum C_i, H, W]
+    public func forward(_ parts: [Tensor], into y: Tensor) { Elementwise.concatChannels(parts, into: y) }
+    public func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool) {
+        Elementwise.concatBackward(dy, slice: index, of: sizes, into: dx, accumulate: accumulate)
+    }
+}
+
+extension Add {
+    // parts: same shapes -> y = sum
+    public func forward(_ parts: [Tensor], into y: Tensor) {
+        Elementwise.copy(parts[0], into: y, accumulate: false)
+        for p in parts.dropFirst() { Elementwise.copy(p, into: y, accumulate: true) }
+    }
+    public func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool) {
+        Elementwise.copy(dy, into: dx, accumulate: accumulate)
     }
 }

@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// 2-D convolution, PyTorch's `nn.Conv2d`: weight `[out, in/groups, kh, kw]`, optional bias `[out]`.
@@ -64,4 +65,37 @@ func pairValue(_ p: (Int, Int)) -> Value { p.0 == p.1 ? .int(p.0) : .list([.int(
 func tooSmall(op: String, span: (Int, Int), padding: (Int, Int), input: Shape) -> String {
     let needH = max(1, span.0 - 2 * padding.0), needW = max(1, span.1 - 2 * padding.1)
     return "\(op) needs an input of at least \(needH)x\(needW) (window \(span.0)x\(span.1), padding \(pairValue(padding))), found \(input): the input is too small for this layer"
+}
+
+// MARK: - Forward and backward
+
+extension Conv2d: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let g = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
+                             outChannels: out, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        return Conv2dRuntime(geometry: g, weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
+                             dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil)
+    }
+}
+
+final class Conv2dRuntime: LayerRuntime {
+    let geometry: ConvGeometry
+    let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
+    let workspace: Tensor?
+
+    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?) {
+        self.geometry = geometry
+        self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
+        workspace = geometry.workspaceCount > 0 ? Tensor(shape: [geometry.workspaceCount]) : nil
+    }
+
+    // x: [N, C, H, W] -> y: [N, O, Ho, Wo]
+    func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry, workspace: workspace)
+    }
+
+    func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        Conv2dKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
+                              workspace: workspace, accumulate: accumulate)
+    }
 }

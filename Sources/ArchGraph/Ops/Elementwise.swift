@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// Rectified linear unit, `max(x, 0)`; one other-op per element.
@@ -51,4 +52,49 @@ public struct Identity: LayerOp {
     public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
     public var label: String { "identity" }
     public var arguments: [(String, Value)] { [] }
+}
+
+// MARK: - Forward and backward
+
+extension ReLU: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        StatelessRuntime(forward: { x, y, _ in Elementwise.reluForward(x: x, y: y) },
+                         backward: { _, y, dy, dx, acc, _ in Elementwise.reluBackward(y: y, dy: dy, dx: dx, accumulate: acc) })
+    }
+}
+
+extension Dropout: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let mask = Tensor(shape: layer.input.batched(batch)), p = Float(self.p)
+        final class State { var active = false }
+        let state = State()
+        return StatelessRuntime(
+            forward: { x, y, c in
+                state.active = c.training && c.dropout && p > 0
+                if state.active {
+                    mask.reshape(x.shape)
+                    Elementwise.dropoutForward(x: x, y: y, mask: mask, p: p, random: &c.random)
+                } else {
+                    Elementwise.copy(x, into: y, accumulate: false)
+                }
+            },
+            backward: { _, _, dy, dx, acc, _ in
+                if state.active { Elementwise.multiplyBackward(mask: mask, dy: dy, dx: dx, accumulate: acc) }
+                else { Elementwise.copy(dy, into: dx, accumulate: acc) }
+            })
+    }
+}
+
+extension Flatten: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        StatelessRuntime(forward: { x, y, _ in Elementwise.copy(x, into: y, accumulate: false) },
+                         backward: { _, _, dy, dx, acc, _ in Elementwise.copy(dy, into: dx, accumulate: acc) })
+    }
+}
+
+extension Identity: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        StatelessRuntime(forward: { x, y, _ in Elementwise.copy(x, into: y, accumulate: false) },
+                         backward: { _, _, dy, dx, acc, _ in Elementwise.copy(dy, into: dx, accumulate: acc) })
+    }
 }

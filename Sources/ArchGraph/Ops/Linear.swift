@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// Fully connected layer, PyTorch's `nn.Linear`; `in_features` is inferred from the input.
@@ -30,4 +31,30 @@ public struct Linear: LayerOp {
     public var label: String { "linear" }
     public var depth: Int { 1 }
     public var arguments: [(String, Value)] { [("out", .int(out)), ("bias", .bool(bias))] }
+}
+
+// MARK: - Forward and backward
+
+extension Linear: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        LinearRuntime(weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
+                      dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil)
+    }
+}
+
+final class LinearRuntime: LayerRuntime {
+    let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
+
+    init(weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?) {
+        self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
+    }
+
+    // x: [N, in] -> y: [N, out]
+    func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        LinearKernel.forward(x: x, weight: weight, bias: bias, y: y)
+    }
+
+    func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        LinearKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, accumulate: accumulate)
+    }
 }

@@ -1,3 +1,4 @@
+import ArchTensor
 import ArchSpec
 
 /// Window geometry shared by max and average pooling, with PyTorch's output-size rule.
@@ -126,4 +127,62 @@ public struct AdaptiveAvgPool2d: LayerOp {
         return patchText(kernel: k, stride: k)
     }
     public var arguments: [(String, Value)] { [("size", pairValue(size))] }
+}
+
+// MARK: - Forward and backward
+
+extension PoolWindow {
+    func geometry(_ input: Shape) -> PoolGeometry {
+        PoolGeometry(channels: input.channels, inHeight: input.height, inWidth: input.width, kernel: kernel, stride: stride,
+                     padding: padding, ceilMode: ceilMode)
+    }
+}
+
+extension MaxPool2d: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        MaxPoolRuntime(geometry: window.geometry(layer.input), capacity: batch * layer.output.elementCount)
+    }
+}
+
+final class MaxPoolRuntime: LayerRuntime {
+    let geometry: PoolGeometry
+    let argmax: UnsafeMutablePointer<Int32>
+
+    init(geometry: PoolGeometry, capacity: Int) {
+        self.geometry = geometry
+        argmax = .allocate(capacity: max(1, capacity))
+        argmax.initialize(repeating: -1, count: max(1, capacity))
+    }
+
+    deinit { argmax.deallocate() }
+
+    // x: [N, C, H, W] -> y: [N, C, Ho, Wo]
+    func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        MaxPoolKernel.forward(x: x, y: y, argmax: argmax, geometry: geometry, parallel: context.parallel)
+    }
+
+    func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        guard let dx else { return }
+        MaxPoolKernel.backward(dy: dy, dx: dx, argmax: argmax, geometry: geometry, accumulate: accumulate, parallel: context.parallel)
+    }
+}
+
+extension AvgPool2d: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let g = window.geometry(layer.input), include = countIncludePad
+        return StatelessRuntime(
+            forward: { x, y, c in AvgPoolKernel.forward(x: x, y: y, geometry: g, countIncludePad: include, parallel: c.parallel) },
+            backward: { _, _, dy, dx, acc, c in
+                AvgPoolKernel.backward(dy: dy, dx: dx, geometry: g, countIncludePad: include, accumulate: acc, parallel: c.parallel)
+            })
+    }
+}
+
+extension AdaptiveAvgPool2d: RuntimeProviding {
+    public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
+        let (oh, ow) = size
+        return StatelessRuntime(
+            forward: { x, y, c in AdaptiveAvgPoolKernel.forward(x: x, y: y, outHeight: oh, outWidth: ow, parallel: c.parallel) },
+            backward: { _, _, dy, dx, acc, c in AdaptiveAvgPoolKernel.backward(dy: dy, dx: dx, accumulate: acc, parallel: c.parallel) })
+    }
 }

@@ -1,0 +1,141 @@
+import ArchTensor
+
+/// A network compiled for one batch size: every activation and gradient buffer allocated once,
+/// and a flat list of steps in forward order. Run forward and backward as often as needed with no
+/// allocation per step.
+public final class ExecutionPlan {
+    enum Step {
+        case layer(any LayerRuntime, input: Int, output: Int, path: String)
+        case combine(any CombineOp, inputs: [Int], output: Int)
+    }
+
+    public let batch: Int
+    /// Activations by slot; slot 0 is the network input.
+    let slots: [Tensor]
+    /// Gradients by slot (nil for the input), allocated when the plan trains.
+    let gradients: [Tensor?]
+    let steps: [(step: Step, trainingOnly: Bool)]
+    /// The main output slot.
+    let output: Int
+    /// Aux heads: output slot, loss weight, path.
+    public let auxOutputs: [(slot: Int, weight: Double, path: String)]
+
+    /// Compiles `network` with the tensors of `store`, for batches of `batch` samples.
+    public init(network: Network, store: ParameterStore, batch: Int, training: Bool) {
+        self.batch = batch
+        var builder = PlanBuilder(batch: batch, store: store)
+        let inputSlot = builder.newSlot(network.input)
+        precondition(inputSlot == 0)
+        var current = inputSlot
+        for node in network.nodes { current = builder.compile(node, input: current, trainingOnly: false) }
+        output = current
+        slots = builder.slots
+        gradients = training ? builder.slots.enumerated().map { $0.offset == 0 ? nil : Tensor(shape: $0.element.shape) } : builder.slots.map { _ in nil }
+        steps = builder.steps
+        auxOutputs = builder.aux
+    }
+
+    /// The input buffer [N, C, H, W]: fill it, then call `forward`.
+    public var input: Tensor { slots[0] }
+    /// Main logits [N, classes] after `forward`.
+    public var logits: Tensor { slots[output] }
+    public func auxLogits(_ i: Int) -> Tensor { slots[auxOutputs[i].slot] }
+
+    /// Uses the first `n` samples of every buffer (a smaller last batch).
+    public func setBatch(_ n: Int) {
+        precondition(n >= 1 && n <= batch)
+        for s in slots { s.reshape([n] + s.shape.dropFirst()) }
+        for g in gradients { g?.reshape([n] + g!.shape.dropFirst()) }
+    }
+
+    /// Runs every step; aux heads only in training.
+    public func forward(_ context: StepContext) {
+        for (step, trainingOnly) in steps where context.training || !trainingOnly {
+            switch step {
+            case let .layer(runtime, input, output, _):
+                runtime.forward(slots[input], slots[output], context)
+            case let .combine(op, inputs, output):
+                op.forward(inputs.map { slots[$0] }, into: slots[output])
+            }
+        }
+    }
+
+    /// Gradient buffer of the main logits: write dL/dlogits here before `backward`.
+    public var logitsGradient: Tensor { gradients[output]! }
+    public func auxLogitsGradient(_ i: Int) -> Tensor { gradients[auxOutputs[i].slot]! }
+
+    /// Back-propagates from the logits gradients (and aux gradients when `includeAux`); parameter
+    /// gradients accumulate in the store.
+    public func backward(_ context: StepContext, includeAux: Bool) {
+        var written = [Bool](repeating: false, count: slots.count)
+        written[output] = true
+        if includeAux { for a in auxOutputs { written[a.slot] = true } }
+        for (step, trainingOnly) in steps.reversed() where context.training || !trainingOnly {
+            switch step {
+            case let .layer(runtime, input, output, _):
+                guard written[output] else { continue }
+                let dx = gradients[input]
+                runtime.backward(x: slots[input], y: slots[output], dy: gradients[output]!, dx: dx, accumulate: written[input], context)
+                if dx != nil { written[input] = true }
+            case let .combine(op, inputs, output):
+                guard written[output] else { continue }
+                let sizes = inputs.map { slots[$0].count / slots[$0].shape[0] }
+                for (i, slot) in inputs.enumerated() {
+                    guard let dx = gradients[slot] else { continue }
+                    op.backward(gradients[output]!, part: i, sizes: sizes, into: dx, accumulate: written[slot])
+                    written[slot] = true
+                }
+            }
+        }
+    }
+}
+
+struct PlanBuilder {
+    let batch: Int
+    let store: ParameterStore
+    var slots: [Tensor] = []
+    var steps: [(step: ExecutionPlan.Step, trainingOnly: Bool)] = []
+    var aux: [(slot: Int, weight: Double, path: String)] = []
+
+    init(batch: Int, store: ParameterStore) {
+        self.batch = batch
+        self.store = store
+    }
+
+    mutating func newSlot(_ shape: Shape) -> Int {
+        slots.append(Tensor(shape: shape.batched(batch)))
+        return slots.count - 1
+    }
+
+    mutating func compile(_ node: GraphNode, input: Int, trainingOnly: Bool) -> Int {
+        switch node {
+        case let .layer(layer):
+            let out = newSlot(layer.output)
+            steps.append((.layer(layer.op.makeRuntime(for: layer, store: store, batch: batch), input: input, output: out, path: layer.path), trainingOnly))
+            return out
+        case let .scope(_, children):
+            var current = input
+            for child in children { current = compile(child, input: current, trainingOnly: trainingOnly) }
+            return current
+        case let .combine(combination, branches):
+            var operands = branches.map { compile($0, input: input, trainingOnly: trainingOnly) }
+            if operands.count == 1, combination.op.addsInputToSingleBranch { operands.append(input) }
+            let out = newSlot(combination.output)
+            steps.append((.combine(combination.op, inputs: operands, output: out), trainingOnly))
+            return out
+        case let .aux(weight, head):
+            let out = compile(head, input: input, trainingOnly: true)
+            aux.append((out, weight, Self.path(of: head)))
+            return input
+        }
+    }
+
+    static func path(of node: GraphNode) -> String {
+        switch node {
+        case let .layer(l): return l.path
+        case let .scope(m, _): return m.path
+        case let .combine(c, _): return c.path
+        case let .aux(_, n): return path(of: n)
+        }
+    }
+}
