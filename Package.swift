@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "ArchGraph", dependencies: ["ArchSpec", "ArchTensor"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchSpec", "ArchGraph",
+            "ArchSpec", "ArchGraph", "ArchTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),

@@ -1,5 +1,6 @@
 import ArchGraph
 import ArchSpec
+import ArchTensor
 import ArgumentParser
 import Foundation
 
@@ -34,6 +35,21 @@ enum Diagnostics {
             report(error)
             throw ExitCode(1)
         }
+    }
+
+    /// Runs file I/O; a `TensorFileError` is printed and becomes exit code 1.
+    static func file<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as TensorFileError {
+            throw fail(error.description)
+        }
+    }
+
+    /// Prints `message` to standard error; the returned error exits with code 1.
+    static func fail(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        return ExitCode(1)
     }
 
     static func report(_ error: SpecError) {

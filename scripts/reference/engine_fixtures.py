@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Writes Tests/Fixtures/engine/*.json: PyTorch forward and backward results that the Swift engine
+must reproduce (Tests/ArchGraphTests/PyTorchEngineTests.swift).
+
+Weights are not stored: both sides fill every state_dict tensor with the same deterministic values
+(`deterministic_values`, mirrored by DeterministicWeights.swift), so fixtures stay small however
+large the network. Each fixture holds the input batch, the labels, the eval logits, and for a
+training step (batch-norm batch statistics, dropout off, aux heads on with weight 0.3): the loss,
+the main logits, the updated running statistics and, per parameter gradient, its sum, L2 norm and
+the values at a few fixed indices.
+
+Usage: pip install torch==2.13.0+cpu torchvision==0.28.0 pillow numpy
+       python3 scripts/reference/engine_fixtures.py
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.library
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.library.register_fake = lambda *a, **k: (lambda f: f)
+import torchvision  # noqa: E402
+import importlib  # noqa: E402
+tvg = importlib.import_module("torchvision.models.googlenet")
+
+sys.path.insert(0, os.path.dirname(__file__))
+from architecture_fixtures import AlexNetHalf, BasicConv2d, LeNet  # noqa: E402
+
+MASK = (1 << 64) - 1
+
+
+def fnv1a(name):
+    h = 0xCBF29CE484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001B3) & MASK
+    return h
+
+
+def uniform_stream(name, count):
+    """u_i in [-1, 1): splitmix64(fnv1a(name) + (i+1) * golden), top 24 bits."""
+    with np.errstate(over="ignore"):
+        i = np.arange(1, count + 1, dtype=np.uint64)
+        z = np.uint64(fnv1a(name)) + i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    top = (z >> np.uint64(40)).astype(np.float64)
+    return (top / 16777216.0 * 2.0 - 1.0).astype(np.float32)
+
+
+def deterministic_values(name, shape):
+    count = int(np.prod(shape)) if len(shape) else 1
+    u = uniform_stream(name, count)
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf == "running_mean":
+        v = np.float32(0.1) * u
+    elif leaf == "running_var":
+        v = np.float32(1.0) + np.float32(0.25) * (u + np.float32(1.0))
+    elif leaf == "weight" and len(shape) == 1:  # batch-norm scale
+        v = np.float32(1.0) + np.float32(0.1) * u
+    elif leaf == "bias":
+        v = np.float32(0.1) * u
+    else:
+        fan_in = int(np.prod(shape[1:]))
+        v = np.float32(math.sqrt(3.0 / fan_in)) * u
+    return v.reshape(shape)
+
+
+def fill(model):
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            t.copy_(torch.from_numpy(deterministic_values(name, tuple(t.shape))))
+
+
+# --- models equivalent to an architecture file with --set overrides ---------------------------
+class CourseInception(nn.Module):
+    def __init__(self, c_in, c1, c3r, c3, c5r, c5, cp, k5=5):
+        super().__init__()
+        self.branch1 = BasicConv2d(c_in, c1, kernel_size=1)
+        self.branch2 = nn.Sequential(BasicConv2d(c_in, c3r, kernel_size=1), BasicConv2d(c3r, c3, kernel_size=3, padding=1))
+        self.branch3 = nn.Sequential(BasicConv2d(c_in, c5r, kernel_size=1), BasicConv2d(c5r, c5, kernel_size=k5, padding=k5 // 2))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1), BasicConv2d(c_in, cp, kernel_size=1))
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class CourseAux(nn.Module):
+    def __init__(self, c_in, features, num_classes, p=0.5):
+        super().__init__()
+        self.p = p
+        self.averagePool = nn.AvgPool2d(kernel_size=5, stride=3)
+        self.conv = BasicConv2d(c_in, 128, kernel_size=1)
+        self.fc1 = nn.Linear(features, 1024)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        x = torch.flatten(self.conv(self.averagePool(x)), 1)
+        x = F.dropout(x, self.p, training=self.training)
+        x = F.relu(self.fc1(x), inplace=True)
+        x = F.dropout(x, self.p, training=self.training)
+        return self.fc2(x)
+
+
+TABLE = {"3a": [64, 96, 128, 16, 32, 32], "3b": [128, 128, 192, 32, 96, 64], "4a": [192, 96, 208, 16, 48, 64],
+         "4b": [160, 112, 224, 24, 64, 64], "4c": [128, 128, 256, 24, 64, 64], "4d": [112, 144, 288, 32, 64, 64],
+         "4e": [256, 160, 320, 32, 128, 128], "5a": [256, 160, 320, 32, 128, 128], "5b": [384, 192, 384, 48, 128, 128]}
+
+
+class GoogLeNetFromTable(nn.Module):
+    """The course GoogLeNet (torchvision=False) or torchvision's (True), inception widths scaled."""
+
+    def __init__(self, num_classes, width, aux_features, torchvision_layout):
+        super().__init__()
+        tv = torchvision_layout
+        conv = tvg.BasicConv2d if tv else BasicConv2d
+        rows = {k: [round(c * width) for c in v] for k, v in TABLE.items()}
+
+        def block(c_in, r):
+            return tvg.Inception(c_in, *r, conv_block=None) if tv else CourseInception(c_in, *r)
+
+        def out(r):
+            return r[0] + r[2] + r[4] + r[5]
+
+        self.conv1 = conv(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = conv(64, 64, kernel_size=1)
+        self.conv3 = conv(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        c = 192
+        for key in ["3a", "3b"]:
+            setattr(self, "inception" + key, block(c, rows[key])); c = out(rows[key])
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        for key in ["4a", "4b", "4c", "4d", "4e"]:
+            setattr(self, "inception" + key, block(c, rows[key]))
+            if key == "4a":
+                self.aux1 = tvg.InceptionAux(out(rows[key]), num_classes, dropout=0.0) if tv else CourseAux(out(rows[key]), aux_features, num_classes, p=0.0)
+            if key == "4d":
+                self.aux2 = tvg.InceptionAux(out(rows[key]), num_classes, dropout=0.0) if tv else CourseAux(out(rows[key]), aux_features, num_classes, p=0.0)
+            c = out(rows[key])
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True) if tv else nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        for key in ["5a", "5b"]:
+            setattr(self, "inception" + key, block(c, rows[key])); c = out(rows[key])
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(0.0)
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        aux1 = self.aux1(x) if self.training else None
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        aux2 = self.aux2(x) if self.training else None
+        x = self.inception5b(self.inception5a(self.maxpool4(self.inception4e(x))))
+        x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+        return (x, [aux1, aux2]) if self.training else x
+
+
+def small_classifier(model, indices, hidden, num_classes, in_features=None):
+    """Replaces the fully connected layers at `indices` of model.classifier (same names)."""
+    linears = [model.classifier[i] for i in indices]
+    sizes = [in_features or linears[0].in_features, hidden, hidden, num_classes]
+    for j, i in enumerate(indices):
+        model.classifier[i] = nn.Linear(sizes[j], sizes[j + 1])
+    return model
+
+
+def no_dropout(model):
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+tv = torchvision.models
+CASES = [
+    # name, architecture file, --set, input [C,H,W], batch, constructor
+    ("lenet", "lenet", [], [3, 32, 32], 4, lambda: LeNet()),
+    ("alexnet-64", "alexnet", ["num_classes=10", "hidden=64"], [3, 64, 64], 2,
+     lambda: small_classifier(tv.alexnet(num_classes=10), [1, 4, 6], 64, 10)),
+    ("alexnet-half-96", "alexnet-half", ["num_classes=5", "hidden=64"], [3, 96, 96], 2,
+     lambda: small_classifier(AlexNetHalf(num_classes=5), [1, 4, 6], 64, 5, in_features=128 * 2 * 2)),
+    ("vgg11-bn-32", "vgg11-bn", ["num_classes=10", "hidden=32"], [3, 32, 32], 3,
+     lambda: small_classifier(tv.vgg11_bn(num_classes=10), [0, 3, 6], 32, 10)),
+    ("resnet18-32", "resnet18", ["num_classes=10"], [3, 32, 32], 3, lambda: tv.resnet18(num_classes=10)),
+    ("resnet50-64", "resnet50", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet50(num_classes=10)),
+    ("googlenet-96", "googlenet", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
+     lambda: GoogLeNetFromTable(10, 0.25, 128, False)),
+    ("googlenet-torchvision-96", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
+     lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
+]
+
+PICKS = 6
+
+
+def picks(count):
+    return sorted({(i * 7919 + 13) % count for i in range(PICKS)})
+
+
+def run_case(name, arch, sets, shape, batch, make):
+    torch.manual_seed(0)
+    model = no_dropout(make())
+    fill(model)
+    x = torch.from_numpy(uniform_stream("input:" + name, batch * int(np.prod(shape))).reshape([batch] + shape))
+    labels = [int(v) for v in (np.arange(batch) * 3 + 1) % 5]
+    model.eval()
+    with torch.no_grad():
+        eval_logits = model(x)
+    model.train()
+    out = model(x)
+    if isinstance(out, tuple):
+        logits, auxes = out
+    else:
+        logits, auxes = out, []
+    target = torch.tensor(labels)
+    main = F.cross_entropy(logits, target)
+    loss = main + sum(0.3 * F.cross_entropy(a, target) for a in auxes if a is not None)
+    model.zero_grad()
+    loss.backward()
+    grads = {}
+    for pname, p in model.named_parameters():
+        g = p.grad.detach().double().flatten()
+        grads[pname] = {"sum": float(g.sum()), "norm": float(g.norm()), "max_abs": float(g.abs().max()),
+                        "picks": [[i, float(g[i])] for i in picks(g.numel())]}
+    running = {}
+    for bname, b in model.named_buffers():
+        if bname.endswith("running_mean") or bname.endswith("running_var"):
+            running[bname] = [float(v) for v in b.flatten()[:8]]
+    return {"name": name, "architecture": arch, "set": sets, "input_shape": [batch] + shape, "labels": labels,
+            "eval_logits": eval_logits.flatten().tolist(), "train_logits": logits.detach().flatten().tolist(),
+            "loss": float(loss), "main_loss": float(main), "gradients": grads, "running_stats": running}
+
+
+def main():
+    out_dir = os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures", "engine")
+    os.makedirs(out_dir, exist_ok=True)
+    only = set(sys.argv[1:])
+    for case in CASES:
+        if only and case[0] not in only:
+            continue
+        fixture = run_case(*case)
+        fixture["generator"] = "scripts/reference/engine_fixtures.py"
+        fixture["torch"] = torch.__version__
+        with open(os.path.join(out_dir, case[0] + ".json"), "w") as f:
+            json.dump(fixture, f, separators=(",", ":"))
+        print(f"{case[0]}: loss {fixture['loss']:.6f}, {len(fixture['gradients'])} gradients", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
