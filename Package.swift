@@ -20,17 +20,24 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Tensors and kernels: forward and backward of every op, each beside a naive reference.
         .target(name: "ArchTensor", dependencies: ["CBLAS"]),
+        // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Data sets, transforms and the prefetching batch loader.
+        .target(name: "ArchData", dependencies: ["ArchTensor", "CZlib"]),
+        // Optimizers, schedules, the training loop, metrics and checkpoints.
+        .target(name: "ArchTrain", dependencies: ["ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
         // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
         .target(name: "ArchSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
         .target(name: "ArchGraph", dependencies: ["ArchSpec", "ArchTensor"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchSpec", "ArchGraph", "ArchTensor",
+            "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchTensor"]),
+        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
                     resources: []),
         .testTarget(name: "CLITests", dependencies: ["archlab"]),

@@ -1,4 +1,5 @@
 import ArchGraph
+import ArchData
 import ArchSpec
 import ArchTensor
 import ArgumentParser
@@ -42,6 +43,15 @@ enum Diagnostics {
         do {
             return try body()
         } catch let error as TensorFileError {
+            throw fail(error.description)
+        }
+    }
+
+    /// Runs data loading and training; `DataError` and `TensorFileError` are printed and exit 1.
+    static func data<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try file(body)
+        } catch let error as DataError {
             throw fail(error.description)
         }
     }

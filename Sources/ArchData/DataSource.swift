@@ -1,0 +1,42 @@
+import Foundation
+
+/// Where training data comes from: `fashion-mnist` (Debian's dataset-fashion-mnist),
+/// `fashion-mnist:DIR`, `mnist-idx:DIR` (train-images-idx3-ubyte[.gz] ...), or `cifar10:DIR`.
+public enum DataSource: Sendable, Equatable {
+    case fashionMNIST(directory: String)
+    case cifar10(directory: String)
+
+    public static let fashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
+    public static let fashionClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    public static func parse(_ text: String) throws -> DataSource {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch parts.first {
+        case "fashion-mnist": return .fashionMNIST(directory: parts.count > 1 ? parts[1] : fashionMNISTDirectory)
+        case "cifar10" where parts.count > 1: return .cifar10(directory: parts[1])
+        default:
+            throw DataError(text, "unknown data source; expected fashion-mnist, fashion-mnist:DIR or cifar10:DIR")
+        }
+    }
+
+    /// Loads (train, test).
+    public func load() throws -> (train: ImageSet, test: ImageSet) {
+        switch self {
+        case let .fashionMNIST(dir):
+            func file(_ stem: String) -> String {
+                let plain = "\(dir)/\(stem)"
+                return FileManager.default.fileExists(atPath: plain) ? plain : plain + ".gz"
+            }
+            guard FileManager.default.fileExists(atPath: dir) else {
+                throw DataError(dir, "no such directory; install Debian's dataset-fashion-mnist (scripts/setup.sh does)")
+            }
+            let train = try IDX.read(images: file("train-images-idx3-ubyte"), labels: file("train-labels-idx1-ubyte"), classNames: Self.fashionClasses)
+            let test = try IDX.read(images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"), classNames: Self.fashionClasses)
+            return (train, test)
+        case let .cifar10(dir):
+            let train = try CIFAR10.read(files: (1...5).map { "\(dir)/data_batch_\($0).bin" })
+            let test = try CIFAR10.read(files: ["\(dir)/test_batch.bin"])
+            return (train, test)
+        }
+    }
+}

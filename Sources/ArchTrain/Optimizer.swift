@@ -1,0 +1,116 @@
+import ArchGraph
+import ArchTensor
+import Foundation
+
+/// Optimizers with PyTorch's update rules (torch.optim): SGD (momentum, dampening 0, Nesterov,
+/// L2 weight decay), Adam (L2 weight decay), AdamW (decoupled decay), RMSprop (alpha 0.99).
+public struct OptimizerConfig: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case sgd, adam, adamw, rmsprop }
+    public var kind: Kind = .sgd
+    public var momentum: Double = 0.9
+    public var nesterov = false
+    public var weightDecay: Double = 0
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.999
+    public var eps: Double = 1e-8
+    public var alpha: Double = 0.99
+
+    public init(kind: Kind = .sgd, momentum: Double = 0.9, nesterov: Bool = false, weightDecay: Double = 0) {
+        self.kind = kind; self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
+    }
+}
+
+public final class Optimizer {
+    public let config: OptimizerConfig
+    let store: ParameterStore
+    let names: [String]
+    var first: [String: Tensor] = [:]   // momentum buffer / Adam m / RMSprop square average
+    var second: [String: Tensor] = [:]  // Adam v / RMSprop momentum buffer
+    public private(set) var steps = 0
+
+    public init(_ config: OptimizerConfig, store: ParameterStore) {
+        self.config = config
+        self.store = store
+        names = store.parameterNames
+        for n in names {
+            first[n] = Tensor(shape: store[n]!.shape)
+            if config.kind != .sgd { second[n] = Tensor(shape: store[n]!.shape) }
+        }
+    }
+
+    /// One update of every parameter with learning rate `lr`, from the accumulated gradients.
+    public func step(lr: Double) {
+        steps += 1
+        let c = config, t = Double(steps)
+        let lr32 = Float(lr), wd = Float(c.weightDecay)
+        for n in names {
+            let p = store[n]!, g = store.gradients[n]!, m = first[n]!
+            let count = p.count
+            p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { g in m.withUnsafeMutableBufferPointer { m in
+                switch c.kind {
+                case .sgd:
+                    let mu = Float(c.momentum), firstStep = steps == 1
+                    for i in 0..<count {
+                        var d = g[i] + wd * p[i]
+                        if mu != 0 {
+                            m[i] = firstStep ? d : mu * m[i] + d
+                            d = c.nesterov ? d + mu * m[i] : m[i]
+                        }
+                        p[i] -= lr32 * d
+                    }
+                case .adam, .adamw:
+                    second[n]!.withUnsafeMutableBufferPointer { v in
+                        let b1 = Float(c.beta1), b2 = Float(c.beta2)
+                        let correction1 = 1 - pow(c.beta1, t), correction2 = (1 - pow(c.beta2, t)).squareRoot()
+                        let stepSize = Float(lr / correction1), eps = Float(c.eps)
+                        let decoupled = c.kind == .adamw
+                        for i in 0..<count {
+                            if decoupled { p[i] *= 1 - lr32 * wd }
+                            let d = decoupled ? g[i] : g[i] + wd * p[i]
+                            m[i] = b1 * m[i] + (1 - b1) * d
+                            v[i] = b2 * v[i] + (1 - b2) * d * d
+                            p[i] -= stepSize * m[i] / (v[i].squareRoot() / Float(correction2) + eps)
+                        }
+                    }
+                case .rmsprop:
+                    second[n]!.withUnsafeMutableBufferPointer { buf in
+                        let a = Float(c.alpha), eps = Float(c.eps), mu = Float(c.momentum)
+                        for i in 0..<count {
+                            let d = g[i] + wd * p[i]
+                            m[i] = a * m[i] + (1 - a) * d * d
+                            let avg = m[i].squareRoot() + eps
+                            if mu > 0 { buf[i] = mu * buf[i] + d / avg; p[i] -= lr32 * buf[i] } else { p[i] -= lr32 * d / avg }
+                        }
+                    }
+                }
+            }}}
+        }
+    }
+}
+
+/// Learning-rate schedules over epochs, evaluated per step: constant, step decay, cosine
+/// annealing to 0 (PyTorch's CosineAnnealingLR with T_max = epochs), each after an optional linear
+/// warm-up.
+public struct Schedule: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case constant, step, cosine }
+    public var kind: Kind = .constant
+    public var stepSize: Int = 30
+    public var gamma: Double = 0.1
+    public var warmupEpochs: Double = 0
+
+    public init(kind: Kind = .constant, stepSize: Int = 30, gamma: Double = 0.1, warmupEpochs: Double = 0) {
+        self.kind = kind; self.stepSize = stepSize; self.gamma = gamma; self.warmupEpochs = warmupEpochs
+    }
+
+    /// Learning rate at `epoch` (fractional: epoch + step/steps) of `epochs`.
+    public func lr(base: Double, epoch: Double, epochs: Int) -> Double {
+        var lr: Double
+        switch kind {
+        case .constant: lr = base
+        case .step: lr = base * pow(gamma, Double(Int(epoch) / max(1, stepSize)))
+        case .cosine: lr = base * (1 + cos(Double.pi * Double(Int(epoch)) / Double(max(1, epochs)))) / 2
+        }
+        if warmupEpochs > 0, epoch < warmupEpochs { lr *= (epoch + 1e-9) / warmupEpochs }
+        return lr
+    }
+}

@@ -1,0 +1,232 @@
+import ArchData
+import ArchGraph
+import ArchTensor
+import Foundation
+
+/// Everything a training run depends on; written to `config.json` in the run directory.
+public struct TrainingConfig: Codable, Sendable, Equatable {
+    public var architecture: String
+    public var overrides: [String] = []
+    public var data = "fashion-mnist"
+    public var resize: Int?
+    public var epochs = 10
+    public var batchSize = 64
+    public var optimizer = OptimizerConfig()
+    public var lr = 0.01
+    public var schedule = Schedule()
+    public var seed: UInt64 = 0
+    public var threads = 2
+    public var labelSmoothing = 0.0
+    /// Fraction of the training set held out to choose the best epoch.
+    public var validationFraction = 0.1
+    public var limitTrain: Int?
+    public var limitTest: Int?
+    public var horizontalFlip = false
+    public var padCrop = 0
+    public var mean: [Float] = []
+    public var std: [Float] = []
+
+    public init(architecture: String) { self.architecture = architecture }
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, overrides, data, resize, epochs, optimizer, lr, schedule, seed, threads, mean, std
+        case batchSize = "batch_size", labelSmoothing = "label_smoothing", validationFraction = "validation_fraction"
+        case limitTrain = "limit_train", limitTest = "limit_test", horizontalFlip = "horizontal_flip", padCrop = "pad_crop"
+    }
+}
+
+/// One epoch's record in `metrics.json`.
+public struct EpochMetrics: Codable, Sendable {
+    public var epoch: Int
+    public var lr: Double
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationAccuracy: Double?
+    public var testLoss: Double
+    public var testAccuracy: Double
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, lr, seconds
+        case trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationAccuracy = "validation_accuracy"
+        case testLoss = "test_loss", testAccuracy = "test_accuracy"
+    }
+}
+
+/// `metrics.json`: the result of a run.
+public struct RunMetrics: Codable, Sendable {
+    /// Test accuracy of the best epoch (by validation accuracy, or the last epoch without validation).
+    public var testAccuracy: Double?
+    public var bestEpoch: Int?
+    public var epochs: [EpochMetrics] = []
+    public var seconds: Double = 0
+    /// Training images per second, loader included, evaluation excluded.
+    public var imagesPerSecond: Double = 0
+    public var diverged = false
+    public var divergedAt: String?
+    public var params: Int
+    public var macs: Int
+    public var input: [Int]
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, seconds, diverged, params, macs, input
+        case testAccuracy = "test_accuracy", bestEpoch = "best_epoch", imagesPerSecond = "images_per_second", divergedAt = "diverged_at"
+    }
+}
+
+/// Progress events of a run (the CLI draws a bar or log lines from them).
+public protocol TrainingObserver: AnyObject {
+    func started(config: TrainingConfig, network: Network, trainCount: Int, stepsPerEpoch: Int)
+    func step(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    func epochFinished(_ metrics: EpochMetrics, best: Bool)
+    func diverged(_ message: String)
+}
+
+/// Trains an architecture on a data set and writes the run directory: `config.json`,
+/// `metrics.json`, `last.safetensors`, `best.safetensors`.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let model: Model
+    public let train: ImageSet, validation: ImageSet?, test: ImageSet
+    public let transform: Transform
+    let parallel: Parallelism
+
+    /// Loads the data and builds the network with the input shape the data gives.
+    public init(config: TrainingConfig, build: (_ input: [Int]) throws -> Network) throws {
+        self.config = config
+        BLAS.setThreads(config.threads)
+        parallel = Parallelism(threads: config.threads)
+        var (train, test) = try DataSource.parse(config.data).load()
+        if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
+        if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
+        if config.validationFraction > 0 {
+            let parts = train.split(holdOut: config.validationFraction, seed: config.seed)
+            self.train = parts.train
+            validation = parts.validation
+        } else {
+            self.train = train
+            validation = nil
+        }
+        self.test = test
+        let size = config.resize.map { ($0, $0) }
+        transform = Transform(size: size, padCrop: config.padCrop, horizontalFlip: config.horizontalFlip,
+                              mean: config.mean, std: config.std)
+        let (h, w) = transform.outputSize(train.height, train.width)
+        let network = try build([train.channels, h, w])
+        guard network.output.dims == [train.classes] else {
+            throw DataError(config.data, "the network gives \(network.output) outputs but the data has \(train.classes) classes; use --set num_classes=\(train.classes)")
+        }
+        model = Model(network: network)
+        try model.initialize(seed: config.seed)
+    }
+
+    /// Accuracy and mean loss of the current weights on `set` (eval mode).
+    public func evaluate(_ set: ImageSet) -> (accuracy: Double, loss: Double) {
+        let loader = BatchLoader(set: set, batchSize: config.batchSize, transform: transform.deterministic, shuffle: false,
+                                 dropLast: false, seed: config.seed, parallel: .serial)
+        let plan = model.plan(batch: config.batchSize, training: false)
+        let context = StepContext(training: false, parallel: parallel)
+        var correct = 0, lossSum = 0.0
+        loader.forEachBatch(epoch: 0) { _, input, labels in
+            plan.setBatch(labels.count)
+            plan.input.copy(from: input)
+            plan.forward(context)
+            lossSum += CrossEntropyKernel.forwardBackward(logits: plan.logits, labels: labels, smoothing: 0, weight: 1, dLogits: nil) * Double(labels.count)
+            correct += Self.correct(plan.logits, labels)
+            return true
+        }
+        return (Double(correct) / Double(max(1, set.count)), lossSum / Double(max(1, set.count)))
+    }
+
+    static func correct(_ logits: Tensor, _ labels: [Int]) -> Int {
+        let k = logits.count / labels.count
+        var hits = 0
+        logits.withUnsafeBufferPointer { l in
+            for (s, label) in labels.enumerated() {
+                var best = 0
+                for j in 1..<k where l[s * k + j] > l[s * k + best] { best = j }
+                if best == label { hits += 1 }
+            }
+        }
+        return hits
+    }
+
+    /// Runs every epoch; writes the run directory as it goes.
+    public func run(outputDirectory: String, observer: TrainingObserver?) throws -> RunMetrics {
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        let summary = NetworkSummary(model.network)
+        var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
+        try writeJSON(config, to: outputDirectory + "/config.json")
+        let loader = BatchLoader(set: train, batchSize: config.batchSize, transform: transform, shuffle: true, dropLast: true,
+                                 seed: config.seed, parallel: .serial)
+        let plan = model.plan(batch: config.batchSize, training: true)
+        let optimizer = Optimizer(config.optimizer, store: model.store)
+        observer?.started(config: config, network: model.network, trainCount: train.count, stepsPerEpoch: loader.batchCount)
+        let start = Date()
+        var trainingSeconds = 0.0, trainedImages = 0
+        var bestValidation = -1.0
+        for epoch in 0..<config.epochs {
+            let epochStart = Date()
+            var lossSum = 0.0, correct = 0, seen = 0
+            var divergedMessage: String?
+            let context = StepContext(training: true, random: RandomSource.stream(seed: config.seed, 0xD409, UInt64(epoch)), parallel: parallel)
+            var lr = config.lr
+            loader.forEachBatch(epoch: epoch) { b, input, labels in
+                lr = config.schedule.lr(base: config.lr, epoch: Double(epoch) + Double(b) / Double(loader.batchCount), epochs: config.epochs)
+                plan.input.copy(from: input)
+                model.store.zeroGradients()
+                let (loss, _) = model.trainStep(plan, labels: labels, smoothing: Float(config.labelSmoothing), context: context)
+                guard loss.isFinite else {
+                    divergedMessage = "diverged at epoch \(epoch + 1) step \(b + 1): loss is \(loss)"
+                    return false
+                }
+                optimizer.step(lr: lr)
+                lossSum += loss * Double(labels.count)
+                correct += Self.correct(plan.logits, labels)
+                seen += labels.count
+                let elapsed = Date().timeIntervalSince(epochStart)
+                observer?.step(epoch: epoch, step: b + 1, of: loader.batchCount, loss: lossSum / Double(seen),
+                               accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
+                return true
+            }
+            trainingSeconds += Date().timeIntervalSince(epochStart)
+            trainedImages += seen
+            if let divergedMessage {
+                metrics.diverged = true
+                metrics.divergedAt = divergedMessage
+                observer?.diverged(divergedMessage)
+                break
+            }
+            let validationAccuracy = validation.map { evaluate($0).accuracy }
+            let (testAccuracy, testLoss) = evaluate(test)
+            let record = EpochMetrics(epoch: epoch + 1, lr: lr, trainLoss: lossSum / Double(max(1, seen)),
+                                      trainAccuracy: Double(correct) / Double(max(1, seen)), validationAccuracy: validationAccuracy,
+                                      testLoss: testLoss, testAccuracy: testAccuracy, seconds: Date().timeIntervalSince(epochStart))
+            metrics.epochs.append(record)
+            let score = validationAccuracy ?? testAccuracy
+            let isBest = score > bestValidation
+            try model.save(safetensors: outputDirectory + "/last.safetensors", metadata: ["epoch": String(epoch + 1)])
+            if isBest {
+                bestValidation = score
+                metrics.bestEpoch = epoch + 1
+                metrics.testAccuracy = testAccuracy
+                try model.save(safetensors: outputDirectory + "/best.safetensors", metadata: ["epoch": String(epoch + 1)])
+            }
+            metrics.seconds = Date().timeIntervalSince(start)
+            metrics.imagesPerSecond = Double(trainedImages) / max(trainingSeconds, 1e-9)
+            try writeJSON(metrics, to: outputDirectory + "/metrics.json")
+            observer?.epochFinished(record, best: isBest)
+        }
+        metrics.seconds = Date().timeIntervalSince(start)
+        metrics.imagesPerSecond = Double(trainedImages) / max(trainingSeconds, 1e-9)
+        try writeJSON(metrics, to: outputDirectory + "/metrics.json")
+        return metrics
+    }
+}
+
+/// Writes pretty, key-sorted JSON atomically.
+public func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try AtomicFile.write(try encoder.encode(value), to: path)
+}
