@@ -109,32 +109,27 @@ public final class BatchLoader: @unchecked Sendable {
     /// batch is prepared while `body` runs. `body` returns false to stop early.
     public func forEachBatch(epoch: Int, _ body: (Int, Tensor, [Int]) -> Bool) {
         let order = self.order(epoch: epoch)
-        let count = batchCount
+        let count = batchCount, size = batchSize
         guard count > 0 else { return }
         let buffers = [Tensor(shape: [batchSize] + outputShape), Tensor(shape: [batchSize] + outputShape)]
-        var labels: [[Int]] = [[], []]
-        func range(_ b: Int) -> ArraySlice<Int> { order[(b * batchSize)..<min(order.count, (b + 1) * batchSize)] }
-        fill(buffers[0], labels: &labels[0], indices: range(0), epoch: epoch, batch: 0)
-        let queue = DispatchQueueBox.shared
+        let labels = [LabelsBox(), LabelsBox()]
+        let range: @Sendable (Int) -> ArraySlice<Int> = { b in order[(b * size)..<min(order.count, (b + 1) * size)] }
+        fill(buffers[0], labels: &labels[0].labels, indices: range(0), epoch: epoch, batch: 0)
         for b in 0..<count {
             let current = b % 2, next = 1 - current
-            let group = DispatchGroupBox()
-            if b + 1 < count {
-                group.enter()
-                var nextLabels: [Int] = []
-                let box = LabelsBox()
-                queue.async {
-                    self.fill(buffers[next], labels: &nextLabels, indices: range(b + 1), epoch: epoch, batch: b + 1)
-                    box.labels = nextLabels
-                    group.leave()
-                }
-                let keepGoing = body(b, buffers[current], labels[current])
-                group.wait()
-                labels[next] = box.labels
-                if !keepGoing { return }
-            } else {
-                if !body(b, buffers[current], labels[current]) { return }
+            guard b + 1 < count else {
+                _ = body(b, buffers[current], labels[current].labels)
+                return
             }
+            let group = DispatchGroup()
+            group.enter()
+            DispatchQueueBox.shared.async {
+                self.fill(buffers[next], labels: &labels[next].labels, indices: range(b + 1), epoch: epoch, batch: b + 1)
+                group.leave()
+            }
+            let keepGoing = body(b, buffers[current], labels[current].labels)
+            group.wait()
+            if !keepGoing { return }
         }
     }
 }
@@ -142,13 +137,6 @@ public final class BatchLoader: @unchecked Sendable {
 import Dispatch
 
 final class LabelsBox: @unchecked Sendable { var labels: [Int] = [] }
-
-final class DispatchGroupBox: @unchecked Sendable {
-    let group = DispatchGroup()
-    func enter() { group.enter() }
-    func leave() { group.leave() }
-    func wait() { group.wait() }
-}
 
 enum DispatchQueueBox {
     static let shared = DispatchQueue(label: "archlab.loader", qos: .userInitiated)

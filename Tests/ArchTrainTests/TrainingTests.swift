@@ -1,0 +1,159 @@
+import ArchData
+import ArchGraph
+import ArchTensor
+import ArchTrain
+import Foundation
+import Testing
+
+/// Optimizers and schedules against torch.optim (Tests/Fixtures/interop, written by
+/// scripts/reference/training_fixtures.py). Tolerance 1e-6 (float32 parameters vs float64 PyTorch).
+@Suite struct OptimizerTests {
+    static let fixture = json(fixturePath("interop/optimizers.json"))
+
+    static func config(_ name: String) -> (OptimizerConfig, Double) {
+        switch name {
+        case "sgd": return (OptimizerConfig(kind: .sgd, momentum: 0), 0.1)
+        case "sgd_momentum": return (OptimizerConfig(kind: .sgd, momentum: 0.9, weightDecay: 0.01), 0.1)
+        case "sgd_nesterov": return (OptimizerConfig(kind: .sgd, momentum: 0.9, nesterov: true), 0.1)
+        case "adam": return (OptimizerConfig(kind: .adam, weightDecay: 0.1), 0.01)
+        case "adamw": return (OptimizerConfig(kind: .adamw, weightDecay: 0.1), 0.01)
+        case "rmsprop": return (OptimizerConfig(kind: .rmsprop, momentum: 0, weightDecay: 0.01), 0.01)
+        default: return (OptimizerConfig(kind: .rmsprop, momentum: 0.9), 0.01)
+        }
+    }
+
+    @Test(arguments: ["sgd", "sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop", "rmsprop_momentum"])
+    func matchesTorchOptim(name: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("opt-\(UUID().uuidString).yaml").path
+        try "name: one\ninput: [1, 1, 1]\nparams: {num_classes: 5}\nlayers:\n  - {op: flatten}\n  - {name: fc, op: linear, out: 5, bias: false}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let model = Model(network: try build(path))
+        let weight = try #require(model.store["fc.weight"]), grad = try #require(model.store.gradients["fc.weight"])
+        let start = Self.fixture["start"] as! [Double]
+        for (i, v) in start.enumerated() { weight[i] = Float(v) }
+        let (config, lr) = Self.config(name)
+        let optimizer = Optimizer(config, store: model.store)
+        for g in Self.fixture["gradients"] as! [[Double]] {
+            for (i, v) in g.enumerated() { grad[i] = Float(v) }
+            optimizer.step(lr: lr)
+        }
+        let expected = (Self.fixture["results"] as! [String: [Double]])[name]!
+        for (i, v) in expected.enumerated() { #expect(abs(Double(weight[i]) - v) < 1e-6, "\(name)[\(i)]: \(weight[i]) vs \(v)") }
+    }
+
+    @Test func schedulesMatchTorch() {
+        let fixture = json(fixturePath("interop/schedules.json")) as! [String: [Double]]
+        for (epoch, v) in fixture["cosine"]!.enumerated() {
+            #expect(abs(Schedule(kind: .cosine).lr(base: 0.1, epoch: Double(epoch), epochs: 10) - v) < 1e-9)
+        }
+        for (epoch, v) in fixture["step"]!.enumerated() {
+            #expect(abs(Schedule(kind: .step, stepSize: 3, gamma: 0.5).lr(base: 0.1, epoch: Double(epoch), epochs: 10) - v) < 1e-9)
+        }
+        let warm = Schedule(kind: .constant, warmupEpochs: 2)
+        #expect(abs(warm.lr(base: 0.1, epoch: 1, epochs: 10) - 0.05) < 1e-6)
+        #expect(warm.lr(base: 0.1, epoch: 3, epochs: 10) == 0.1)
+    }
+}
+
+@Suite struct InteropTests {
+    /// A state_dict saved by safetensors.torch.save_file loads by name and gives PyTorch's logits.
+    @Test func pytorchCheckpointLoadsByName() throws {
+        let model = Model(network: try build(architecturePath("lenet"), input: [1, 28, 28]))
+        let report = try model.load(safetensors: fixturePath("interop/lenet.safetensors"))
+        #expect(report.isComplete)
+        #expect(report.loaded.count == 10)
+        guard case let .float32(x) = try NumPy.read(fixturePath("interop/lenet-input.npy")),
+              case let .float32(expected) = try NumPy.read(fixturePath("interop/lenet-logits.npy")) else {
+            Issue.record("fixture arrays"); return
+        }
+        let y = model.predict(x)
+        #expect(y.shape == expected.shape)
+        for i in 0..<y.count { #expect(abs(y[i] - expected[i]) < 1e-5) }
+    }
+
+    @Test func loadReportsMissingUnexpectedAndMismatched() throws {
+        let model = Model(network: try build(architecturePath("lenet"), set: ["num_classes=5"], input: [3, 32, 32]))
+        do {
+            try model.load(safetensors: fixturePath("interop/lenet.safetensors"))
+            Issue.record("expected an error")
+        } catch let error as TensorFileError {
+            #expect(error.message.contains("size mismatch for conv1.weight: the file has [16, 1, 5, 5], the model needs [16, 3, 5, 5]"))
+            #expect(error.message.contains("size mismatch for fc3.weight: the file has [10, 84], the model needs [5, 84]"))
+        }
+        let report = try model.load(safetensors: fixturePath("interop/lenet.safetensors"), strict: false)
+        #expect(report.loaded.count == 6)
+        #expect(report.shapeMismatches.count == 4)
+    }
+
+    @Test func bilinearResizeMatchesInterpolate() {
+        let f = json(fixturePath("interop/resize.json"))
+        let input = (f["input"] as! [Double]).map(Float.init), expected = f["output"] as! [Double]
+        let set = ImageSet(channels: 2, height: 5, width: 7, pixels: input, labels: [0], classNames: ["a"])
+        let loader = BatchLoader(set: set, batchSize: 1, transform: Transform(size: (9, 11)), shuffle: false, dropLast: false, seed: 0, parallel: .serial)
+        loader.forEachBatch(epoch: 0) { _, batch, _ in
+            #expect(batch.shape == [1, 2, 9, 11])
+            for i in 0..<expected.count { #expect(abs(Double(batch[i]) - expected[i]) < 1e-5, "\(i)") }
+            return true
+        }
+    }
+}
+
+@Suite(.serialized) struct TrainerTests {
+    static func config(_ dir: String, epochs: Int = 2, lr: Double = 0.05) -> TrainingConfig {
+        var c = TrainingConfig(architecture: architecturePath("lenet"))
+        c.data = "fashion-mnist:\(dir)"
+        c.epochs = epochs
+        c.batchSize = 32
+        c.lr = lr
+        c.threads = 1
+        return c
+    }
+
+    static func trainer(_ c: TrainingConfig) throws -> Trainer {
+        try Trainer(config: c) { try build(architecturePath("lenet"), input: $0) }
+    }
+
+    @Test func trainsWritesRunDirectoryAndIsDeterministic() throws {
+        let data = temporaryDirectory()
+        try writeSyntheticIDX(directory: data, train: 640, test: 200, seed: 1)
+        let out1 = temporaryDirectory(), out2 = temporaryDirectory()
+        let m1 = try Self.trainer(Self.config(data)).run(outputDirectory: out1, observer: nil)
+        let m2 = try Self.trainer(Self.config(data)).run(outputDirectory: out2, observer: nil)
+        #expect(m1.epochs.count == 2)
+        #expect((m1.testAccuracy ?? 0) > 0.5, "a learnable synthetic set")
+        #expect(m1.epochs.map(\.trainLoss) == m2.epochs.map(\.trainLoss))
+        #expect(m1.testAccuracy == m2.testAccuracy)
+        for file in ["config.json", "metrics.json", "last.safetensors", "best.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: "\(out1)/\(file)"), "\(file)")
+        }
+        let metrics = json("\(out1)/metrics.json")
+        for key in ["test_accuracy", "epochs", "seconds", "images_per_second", "diverged", "best_epoch"] { #expect(metrics[key] != nil, "\(key)") }
+        let epoch = (metrics["epochs"] as! [[String: Any]])[0]
+        #expect(epoch["train_loss"] != nil && epoch["test_accuracy"] != nil)
+        #expect(json("\(out1)/config.json")["batch_size"] as? Int == 32)
+        // The best checkpoint reproduces the recorded test accuracy.
+        let eval = try Self.trainer(Self.config(data))
+        try eval.model.load(safetensors: "\(out1)/best.safetensors")
+        #expect(eval.evaluate(eval.test).accuracy == m1.testAccuracy)
+    }
+
+    @Test func divergenceStopsWithARecordNotACrash() throws {
+        let data = temporaryDirectory()
+        try writeSyntheticIDX(directory: data, train: 320, test: 64, seed: 2)
+        let out = temporaryDirectory()
+        let m = try Self.trainer(Self.config(data, epochs: 3, lr: 1e6)).run(outputDirectory: out, observer: nil)
+        #expect(m.diverged)
+        #expect(m.divergedAt?.hasPrefix("diverged at epoch 1 step ") == true)
+        #expect(json("\(out)/metrics.json")["diverged"] as? Bool == true)
+    }
+
+    @Test func wrongClassCountIsExplained() throws {
+        let data = temporaryDirectory()
+        try writeSyntheticIDX(directory: data, train: 64, test: 16, seed: 3)
+        var c = Self.config(data)
+        c.overrides = ["num_classes=7"]
+        #expect(throws: DataError("fashion-mnist:\(data)", "the network gives 7 outputs but the data has 10 classes; use --set num_classes=10")) {
+            try Trainer(config: c) { try build(architecturePath("lenet"), set: ["num_classes=7"], input: $0) }
+        }
+    }
+}
