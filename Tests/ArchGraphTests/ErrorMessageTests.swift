@@ -52,7 +52,7 @@ import Testing
     /// Errors in the real architecture files, caused by `--set` and `--input`.
     @Test(arguments: [
         ("googlenet", ["branch3_kernel=4"], nil as [Int]?,
-         "architectures/googlenet.yaml:77:9: inception3a: concat branches disagree in size: branch1 gives 64x28x28 but branch3 gives 32x29x29 (height and width must match) (network input 3x224x224)"),
+         "architectures/googlenet.yaml:81:9: inception3a: concat branches disagree in size: branch1 gives 64x28x28 but branch3 gives 32x29x29 (height and width must match) (network input 3x224x224)"),
         ("googlenet", ["aux_logits=no"], nil, "--set aux_logits=no: 'no' is a boolean only in YAML 1.1; write false"),
         ("googlenet", ["branch3_kernel=0"], nil, "--set branch3_kernel=0: parameter 'branch3_kernel': must be at least 1; found 0"),
         ("googlenet", ["num_clases=10"], nil,
@@ -60,13 +60,13 @@ import Testing
         ("googlenet", ["inception.4x.n5x5=64"], nil,
          "--set inception.4x.n5x5=64: set inception.4x.n5x5: no '4x' at 'inception.4x'; did you mean '4a'? (keys: 3a, 3b, 4a, 4b, 4c, 4d, 4e, 5a, 5b)"),
         ("googlenet", ["inception.4a.n5x5=0"], nil,
-         "architectures/googlenet.yaml:49:39: inception4a.branch3.1.conv: conv2d 'out': expected a positive integer, found 0"),
+         "architectures/googlenet.yaml:53:39: inception4a.branch3.1.conv: conv2d 'out': expected a positive integer, found 0"),
         ("googlenet", ["layers.maxpool9.kernel=2"], nil,
          "--set layers.maxpool9.kernel=2: set layers.maxpool9.kernel: no item 'maxpool9' at 'layers.maxpool9': use an index below 22 or a layer name; did you mean 'maxpool1'?"),
         ("googlenet", [], [3, 16, 16],
-         "architectures/googlenet.yaml:114:5: maxpool3: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 480x2x2: the input is too small for this layer (network input 3x16x16)"),
+         "architectures/googlenet.yaml:118:5: maxpool3: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 480x2x2: the input is too small for this layer (network input 3x16x16)"),
         ("googlenet", [], [3, 40, 40],
-         "architectures/googlenet.yaml:97:9: aux1.averagePool: avgpool2d needs an input of at least 5x5 (window 5x5, padding 0), found 512x2x2: the input is too small for this layer (network input 3x40x40)"),
+         "architectures/googlenet.yaml:101:9: aux1.averagePool: avgpool2d needs an input of at least 5x5 (window 5x5, padding 0), found 512x2x2: the input is too small for this layer (network input 3x40x40)"),
         ("alexnet", [], [3, 32, 32],
          "architectures/alexnet.yaml:33:9: features.12: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 256x1x1: the input is too small for this layer (network input 3x32x32)"),
         ("resnet18", ["block=bottlenek"], nil,
@@ -82,7 +82,7 @@ import Testing
             _ = try build(architecturePath("googlenet"), set: ["branch3_kernel=4"])
             Issue.record("expected an error")
         } catch let error as SpecError {
-            #expect(error.notes == ["in template 'inception' instantiated as 'inception3a' at \(architecturePath("googlenet")):112:5"])
+            #expect(error.notes == ["in template 'inception' instantiated as 'inception3a' at \(architecturePath("googlenet")):116:5"])
         }
     }
 
