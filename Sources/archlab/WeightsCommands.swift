@@ -28,7 +28,8 @@ struct ForwardCommand: ParsableCommand {
         abstract: "Run a batch through a network: eval logits, or (--train) the training loss and every parameter's gradient.")
 
     @Argument(help: "Architecture file (YAML).") var file: String
-    @OptionGroup var architecture: ArchitectureOptions
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter or document value (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
     @Option(help: "Weights (safetensors, PyTorch state-dict names).") var weights: String
     @Option(name: .customLong("input"), help: "Input batch [N, C, H, W] as float32 .npy; the network's input shape is taken from it.")
     var inputFile: String
@@ -51,7 +52,8 @@ struct ForwardCommand: ParsableCommand {
         guard case let .float32(x) = try Diagnostics.file({ try NumPy.read(inputFile) }), x.shape.count == 4 else {
             throw Diagnostics.fail("\(inputFile): expected a float32 array [N, C, H, W]")
         }
-        var options = architecture
+        var options = ArchitectureOptions()
+        options.overrides = overrides
         options.input = x.shape.dropFirst().map(String.init).joined(separator: "x")
         let model = Model(network: try options.build(file))
         try Diagnostics.file { try model.load(safetensors: weights) }

@@ -138,3 +138,78 @@ import Testing
         }
     }
 }
+
+/// `init`, `forward`, `train` and `eval` as a user runs them.
+@Suite(.serialized) struct EngineCLITests {
+    static func temporary(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+
+    /// A float32 .npy of shape [n, c, h, w] (values i / count).
+    static func writeInput(_ path: String, shape: [Int]) throws {
+        let count = shape.reduce(1, *)
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 255), UInt8(header.utf8.count >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        for i in 0..<count { var v = Float(i) / Float(count); withUnsafeBytes(of: &v) { data.append(contentsOf: $0) } }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test func initThenForwardEvalAndTrain() throws {
+        let weights = Self.temporary("w.safetensors"), x = Self.temporary("x.npy"), y = Self.temporary("y.npy")
+        let r1 = try CLITests.run(["init", "architectures/lenet.yaml", "--seed", "3", "--out", weights, "--input", "1x28x28"])
+        #expect(r1.status == 0)
+        #expect(r1.stdout.contains("10 tensors, 85,822 parameters"))
+        try Self.writeInput(x, shape: [2, 1, 28, 28])
+        let r2 = try CLITests.run(["forward", "architectures/lenet.yaml", "--weights", weights, "--input", x, "--output", y])
+        #expect(r2.status == 0, "\(r2.stderr)")
+        let out = try Data(contentsOf: URL(fileURLWithPath: y))
+        #expect(String(decoding: out.prefix(80), as: UTF8.self).contains("'shape': (2, 10)"))
+        let labels = Self.temporary("l.npy"), grads = Self.temporary("g.safetensors")
+        var l = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        var header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        l.append(contentsOf: [UInt8(header.utf8.count), 0] + Array(header.utf8))
+        for v in [Int64(3), Int64(7)] { var le = v.littleEndian; withUnsafeBytes(of: &le) { l.append(contentsOf: $0) } }
+        try l.write(to: URL(fileURLWithPath: labels))
+        let r3 = try CLITests.run(["forward", "architectures/lenet.yaml", "--weights", weights, "--input", x, "--train", "--labels", labels,
+                                   "--grads", grads, "--no-dropout"])
+        #expect(r3.status == 0, "\(r3.stderr)")
+        #expect(r3.stdout.hasPrefix("{\"loss\": "))
+        #expect(FileManager.default.fileExists(atPath: grads))
+    }
+
+    @Test func forwardWithWrongWeightsListsTheProblems() throws {
+        let weights = Self.temporary("w.safetensors"), x = Self.temporary("x.npy"), y = Self.temporary("y.npy")
+        _ = try CLITests.run(["init", "architectures/lenet.yaml", "--out", weights, "--input", "1x28x28"])
+        try Self.writeInput(x, shape: [1, 3, 32, 32])
+        let r = try CLITests.run(["forward", "architectures/lenet.yaml", "--weights", weights, "--input", x, "--output", y])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("size mismatch for conv1.weight: the file has [16, 1, 5, 5], the model needs [16, 3, 5, 5]"))
+        #expect(r.stderr.contains("size mismatch for fc1.weight: the file has [120, 512], the model needs [120, 800]"))
+    }
+
+    @Test func trainAndEvalOnFashionMNIST() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { return }
+        let out = Self.temporary("run")
+        let r = try CLITests.run(["train", "architectures/lenet.yaml", "--data", "fashion-mnist", "--epochs", "1", "--limit-train", "2000",
+                                  "--limit-test", "500", "--threads", "1", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("lenet: input 1x28x28"))
+        #expect(r.stdout.contains("epoch 1: train_loss"))
+        let e = try CLITests.run(["eval", "architectures/lenet.yaml", "--weights", out + "/best.safetensors", "--limit-test", "500", "--threads", "1"])
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(e.stdout.hasPrefix("{\"accuracy\": "))
+    }
+
+    @Test func badDataSourceIsAnError() throws {
+        let r = try CLITests.run(["train", "architectures/lenet.yaml", "--data", "imagenet", "--out", Self.temporary("run")])
+        #expect(r.status == 1)
+        #expect(r.stderr == "imagenet: unknown data source; expected fashion-mnist, fashion-mnist:DIR or cifar10:DIR\n")
+    }
+}
