@@ -17,10 +17,11 @@ public enum BatchNormKernel {
             let invStd = 1 / (variance + Double(eps)).squareRoot()
             saveMean.base[ch] = Float(mean)
             saveInvStd.base[ch] = Float(invStd)
-            let scale = Float(invStd) * (gamma?.base[ch] ?? 1), shift = (beta?.base[ch] ?? 0) - Float(mean) * scale
+            // (x - mean) * scale + beta: subtracting first keeps precision when |mean| >> std.
+            let scale = Float(invStd) * (gamma?.base[ch] ?? 1), shift = beta?.base[ch] ?? 0, mean32 = Float(mean)
             for s in 0..<n {
                 let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
-                for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                for i in 0..<plane { dst[i] = (src[i] - mean32) * scale + shift }
             }
             let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
             runningMean.base[ch] = (1 - momentum) * runningMean.base[ch] + momentum * Float(mean)
@@ -34,10 +35,10 @@ public enum BatchNormKernel {
         let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c)
         parallel.forEach(c) { ch in
             let invStd = 1 / (runningVar.base[ch] + eps).squareRoot()
-            let scale = invStd * (gamma?.base[ch] ?? 1), shift = (beta?.base[ch] ?? 0) - runningMean.base[ch] * scale
+            let scale = invStd * (gamma?.base[ch] ?? 1), shift = beta?.base[ch] ?? 0, m = runningMean.base[ch]
             for s in 0..<n {
                 let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
-                for i in 0..<plane { dst[i] = src[i] * scale + shift }
+                for i in 0..<plane { dst[i] = (src[i] - m) * scale + shift }
             }
         }
     }

@@ -1,6 +1,7 @@
 import ArchData
 import ArchGraph
 import ArchTensor
+import ArchSpec
 import Foundation
 
 /// Everything a training run depends on; written to `config.json` in the run directory.
@@ -156,7 +157,7 @@ public final class Trainer {
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let summary = NetworkSummary(model.network)
         var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
-        try writeJSON(config, to: outputDirectory + "/config.json")
+        try writeResolvedConfig(to: outputDirectory + "/config.json")
         let loader = BatchLoader(set: train, batchSize: config.batchSize, transform: transform, shuffle: true, dropLast: true,
                                  seed: config.seed, parallel: .serial)
         let plan = model.plan(batch: config.batchSize, training: true)
@@ -221,6 +222,22 @@ public final class Trainer {
         metrics.imagesPerSecond = Double(trainedImages) / max(trainingSeconds, 1e-9)
         try writeJSON(metrics, to: outputDirectory + "/metrics.json")
         return metrics
+    }
+}
+
+extension Trainer {
+    /// `config.json`: the training settings plus the network as built (file, every architecture
+    /// parameter's final value, input shape, counts).
+    func writeResolvedConfig(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var object = try JSONSerialization.jsonObject(with: try encoder.encode(config)) as? [String: Any] ?? [:]
+        let arch = model.network.architecture
+        let parameters = "{" + arch.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+        object["architecture_parameters"] = try JSONSerialization.jsonObject(with: Data(parameters.utf8))
+        object["network"] = ["name": model.network.name, "input": model.network.input.dims,
+                             "params": NetworkSummary(model.network).totalParams, "macs": NetworkSummary(model.network).macs]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), to: path)
     }
 }
 

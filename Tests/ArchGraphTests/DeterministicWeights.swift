@@ -22,12 +22,17 @@ enum DeterministicWeights {
         }
     }
 
-    static func values(_ name: String, shape: [Int]) -> [Float] {
+    /// The last batch norm of each residual block, whose scale is kept small.
+    static let lastResidualBN = ["resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3"]
+
+    static func values(_ name: String, shape: [Int], architecture: String) -> [Float] {
         let u = uniform(name, count: shape.reduce(1, *))
         let leaf = name.split(separator: ".").last.map(String.init) ?? name
         switch leaf {
         case "running_mean": return u.map { 0.1 * $0 }
         case "running_var": return u.map { 1 + 0.25 * ($0 + 1) }
+        case "weight" where shape.count == 1 && name.hasPrefix("layer") && lastResidualBN[architecture].map({ name.hasSuffix($0 + ".weight") }) == true:
+            return u.map { 0.2 + 0.02 * $0 }
         case "weight" where shape.count == 1: return u.map { 1 + 0.1 * $0 }
         case "bias": return u.map { 0.1 * $0 }
         default:
@@ -36,10 +41,10 @@ enum DeterministicWeights {
         }
     }
 
-    static func fill(_ store: ParameterStore) {
+    static func fill(_ store: ParameterStore, architecture: String) {
         for name in store.names {
             let t = store[name]!
-            let v = values(name, shape: t.shape)
+            let v = values(name, shape: t.shape, architecture: architecture)
             t.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = v[i] } }
         }
     }

@@ -37,15 +37,21 @@ import Testing
         }
     }()
 
-    @Test func fixturesExist() { #expect(Self.fixtures.count >= 8) }
+    @Test func everyArchitectureFileHasAFixture() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("architectures").path)
+            .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
+        #expect(Set(files).subtracting(Self.fixtures.map(\.architecture)).isEmpty)
+    }
 
-    /// (logits, gradient norm, sampled gradient) tolerances. ResNet-50 is looser because its
-    /// gradients are ill-conditioned in float32 with these weights: PyTorch's own float32 result
-    /// differs from its float64 result by up to 15% of a tensor's largest gradient
-    /// (layer3.0.conv2.weight, measured with engine_fixtures.py's model in both precisions). A
-    /// wrong kernel shows errors of order 1 (seen while developing).
+    /// (logits, gradient norm, sampled gradient, running statistics) tolerances. The fixtures'
+    /// weights keep deep networks reasonably conditioned (the last batch-norm scale of each residual
+    /// block is 0.2, see engine_fixtures.py). Even so, through ResNet-101 and -152 float32 rounding
+    /// alone moves gradients (ResNet-34 and deeper): PyTorch's float32 result differs from its float64 result by up to 5.5%
+    /// of a tensor's largest gradient, ArchLab's by 6.5% (measured on resnet152-64); ArchLab and
+    /// PyTorch in float32 differ by up to 4e-3, so these get 1e-2. A wrong kernel shows errors
+    /// of order 1 (seen while developing).
     static func tolerance(_ name: String) -> (logits: Double, norm: Double, picks: Double, running: Double) {
-        name.hasPrefix("resnet50") ? (5e-4, 2e-2, 5e-2, 1e-4) : (1e-4, 1e-3, 2e-3, 1e-5)
+        ["resnet34", "resnet50", "resnet101", "resnet152"].contains(where: name.hasPrefix) ? (1e-4, 2e-3, 1e-2, 1e-5) : (1e-4, 1e-3, 2e-3, 1e-5)
     }
 
     @Test(arguments: fixtures)
@@ -53,7 +59,7 @@ import Testing
         let network = try build(architecturePath(f.architecture), set: f.set, input: Array(f.inputShape.dropFirst()))
         let tol = Self.tolerance(f.name)
         let model = Model(network: network)
-        DeterministicWeights.fill(model.store)
+        DeterministicWeights.fill(model.store, architecture: f.architecture)
         let x = Tensor(shape: f.inputShape, values: DeterministicWeights.uniform("input:" + f.name, count: f.inputShape.reduce(1, *)))
 
         let logits = model.predict(x).values.map(Double.init)
@@ -73,6 +79,9 @@ import Testing
         #expect(trainError < tol.logits, "train logits: max error \(trainError)")
 
         #expect(Set(f.gradients.keys) == Set(model.store.parameterNames))
+        // An absolute floor for gradients that are zero in exact arithmetic (a conv bias before batch
+        // norm): 1e-4 of the largest gradient in the network.
+        let floor = 1e-4 * (f.gradients.values.map(\.maxAbs).max() ?? 0)
         var worst = (name: "", error: 0.0)
         for (name, expected) in f.gradients {
             guard let g = model.store.gradients[name] else { continue }
@@ -80,11 +89,12 @@ import Testing
             let norm = values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             let normError = abs(norm - expected.norm) / max(expected.norm, 1e-6)
             if normError > worst.error { worst = (name, normError) }
-            #expect(normError < tol.norm || abs(norm - expected.norm) < 1e-6, "\(name): gradient norm \(norm) vs \(expected.norm)")
+            #expect(normError < tol.norm || abs(norm - expected.norm) < floor, "\(name): gradient norm \(norm) vs \(expected.norm)")
             for (i, v) in expected.picks {
-                #expect(abs(values[i] - v) <= tol.picks * expected.maxAbs + 1e-6, "\(name)[\(i)]: \(values[i]) vs \(v)")
+                #expect(abs(values[i] - v) <= tol.picks * expected.maxAbs + floor, "\(name)[\(i)]: \(values[i]) vs \(v)")
             }
         }
+        print("engine vs PyTorch \(f.name): eval logits \(evalError), train logits \(trainError), worst gradient norm \(worst.name) \(worst.error)")
         for (name, expected) in f.running {
             let t = try #require(model.store[name])
             for (i, v) in expected.enumerated() { #expect(abs(Double(t[i]) - v) < tol.running * max(1, abs(v)), "\(name)[\(i)]") }

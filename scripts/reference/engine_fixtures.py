@@ -53,7 +53,11 @@ def uniform_stream(name, count):
     return (top / 16777216.0 * 2.0 - 1.0).astype(np.float32)
 
 
-def deterministic_values(name, shape):
+# The last batch norm of each residual block, whose scale is kept small (see deterministic_values).
+LAST_RESIDUAL_BN = {"resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3"}
+
+
+def deterministic_values(name, shape, architecture=""):
     count = int(np.prod(shape)) if len(shape) else 1
     u = uniform_stream(name, count)
     leaf = name.rsplit(".", 1)[-1]
@@ -61,6 +65,11 @@ def deterministic_values(name, shape):
         v = np.float32(0.1) * u
     elif leaf == "running_var":
         v = np.float32(1.0) + np.float32(0.25) * (u + np.float32(1.0))
+    elif leaf == "weight" and len(shape) == 1 and name.startswith("layer") and architecture in LAST_RESIDUAL_BN \
+            and name.endswith(LAST_RESIDUAL_BN[architecture] + ".weight"):
+        # the last batch norm of a residual block: small, so that 16-150 residual additions stay
+        # well conditioned in float32 (as torchvision's zero_init_residual does, not quite zero)
+        v = np.float32(0.2) + np.float32(0.02) * u
     elif leaf == "weight" and len(shape) == 1:  # batch-norm scale
         v = np.float32(1.0) + np.float32(0.1) * u
     elif leaf == "bias":
@@ -71,12 +80,12 @@ def deterministic_values(name, shape):
     return v.reshape(shape)
 
 
-def fill(model):
+def fill(model, architecture=""):
     with torch.no_grad():
         for name, t in model.state_dict().items():
             if name.endswith("num_batches_tracked"):
                 continue
-            t.copy_(torch.from_numpy(deterministic_values(name, tuple(t.shape))))
+            t.copy_(torch.from_numpy(deterministic_values(name, tuple(t.shape), architecture)))
 
 
 # --- models equivalent to an architecture file with --set overrides ---------------------------
@@ -190,7 +199,13 @@ CASES = [
      lambda: small_classifier(AlexNetHalf(num_classes=5), [1, 4, 6], 64, 5, in_features=128 * 2 * 2)),
     ("vgg11-bn-32", "vgg11-bn", ["num_classes=10", "hidden=32"], [3, 32, 32], 3,
      lambda: small_classifier(tv.vgg11_bn(num_classes=10), [0, 3, 6], 32, 10)),
+    *[(f"vgg{d}{bn}-32", f"vgg{d}{bn}", ["num_classes=10", "hidden=32"], [3, 32, 32], 2,
+       (lambda d=d, bn=bn: small_classifier(getattr(tv, f"vgg{d}{bn.replace('-', '_')}")(num_classes=10), [0, 3, 6], 32, 10)))
+      for d in (11, 13, 16, 19) for bn in ("", "-bn") if not (d == 11 and bn == "-bn")],
     ("resnet18-32", "resnet18", ["num_classes=10"], [3, 32, 32], 3, lambda: tv.resnet18(num_classes=10)),
+    ("resnet34-64", "resnet34", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet34(num_classes=10)),
+    ("resnet101-64", "resnet101", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet101(num_classes=10)),
+    ("resnet152-64", "resnet152", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet152(num_classes=10)),
     ("resnet50-64", "resnet50", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet50(num_classes=10)),
     ("googlenet-96", "googlenet", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
      lambda: GoogLeNetFromTable(10, 0.25, 128, False)),
@@ -208,7 +223,7 @@ def picks(count):
 def run_case(name, arch, sets, shape, batch, make):
     torch.manual_seed(0)
     model = no_dropout(make())
-    fill(model)
+    fill(model, arch)
     x = torch.from_numpy(uniform_stream("input:" + name, batch * int(np.prod(shape))).reshape([batch] + shape))
     labels = [int(v) for v in (np.arange(batch) * 3 + 1) % 5]
     model.eval()
