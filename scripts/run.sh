@@ -10,3 +10,5 @@ echo
 "$bin" summary architectures/googlenet.yaml --format paper
 echo
 "$bin" summary architectures/resnet18.yaml --input 3x96x96 --format markdown | tail -n 4
+echo
+"$bin" train architectures/lenet.yaml --data fashion-mnist --epochs 1 --out runs/lenet-quick
