@@ -26,17 +26,22 @@ let package = Package(
         .target(name: "ArchData", dependencies: ["ArchTensor", "CZlib"]),
         // Optimizers, schedules, the training loop, metrics and checkpoints.
         .target(name: "ArchTrain", dependencies: ["ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
+        // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Experiment files, trial expansion, the SQLite journal, the runner and generated reports.
+        .target(name: "ArchSweep", dependencies: ["ArchTrain", "ArchGraph", "ArchSpec", "ArchTensor", "CSQLite"]),
         // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
         .target(name: "ArchSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
         .target(name: "ArchGraph", dependencies: ["ArchSpec", "ArchTensor"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain",
+            "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchTensor"]),
+        .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec"]),
         .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
                     resources: []),

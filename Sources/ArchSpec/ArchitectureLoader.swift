@@ -98,13 +98,21 @@ public struct ArchitectureLoader: Sendable {
         return merged
     }
 
-    static func resolve(_ path: String, relativeTo file: String) -> String {
+    /// `path` as written in `file` (relative to its directory), normalized (`a/../b` is `b`).
+    public static func resolve(_ path: String, relativeTo file: String) -> String {
         if path.hasPrefix("/") { return path }
         let dir = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return dir.isEmpty ? path : dir + "/" + path
+        let joined = dir.isEmpty ? path : dir + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/", omittingEmptySubsequences: false) {
+            if part == "..", let last = parts.last, last != "..", !last.isEmpty { parts.removeLast() }
+            else if part != "." { parts.append(part) }
+        }
+        return parts.joined(separator: "/")
     }
 
-    static func canonical(_ path: String) -> String {
+    /// The file's absolute path with symbolic links resolved (to detect `extends` cycles).
+    public static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 

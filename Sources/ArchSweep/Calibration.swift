@@ -1,0 +1,59 @@
+import ArchGraph
+import ArchSpec
+import ArchTensor
+import Foundation
+
+/// Estimates a trial's training time from a short measurement on this machine: a few training
+/// steps and evaluation steps of the trial's network at its batch size.
+public enum Calibration {
+    public struct Estimate: Sendable {
+        public var trainStepSeconds: Double
+        public var evalStepSeconds: Double
+        public var trialSeconds: Double
+    }
+
+    /// Images a trial trains on and evaluates, from its settings (Fashion-MNIST 60,000/10,000 and
+    /// CIFAR-10 50,000/10,000 when not limited).
+    static func counts(_ t: Trial) -> (train: Int, evaluate: Int) {
+        let full = t.training.data.hasPrefix("cifar10") ? (50_000, 10_000) : (60_000, 10_000)
+        let train = min(t.training.limitTrain ?? full.0, full.0), test = min(t.training.limitTest ?? full.1, full.1)
+        let validation = Int(Double(train) * t.training.validationFraction)
+        return (train - validation, validation + test)
+    }
+
+    /// Measures each distinct configuration once (threads as the sweep will give each trial).
+    public static func estimate(_ trials: [Trial], threads: Int) throws -> [String: Estimate] {
+        BLAS.setThreads(threads)
+        var perConfiguration: [Int: (Double, Double)] = [:]
+        var out: [String: Estimate] = [:]
+        for t in trials {
+            if perConfiguration[t.configurationIndex] == nil {
+                let resolved = try ArchitectureLoader().load(t.architecture, overrides: t.configuration.set, input: t.input)
+                let model = Model(network: try Builder().build(resolved))
+                try model.initialize(seed: 0)
+                let batch = t.training.batchSize
+                let plan = model.plan(batch: batch, training: true)
+                var random = RandomSource(seed: 1)
+                plan.input.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = random.uniform() } }
+                let labels = (0..<batch).map { $0 % model.network.output.elementCount }
+                let context = StepContext(training: true, parallel: Parallelism(threads: threads))
+                _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context)
+                let start = Date()
+                for _ in 0..<2 { _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context) }
+                let train = Date().timeIntervalSince(start) / 2
+                let eval = model.plan(batch: batch, training: false)
+                let evalContext = StepContext(training: false, parallel: Parallelism(threads: threads))
+                eval.forward(evalContext)
+                let evalStart = Date()
+                eval.forward(evalContext)
+                perConfiguration[t.configurationIndex] = (train, Date().timeIntervalSince(evalStart))
+            }
+            let (train, eval) = perConfiguration[t.configurationIndex]!
+            let (n, m) = counts(t)
+            let batch = Double(t.training.batchSize)
+            let seconds = Double(t.training.epochs) * ((Double(n) / batch).rounded(.down) * train + (Double(m) / batch).rounded(.up) * eval)
+            out[t.id] = Estimate(trainStepSeconds: train, evalStepSeconds: eval, trialSeconds: seconds)
+        }
+        return out
+    }
+}

@@ -1,0 +1,229 @@
+import ArchSpec
+import ArchTrain
+import Foundation
+
+/// An experiment file (`experiments/*.yaml`): a base architecture, training settings, seeds, and
+/// the axes to vary with a strategy.
+///
+///     name: branch3-kernel
+///     architecture: ../architectures/googlenet-torchvision.yaml
+///     set: {num_classes: 10}                 # applied to every trial
+///     training: {data: fashion-mnist, resize: 64, epochs: 2, batch_size: 32, lr: 0.01}
+///     seeds: [0, 1, 2]
+///     strategy: grid                         # grid | zip | variants | ablation
+///     axes:
+///       branch3_kernel: [3, 5]               # any architecture parameter or --set path
+///       training.lr: [0.01, 0.05]            # any training setting
+///
+/// `variants:` lists named override sets (`{name, architecture?, set: {...}, training: {...}}`);
+/// `ablation` varies one axis at a time from `baseline:` (default: the file's own values).
+/// `extends:` inherits another experiment; the child's keys replace the base's (`set` and
+/// `training` merge key by key).
+public struct Experiment: Sendable {
+    public var file: String
+    public var name: String
+    public var doc: String?
+    public var architecture: String
+    public var set: [Override]
+    public var training: [YEntry]
+    public var seeds: [UInt64]
+    public var strategy: Strategy
+    public var configurations: [Configuration]
+
+    public enum Strategy: String, Sendable, CaseIterable { case grid, zip, variants, ablation }
+
+    public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline"]
+    public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+                                      "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
+                                      "limit_test", "flip", "pad_crop", "mean", "std", "threads"]
+
+    /// One point of the sweep before seeds: a label, the varied values, and the overrides.
+    public struct Configuration: Sendable {
+        public var label: String
+        /// The varied values as `key: value` text, in axis order (for tables).
+        public var varied: [(key: String, value: String)]
+        public var architecture: String
+        public var set: [Override]
+        public var training: [YEntry]
+        public var isBaseline: Bool
+    }
+
+    /// Loads, merges `extends`, and expands the configurations.
+    public static func load(_ path: String) throws -> Experiment {
+        let root = try mergedTree(path, chain: [])
+        guard let entries = root.entries else {
+            throw SpecError("expected a mapping with \(keys.joined(separator: ", ")); found \(root.kindDescription)", at: root.location)
+        }
+        for e in entries where !keys.contains(e.key.text) {
+            throw SpecError("unknown key '\(e.key.text)'\(Suggestion.didYouMean(e.key.text, in: keys)) (experiment keys: \(keys.joined(separator: ", ")))",
+                            at: e.key.location)
+        }
+        let name = root["name"]?.scalar?.text ?? fileStem(path)
+        guard let archNode = root["architecture"], let archScalar = archNode.scalar, !archScalar.isNull else {
+            throw SpecError("missing 'architecture', the architecture file to build", at: root.location)
+        }
+        let architecture = ArchitectureLoader.resolve(archScalar.text, relativeTo: archScalar.location.file)
+        let set = try root["set"].map(Override.parse(setSection:)) ?? []
+        let training = try trainingEntries(root["training"])
+        var seeds: [UInt64] = [0]
+        if let s = root["seeds"] {
+            guard let items = s.items, !items.isEmpty else { throw SpecError("'seeds' must be a non-empty list of integers", at: s.location) }
+            seeds = try items.map {
+                guard let sc = $0.scalar, let v = try ScalarReading.int(sc), v >= 0 else {
+                    throw SpecError("seeds: expected a non-negative integer, found \($0.kindDescription)", at: $0.location)
+                }
+                return UInt64(v)
+            }
+            if Set(seeds).count != seeds.count { throw SpecError("seeds: duplicate seed", at: s.location) }
+        }
+        var strategy = Strategy.grid
+        if let s = root["strategy"] {
+            guard let text = s.scalar?.text, let v = Strategy(rawValue: text) else {
+                throw SpecError("strategy: expected one of grid, zip, variants, ablation; found \(s.kindDescription)", at: s.location)
+            }
+            strategy = v
+        }
+        var experiment = Experiment(file: path, name: name, doc: root["doc"]?.scalar?.text, architecture: architecture, set: set,
+                                    training: training, seeds: seeds, strategy: strategy, configurations: [])
+        experiment.configurations = try experiment.expand(root)
+        return experiment
+    }
+
+    static func trainingEntries(_ node: YNode?) throws -> [YEntry] {
+        guard let node else { return [] }
+        guard let entries = node.entries else { throw SpecError("'training' must be a mapping of settings", at: node.location) }
+        for e in entries where !trainingKeys.contains(e.key.text) {
+            throw SpecError("training: unknown setting '\(e.key.text)'\(Suggestion.didYouMean(e.key.text, in: trainingKeys)) (settings: \(trainingKeys.joined(separator: ", ")))",
+                            at: e.key.location)
+        }
+        return entries
+    }
+
+    static func mergedTree(_ path: String, chain: [String]) throws -> YNode {
+        let tree = try YAMLLoader().load(file: path)
+        guard let ext = tree.entry("extends") else { return tree }
+        guard let s = ext.value.scalar, !s.isNull else { throw SpecError("'extends' must be a file path", at: ext.value.location) }
+        let base = ArchitectureLoader.resolve(s.text, relativeTo: path)
+        let all = chain + [path]
+        if all.map(ArchitectureLoader.canonical).contains(ArchitectureLoader.canonical(base)) {
+            throw SpecError("'extends' cycle: \((all + [base]).joined(separator: " -> "))", at: s.location)
+        }
+        let baseTree = try mergedTree(base, chain: all)
+        guard case var .map(result, location) = baseTree, let child = tree.entries else { return tree }
+        for e in child where e.key.text != "extends" {
+            if let i = result.firstIndex(where: { $0.key.text == e.key.text }) {
+                if ["set", "training"].contains(e.key.text), let old = result[i].value.entries, let new = e.value.entries {
+                    var merged = old
+                    for n in new {
+                        if let j = merged.firstIndex(where: { $0.key.text == n.key.text }) { merged[j] = n } else { merged.append(n) }
+                    }
+                    result[i].value = .map(merged, e.value.location)
+                } else {
+                    result[i] = e
+                }
+            } else {
+                result.append(e)
+            }
+        }
+        return .map(result.filter { $0.key.text != "extends" }, location)
+    }
+
+    /// An axis: a key (architecture path, `training.X` or `architecture`) and its values.
+    struct Axis {
+        var key: String
+        var keyLocation: SourceLocation
+        var values: [YNode]
+    }
+
+    func axes(_ root: YNode) throws -> [Axis] {
+        guard let node = root["axes"] else { return [] }
+        guard let entries = node.entries else { throw SpecError("'axes' must map a path to a list of values", at: node.location) }
+        return try entries.map { e in
+            guard let values = e.value.items, !values.isEmpty else {
+                throw SpecError("axis '\(e.key.text)': expected a non-empty list of values, found \(e.value.kindDescription)", at: e.value.location)
+            }
+            if e.key.text.hasPrefix("training.") {
+                let setting = String(e.key.text.dropFirst("training.".count))
+                guard Self.trainingKeys.contains(setting) else {
+                    throw SpecError("axis '\(e.key.text)': unknown training setting '\(setting)'\(Suggestion.didYouMean(setting, in: Self.trainingKeys))", at: e.key.location)
+                }
+            }
+            return Axis(key: e.key.text, keyLocation: e.key.location, values: values)
+        }
+    }
+
+    func configuration(_ assignments: [(Axis, YNode)], label: String? = nil, isBaseline: Bool = false) -> Configuration {
+        var c = Configuration(label: "", varied: [], architecture: architecture, set: set, training: training, isBaseline: isBaseline)
+        for (axis, value) in assignments {
+            c.varied.append((axis.key, value.flowText))
+            if axis.key == "architecture", let s = value.scalar {
+                c.architecture = ArchitectureLoader.resolve(s.text, relativeTo: s.location.file)
+            } else if axis.key.hasPrefix("training.") {
+                let key = String(axis.key.dropFirst("training.".count))
+                c.training.removeAll { $0.key.text == key }
+                c.training.append(YEntry(key: YScalar(key, at: axis.keyLocation), value: value))
+            } else {
+                c.set.append(Override(path: axis.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init), value: value,
+                                      location: axis.keyLocation))
+            }
+        }
+        c.label = label ?? (c.varied.isEmpty ? "base" : c.varied.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        return c
+    }
+
+    func expand(_ root: YNode) throws -> [Configuration] {
+        let axes = try self.axes(root)
+        switch strategy {
+        case .grid:
+            var out: [[(Axis, YNode)]] = [[]]
+            for axis in axes { out = out.flatMap { prefix in axis.values.map { prefix + [(axis, $0)] } } }
+            return out.map { configuration($0) }
+        case .zip:
+            guard let n = axes.first?.values.count else { return [configuration([])] }
+            for a in axes where a.values.count != n {
+                throw SpecError("zip: axis '\(a.key)' has \(a.values.count) values, '\(axes[0].key)' has \(n); zipped axes need equal lengths", at: a.keyLocation)
+            }
+            return (0..<n).map { i in configuration(axes.map { ($0, $0.values[i]) }) }
+        case .variants:
+            guard let node = root["variants"], let items = node.items, !items.isEmpty else {
+                throw SpecError("strategy variants needs 'variants', a list of {name, set, training}", at: root["strategy"]?.location ?? root.location)
+            }
+            var names = Set<String>()
+            return try items.map { item in
+                guard let entries = item.entries else { throw SpecError("a variant must be a mapping {name, set, training}", at: item.location) }
+                for e in entries where !["name", "architecture", "set", "training"].contains(e.key.text) {
+                    throw SpecError("variant: unknown key '\(e.key.text)' (keys: name, architecture, set, training)", at: e.key.location)
+                }
+                guard let name = item["name"]?.scalar?.text, names.insert(name).inserted else {
+                    throw SpecError("each variant needs a unique 'name'", at: item.location)
+                }
+                var assignments: [(Axis, YNode)] = []
+                if let a = item.entry("architecture") { assignments.append((Axis(key: "architecture", keyLocation: a.key.location, values: []), a.value)) }
+                for e in try item["set"]?.entries ?? [] { assignments.append((Axis(key: e.key.text, keyLocation: e.key.location, values: []), e.value)) }
+                for e in try Self.trainingEntries(item["training"]) {
+                    assignments.append((Axis(key: "training." + e.key.text, keyLocation: e.key.location, values: []), e.value))
+                }
+                return configuration(assignments, label: name)
+            }
+        case .ablation:
+            var baseline: [(Axis, YNode)] = []
+            if let b = root["baseline"] {
+                guard let entries = b.entries else { throw SpecError("'baseline' must map axis paths to values", at: b.location) }
+                baseline = entries.map { (Axis(key: $0.key.text, keyLocation: $0.key.location, values: []), $0.value) }
+            }
+            var out = [configuration(baseline, label: "baseline", isBaseline: true)]
+            for axis in axes {
+                let base = baseline.first { $0.0.key == axis.key }?.1
+                for value in axis.values where value.flowText != base?.flowText {
+                    let others = baseline.filter { $0.0.key != axis.key }
+                    var c = configuration(others + [(axis, value)])
+                    c.varied = [(axis.key, value.flowText)]
+                    c.label = "\(axis.key)=\(value.flowText)"
+                    out.append(c)
+                }
+            }
+            return out
+        }
+    }
+}
+

@@ -1,0 +1,146 @@
+import ArchSpec
+import ArchTrain
+import Foundation
+
+/// The sweep's results in `DIR/results.sqlite`: table `trials` (one row per trial id) and table
+/// `epochs` (per-epoch metrics), plus `meta` (experiment, machine, versions). Every change is one
+/// transaction; SQLite's WAL journal with full synchronous writes keeps the file consistent when
+/// the process is killed.
+public final class Journal {
+    public let database: SQLiteDatabase
+
+    public static let schema = """
+    CREATE TABLE IF NOT EXISTS trials(
+      id TEXT PRIMARY KEY, sweep_index INTEGER NOT NULL, configuration TEXT NOT NULL, configuration_index INTEGER NOT NULL,
+      varied TEXT NOT NULL, is_baseline INTEGER NOT NULL DEFAULT 0, architecture TEXT NOT NULL,
+      status TEXT NOT NULL CHECK(status IN ('pending','running','completed','failed','diverged')),
+      seed INTEGER NOT NULL, config TEXT NOT NULL, params INTEGER, macs INTEGER, input TEXT,
+      test_accuracy REAL, best_epoch INTEGER, train_seconds REAL, images_per_second REAL,
+      started_at TEXT, finished_at TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+      in_experiment INTEGER NOT NULL DEFAULT 1);
+    CREATE TABLE IF NOT EXISTS epochs(
+      trial_id TEXT NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL, lr REAL, train_loss REAL, train_accuracy REAL,
+      validation_accuracy REAL, test_loss REAL, test_accuracy REAL, seconds REAL, PRIMARY KEY(trial_id, epoch));
+    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE IF NOT EXISTS modules(
+      configuration_index INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL, params INTEGER NOT NULL, macs INTEGER NOT NULL,
+      PRIMARY KEY(configuration_index, position));
+    """
+
+    public init(path: String) throws {
+        database = try SQLiteDatabase(path: path)
+        try database.execute(Self.schema)
+    }
+
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+
+    public func setMeta(_ values: [String: String]) throws {
+        try database.transaction {
+            for (k, v) in values { try database.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", [.text(k), .text(v)]) }
+        }
+    }
+
+    public func meta() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try database.query("SELECT key, value FROM meta") { out[row["key"]?.string ?? ""] = row["value"]?.string }
+        return out
+    }
+
+    /// Inserts trials not yet recorded as pending; returns the new ids and the recorded ids that
+    /// are not part of `trials` (the experiment changed).
+    public func sync(_ trials: [Trial]) throws -> (new: [String], stale: [String]) {
+        try database.transaction {
+            let recorded = Set(try database.query("SELECT id FROM trials").compactMap { $0["id"]?.string })
+            var new: [String] = []
+            for t in trials where !recorded.contains(t.id) {
+                let varied = "{" + t.configuration.varied.map { "\(JSONText.quote($0.key)): \(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
+                try database.execute("""
+                    INSERT INTO trials(id, sweep_index, configuration, configuration_index, varied, is_baseline, architecture, status, seed,
+                                       config, params, macs, input)
+                    VALUES(?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+                    """, [.text(t.id), .integer(t.index), .text(t.configuration.label), .integer(t.configurationIndex), .text(varied),
+                          .integer(t.configuration.isBaseline ? 1 : 0), .text(t.architecture), .integer(Int(t.seed)), .text(t.configJSON),
+                          .integer(t.params), .integer(t.macs), .text(t.input.map(String.init).joined(separator: "x"))])
+                new.append(t.id)
+            }
+            for t in trials where recorded.contains(t.id) {
+                try database.execute("UPDATE trials SET sweep_index = ?, configuration = ?, configuration_index = ? WHERE id = ?",
+                                     [.integer(t.index), .text(t.configuration.label), .integer(t.configurationIndex), .text(t.id)])
+            }
+            let current = Set(trials.map(\.id))
+            let stale = recorded.subtracting(current).sorted()
+            try database.execute("UPDATE trials SET in_experiment = 1")
+            for id in stale { try database.execute("UPDATE trials SET in_experiment = 0 WHERE id = ?", [.text(id)]) }
+            try database.execute("DELETE FROM modules")
+            var done = Set<Int>()
+            for t in trials where done.insert(t.configurationIndex).inserted {
+                for (position, m) in t.modules.enumerated() {
+                    try database.execute("INSERT INTO modules(configuration_index, position, name, params, macs) VALUES(?, ?, ?, ?, ?)",
+                                         [.integer(t.configurationIndex), .integer(position), .text(m.name), .integer(m.params), .integer(m.macs)])
+                }
+            }
+            return (new, stale)
+        }
+    }
+
+    /// Trials left `running` by a process that died go back to `pending`; returns their ids.
+    public func recoverInterrupted() throws -> [String] {
+        try database.transaction {
+            let ids = try database.query("SELECT id FROM trials WHERE status = 'running'").compactMap { $0["id"]?.string }
+            try database.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
+            return ids
+        }
+    }
+
+    public func status(_ id: String) throws -> String? {
+        try database.query("SELECT status FROM trials WHERE id = ?", [.text(id)]).first?["status"]?.string
+    }
+
+    public func markRunning(_ id: String) throws {
+        try database.execute("UPDATE trials SET status = 'running', started_at = ?, finished_at = NULL, error = NULL, attempts = attempts + 1 WHERE id = ?",
+                             [.text(Self.now()), .text(id)])
+    }
+
+    public func markPending(_ ids: [String]) throws {
+        try database.transaction {
+            for id in ids { try database.execute("UPDATE trials SET status = 'pending' WHERE id = ?", [.text(id)]) }
+        }
+    }
+
+    /// Records a finished trial and its epochs in one transaction.
+    public func finish(_ id: String, status: String, metrics: RunMetrics?, error: String?) throws {
+        try database.transaction {
+            try database.execute("DELETE FROM epochs WHERE trial_id = ?", [.text(id)])
+            for e in metrics?.epochs ?? [] {
+                try database.execute("""
+                    INSERT INTO epochs(trial_id, epoch, lr, train_loss, train_accuracy, validation_accuracy, test_loss, test_accuracy, seconds)
+                    VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(id), .integer(e.epoch), .real(e.lr), .real(e.trainLoss), .real(e.trainAccuracy),
+                          e.validationAccuracy.map { .real($0) } ?? .null, .real(e.testLoss), .real(e.testAccuracy), .real(e.seconds)])
+            }
+            try database.execute("""
+                UPDATE trials SET status = ?, test_accuracy = ?, best_epoch = ?, train_seconds = ?, images_per_second = ?, finished_at = ?, error = ?
+                WHERE id = ?
+                """, [.text(status), metrics?.testAccuracy.map { .real($0) } ?? .null, metrics?.bestEpoch.map { .integer($0) } ?? .null,
+                      metrics.map { .real($0.seconds) } ?? .null, metrics.map { .real($0.imagesPerSecond) } ?? .null, .text(Self.now()),
+                      error.map { .text($0) } ?? .null, .text(id)])
+        }
+    }
+
+    /// Every trial row of the current experiment, in sweep order.
+    public func trials() throws -> [[String: SQLiteDatabase.Value]] {
+        try database.query("SELECT * FROM trials WHERE in_experiment = 1 ORDER BY sweep_index")
+    }
+
+    public func modules() throws -> [[String: SQLiteDatabase.Value]] {
+        try database.query("SELECT * FROM modules ORDER BY configuration_index, position")
+    }
+
+    public func epochs() throws -> [[String: SQLiteDatabase.Value]] {
+        try database.query("SELECT * FROM epochs ORDER BY trial_id, epoch")
+    }
+}

@@ -1,0 +1,217 @@
+import ArchSpec
+import ArchTrain
+import Foundation
+
+/// Runs a sweep into a directory: validates every trial, records them in the journal, takes the
+/// directory's lock, runs pending trials as `archlab train` processes (`jobs` at a time, the cores
+/// split between them), records each outcome, and writes the report.
+public final class SweepRunner {
+    public struct Options: Sendable {
+        public var directory: String
+        public var jobs = 1
+        public var retryFailed = false
+        /// Cores to split between jobs.
+        public var cores = ProcessInfo.processInfo.activeProcessorCount
+        /// The `archlab` executable that runs a trial.
+        public var executable: String
+        public init(directory: String, executable: String) {
+            self.directory = directory
+            self.executable = executable
+        }
+    }
+
+    public let experiment: Experiment
+    public let trials: [Trial]
+    public let options: Options
+    public let log: (String) -> Void
+
+    public init(experiment: Experiment, trials: [Trial], options: Options, log: @escaping (String) -> Void) {
+        self.experiment = experiment
+        self.trials = trials
+        self.options = options
+        self.log = log
+    }
+
+    public struct Outcome: Sendable {
+        public var completed = 0, failed = 0, diverged = 0, skipped = 0
+        public var stale: [String] = []
+    }
+
+    /// The arguments of `archlab train` for a trial.
+    public func arguments(_ t: Trial, threads: Int, out: String) -> [String] {
+        let c = t.training
+        var a = ["train", t.architecture]
+        for o in t.overrides { a += ["--set", o] }
+        a += ["--data", c.data, "--epochs", String(c.epochs), "--batch-size", String(c.batchSize), "--optimizer", c.optimizer.kind.rawValue,
+              "--lr", String(c.lr), "--momentum", String(c.optimizer.momentum), "--weight-decay", String(c.optimizer.weightDecay),
+              "--schedule", c.schedule.kind.rawValue, "--step-size", String(c.schedule.stepSize), "--gamma", String(c.schedule.gamma),
+              "--warmup", String(c.schedule.warmupEpochs), "--label-smoothing", String(c.labelSmoothing),
+              "--validation", String(c.validationFraction), "--pad-crop", String(c.padCrop), "--seed", String(t.seed),
+              "--threads", String(threads), "--out", out]
+        if c.optimizer.nesterov { a.append("--nesterov") }
+        if c.horizontalFlip { a.append("--flip") }
+        if let r = c.resize { a += ["--resize", String(r)] }
+        if let n = c.limitTrain { a += ["--limit-train", String(n)] }
+        if let n = c.limitTest { a += ["--limit-test", String(n)] }
+        if !c.mean.isEmpty { a += ["--mean", c.mean.map { String($0) }.joined(separator: ",")] }
+        if !c.std.isEmpty { a += ["--std", c.std.map { String($0) }.joined(separator: ",")] }
+        return a
+    }
+
+    public func run() throws -> Outcome {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: options.directory + "/trials", withIntermediateDirectories: true)
+        let lock = try DirectoryLock(directory: options.directory)
+        defer { lock.release() }
+        let journal = try Journal(path: options.directory + "/results.sqlite")
+        var outcome = Outcome()
+        let (new, stale) = try journal.sync(trials)
+        outcome.stale = stale
+        let recorded = trials.count - new.count
+        if recorded > 0 && !new.isEmpty { log("\(new.count) new trial(s) added to the \(recorded) already recorded: \(new.map { String($0.prefix(12)) }.joined(separator: ", "))") }
+        if !stale.isEmpty {
+            log("\(stale.count) recorded trial(s) no longer belong to \(experiment.file) and stay out of the report: \(stale.map { String($0.prefix(12)) }.joined(separator: ", "))")
+        }
+        let restarted = try journal.recoverInterrupted()
+        if !restarted.isEmpty { log("restarting \(restarted.count) trial(s) left running by a stopped runner") }
+        try journal.setMeta(SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores))
+        var queue: [Trial] = []
+        for t in trials {
+            let status = try journal.status(t.id) ?? "pending"
+            if status == "pending" || (options.retryFailed && (status == "failed" || status == "diverged")) { queue.append(t) }
+            else { outcome.skipped += 1 }
+        }
+        if outcome.skipped > 0 { log("\(outcome.skipped) of \(trials.count) trials already recorded; \(queue.count) to run") }
+        let threads = max(1, options.cores / max(1, options.jobs))
+        var running: [(Trial, Process, Date)] = []
+        var durations: [Double] = []
+        var done = 0
+        let total = queue.count
+        func eta() -> String {
+            guard !durations.isEmpty else { return "unknown" }
+            let mean = durations.reduce(0, +) / Double(durations.count)
+            let remaining = Double(total - done) * mean / Double(max(1, options.jobs))
+            return Self.duration(remaining)
+        }
+        func collect(_ t: Trial, _ p: Process, _ start: Date) throws {
+            let dir = options.directory + "/trials/" + t.id
+            let metrics = try? JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.json")))
+            let status: String, error: String?
+            switch p.terminationStatus {
+            case 0 where metrics != nil: (status, error) = ("completed", nil)
+            case 2 where metrics?.diverged == true: (status, error) = ("diverged", metrics?.divergedAt)
+            default:
+                status = "failed"
+                let logText = (try? String(contentsOfFile: dir + "/log.txt", encoding: .utf8)) ?? ""
+                let reason = p.terminationReason == .uncaughtSignal ? "killed by signal \(p.terminationStatus)" : "exit code \(p.terminationStatus)"
+                error = "\(reason): " + logText.split(separator: "\n").suffix(3).joined(separator: " | ")
+            }
+            try journal.finish(t.id, status: status, metrics: status == "failed" ? nil : metrics, error: error)
+            done += 1
+            durations.append(Date().timeIntervalSince(start))
+            switch status {
+            case "completed": outcome.completed += 1
+            case "diverged": outcome.diverged += 1
+            default: outcome.failed += 1
+            }
+            let accuracy = metrics?.testAccuracy.map { String(format: "test accuracy %.4f", $0) } ?? (error ?? "")
+            log("[\(done)/\(total)] \(status): \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))) \(accuracy); sweep ETA \(eta())")
+        }
+        var next = 0
+        while next < queue.count || !running.isEmpty {
+            while next < queue.count, running.count < options.jobs {
+                let t = queue[next]
+                next += 1
+                let dir = options.directory + "/trials/" + t.id
+                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let args = arguments(t, threads: threads, out: dir)
+                try (([options.executable] + args).map(Self.shellQuote).joined(separator: " ") + "\n").write(toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
+                fm.createFile(atPath: dir + "/log.txt", contents: nil)
+                let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/log.txt"))
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: options.executable)
+                process.arguments = args
+                process.standardOutput = logHandle
+                process.standardError = logHandle
+                try journal.markRunning(t.id)
+                log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads) thread(s); log \(dir)/log.txt; sweep ETA \(eta())")
+                try process.run()
+                running.append((t, process, Date()))
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+            var still: [(Trial, Process, Date)] = []
+            for entry in running {
+                if entry.1.isRunning { still.append(entry) } else { try collect(entry.0, entry.1, entry.2) }
+            }
+            running = still
+        }
+        return outcome
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}
+
+/// One runner per directory: an exclusive `flock` on `DIR/lock`, released by the kernel when the
+/// process dies (a lock left by a dead runner is simply taken over).
+public final class DirectoryLock {
+    let fd: Int32
+
+    public struct Busy: Error, CustomStringConvertible {
+        public var directory: String, holder: String
+        public var description: String { "\(directory): another sweep runner (\(holder)) is working in this directory; wait for it or stop it" }
+    }
+
+    public init(directory: String) throws {
+        let path = directory + "/lock"
+        fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw SQLiteDatabase.Failure(message: "\(path): cannot open the lock file") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+            close(fd)
+            throw Busy(directory: directory, holder: holder.isEmpty ? "unknown" : holder)
+        }
+        ftruncate(fd, 0)
+        let text = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    public func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
+
+/// What the report header records about where a sweep ran.
+public enum SweepMetadata {
+    public static func current(experiment: Experiment, jobs: Int, cores: Int) -> [String: String] {
+        var meta = ["experiment": experiment.name, "experiment_file": experiment.file, "host": ProcessInfo.processInfo.hostName,
+                    "cores": String(cores), "jobs": String(jobs), "os": ProcessInfo.processInfo.operatingSystemVersionString,
+                    "threads_per_trial": String(max(1, cores / max(1, jobs))), "strategy": experiment.strategy.rawValue]
+        if let doc = experiment.doc { meta["doc"] = doc }
+        meta["commit"] = shell("git rev-parse --short HEAD 2>/dev/null") ?? "unknown"
+        meta["swift"] = shell("swift --version 2>/dev/null | head -n 1") ?? "unknown"
+        meta["cpu"] = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2") ?? "unknown"
+        return meta
+    }
+
+    static func shell(_ command: String) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+}

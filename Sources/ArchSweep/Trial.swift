@@ -1,0 +1,191 @@
+import ArchData
+import ArchGraph
+import ArchSpec
+import ArchTrain
+import Foundation
+
+/// One run of a sweep: a configuration with a seed, fully resolved and validated.
+public struct Trial: Sendable {
+    /// A stable hash of the resolved configuration and seed.
+    public var id: String
+    /// Position in the experiment's expansion (configuration-major, then seeds).
+    public var index: Int
+    public var configurationIndex: Int
+    public var configuration: Experiment.Configuration
+    public var seed: UInt64
+    public var training: TrainingConfig
+    /// Architecture file and `--set` arguments for `archlab train`.
+    public var architecture: String
+    public var overrides: [String]
+    /// Every architecture parameter's resolved value, as JSON.
+    public var parametersJSON: String
+    public var params: Int
+    public var macs: Int
+    public var input: [Int]
+    /// The resolved configuration as canonical JSON (what the id hashes).
+    public var configJSON: String
+    /// Cost of each top-level module of the network (name, params, inference MACs), for the
+    /// report's per-layer comparison.
+    public var modules: [(name: String, params: Int, macs: Int)]
+}
+
+extension Experiment {
+    /// Resolves and builds every trial (all networks shape-checked) before anything trains.
+    public func trials() throws -> [Trial] {
+        var out: [Trial] = []
+        for (ci, configuration) in configurations.enumerated() {
+            var training = try Self.trainingConfig(configuration.training, architecture: configuration.architecture)
+            let sample = try Self.sampleShape(data: training.data, resize: training.resize, at: configuration.training.first { $0.key.text == "data" }?.value.location)
+            let overrides = configuration.set.map { "\($0.dottedPath)=\($0.value.flowText)" }
+            let resolved = try ArchitectureLoader().load(configuration.architecture, overrides: configuration.set, input: sample)
+            let network = try Builder().build(resolved)
+            let summary = NetworkSummary(network)
+            let modules = network.nodes.compactMap(Self.moduleCost)
+            let parameters = "{" + resolved.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+            for seed in seeds {
+                training.seed = seed
+                training.architecture = configuration.architecture
+                training.overrides = overrides
+                let canonical = Self.canonicalJSON(architecture: fileStem(configuration.architecture), document: network.name,
+                                                   parameters: parameters, input: network.input.dims, training: training)
+                out.append(Trial(id: StableHash.hex(canonical), index: out.count, configurationIndex: ci, configuration: configuration,
+                                 seed: seed, training: training, architecture: configuration.architecture, overrides: overrides,
+                                 parametersJSON: parameters, params: summary.totalParams, macs: summary.macs,
+                                 input: network.input.dims, configJSON: canonical, modules: modules))
+            }
+        }
+        var seen: [String: Int] = [:]
+        for t in out {
+            if let other = seen[t.id] {
+                throw SpecError("configurations '\(out[other].configuration.label)' and '\(t.configuration.label)' resolve to the same network and settings (seed \(t.seed)); remove one",
+                                at: SourceLocation(file: file, line: 1, column: 1))
+            }
+            seen[t.id] = t.index
+        }
+        return out
+    }
+
+    /// A top-level node's name and cost; aux heads count their parameters but no inference MACs.
+    static func moduleCost(_ node: GraphNode) -> (name: String, params: Int, macs: Int)? {
+        var params = 0, macs = 0, name = ""
+        node.forEachRow { row in
+            params += row.parameters
+            if !row.isAux { macs += row.macs }
+            if name.isEmpty { name = String(row.path.split(separator: ".").first ?? "") }
+        }
+        return name.isEmpty ? nil : (name, params, macs)
+    }
+
+    /// Input shape [C, H, W] the data gives, without loading it.
+    static func sampleShape(data: String, resize: Int?, at location: SourceLocation?) throws -> [Int] {
+        let source: DataSource
+        do { source = try DataSource.parse(data) } catch let e as DataError {
+            throw SpecError("training.data: \(e.message)", at: location)
+        }
+        let (c, h, w): (Int, Int, Int)
+        switch source {
+        case .fashionMNIST: (c, h, w) = (1, 28, 28)
+        case .cifar10: (c, h, w) = (3, 32, 32)
+        }
+        return [c, resize ?? h, resize ?? w]
+    }
+
+    /// The canonical text a trial id hashes: keys sorted, threads excluded (a resource, not a setting).
+    static func canonicalJSON(architecture: String, document: String, parameters: String, input: [Int], training: TrainingConfig) -> String {
+        var t = training
+        t.threads = 0
+        t.architecture = architecture
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let trainingJSON = (try? encoder.encode(t)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return "{\"architecture\":\(JSONText.quote(architecture)),\"input\":\(input),\"network\":\(JSONText.quote(document)),\"parameters\":\(parameters),\"training\":\(trainingJSON)}"
+    }
+
+    /// Reads the `training:` settings into a training configuration (types checked, located).
+    static func trainingConfig(_ entries: [YEntry], architecture: String) throws -> TrainingConfig {
+        var c = TrainingConfig(architecture: architecture)
+        c.epochs = 1
+        c.threads = 2
+        for e in entries {
+            let key = e.key.text, node = e.value
+            func int(min: Int = 1) throws -> Int {
+                guard case let .int(v) = try TypedReading.read(node, as: .int, what: "training.\(key)"), v >= min else {
+                    throw SpecError("training.\(key): expected an integer of at least \(min), found \(node.kindDescription)", at: node.location)
+                }
+                return v
+            }
+            func double(min: Double = 0) throws -> Double {
+                guard case let .float(v) = try TypedReading.read(node, as: .float, what: "training.\(key)"), v >= min, v.isFinite else {
+                    throw SpecError("training.\(key): expected a number of at least \(Value.plainNumber(min)), found \(node.kindDescription)", at: node.location)
+                }
+                return v
+            }
+            func string() throws -> String {
+                guard case let .string(v) = try TypedReading.read(node, as: .string, what: "training.\(key)") else { return "" }
+                return v
+            }
+            func floats() throws -> [Float] {
+                guard let items = node.items else { return [Float(try double(min: -.infinity))] }
+                return try items.map { item in
+                    guard let s = item.scalar, let v = try ScalarReading.float(s) else {
+                        throw SpecError("training.\(key): expected numbers", at: item.location)
+                    }
+                    return Float(v)
+                }
+            }
+            switch key {
+            case "data": c.data = try string()
+            case "resize": c.resize = try int()
+            case "epochs": c.epochs = try int()
+            case "batch_size": c.batchSize = try int()
+            case "optimizer":
+                let v = try string()
+                guard let kind = OptimizerConfig.Kind(rawValue: v) else {
+                    throw SpecError("training.optimizer: expected one of \(OptimizerConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")); found '\(v)'", at: node.location)
+                }
+                c.optimizer.kind = kind
+            case "lr": c.lr = try double()
+            case "momentum": c.optimizer.momentum = try double()
+            case "nesterov":
+                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.nesterov") else { break }
+                c.optimizer.nesterov = b
+            case "weight_decay": c.optimizer.weightDecay = try double()
+            case "schedule":
+                let v = try string()
+                guard let kind = Schedule.Kind(rawValue: v) else {
+                    throw SpecError("training.schedule: expected one of constant, step, cosine; found '\(v)'", at: node.location)
+                }
+                c.schedule.kind = kind
+            case "step_size": c.schedule.stepSize = try int()
+            case "gamma": c.schedule.gamma = try double()
+            case "warmup": c.schedule.warmupEpochs = try double()
+            case "label_smoothing": c.labelSmoothing = try double()
+            case "validation": c.validationFraction = try double()
+            case "limit_train": c.limitTrain = try int()
+            case "limit_test": c.limitTest = try int()
+            case "flip":
+                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.flip") else { break }
+                c.horizontalFlip = b
+            case "pad_crop": c.padCrop = try int(min: 0)
+            case "mean": c.mean = try floats()
+            case "std": c.std = try floats()
+            case "threads": c.threads = try int()
+            default: break
+            }
+        }
+        return c
+    }
+}
+
+/// A stable 128-bit hash (two FNV-1a streams) as 32 hex characters: trial ids that do
+/// not change between runs, machines or Swift versions.
+public enum StableHash {
+    public static func hex(_ text: String) -> String {
+        var a: UInt64 = 0xCBF2_9CE4_8422_2325, b: UInt64 = 0x6C62_272E_07BB_0142
+        for byte in text.utf8 {
+            a = (a ^ UInt64(byte)) &* 0x100_0000_01B3
+            b = (b ^ UInt64(byte)) &* 0x100_0000_01B3 ^ (b >> 29)
+        }
+        return String(format: "%016llx%016llx", a, b)
+    }
+}
