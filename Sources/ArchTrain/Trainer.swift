@@ -47,6 +47,12 @@ public struct EpochMetrics: Codable, Sendable {
     public var testAccuracy: Double
     public var seconds: Double
 
+    public init(epoch: Int, lr: Double, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, testLoss: Double,
+                testAccuracy: Double, seconds: Double) {
+        self.epoch = epoch; self.lr = lr; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
+        self.validationAccuracy = validationAccuracy; self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.seconds = seconds
+    }
+
     enum CodingKeys: String, CodingKey {
         case epoch, lr, seconds
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationAccuracy = "validation_accuracy"
@@ -68,6 +74,13 @@ public struct RunMetrics: Codable, Sendable {
     public var params: Int
     public var macs: Int
     public var input: [Int]
+
+    public init(testAccuracy: Double? = nil, bestEpoch: Int? = nil, epochs: [EpochMetrics] = [], seconds: Double = 0,
+                imagesPerSecond: Double = 0, diverged: Bool = false, divergedAt: String? = nil, params: Int, macs: Int, input: [Int]) {
+        self.testAccuracy = testAccuracy; self.bestEpoch = bestEpoch; self.epochs = epochs; self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond; self.diverged = diverged; self.divergedAt = divergedAt
+        self.params = params; self.macs = macs; self.input = input
+    }
 
     enum CodingKeys: String, CodingKey {
         case epochs, seconds, diverged, params, macs, input

@@ -1,0 +1,164 @@
+import ArchSpec
+import ArchSweep
+import ArchTrain
+import Foundation
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Writes an experiment next to the repository's architectures (so relative paths resolve).
+func experiment(_ name: String, _ text: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-sweep-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let path = dir.appendingPathComponent(name).path
+    try? text.replacingOccurrences(of: "ARCH/", with: repositoryRoot.path + "/architectures/").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+let header = """
+architecture: ARCH/lenet.yaml
+training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
+
+"""
+
+@Suite struct ExperimentTests {
+    @Test func gridIsTheCartesianProductTimesSeeds() throws {
+        let e = try Experiment.load(experiment("g.yaml", header + "seeds: [0, 1]\naxes:\n  layers.fc1.out: [60, 120]\n  training.lr: [0.01, 0.1]\n"))
+        #expect(e.configurations.map(\.label) == ["layers.fc1.out=60, training.lr=0.01", "layers.fc1.out=60, training.lr=0.1",
+                                                   "layers.fc1.out=120, training.lr=0.01", "layers.fc1.out=120, training.lr=0.1"])
+        let trials = try e.trials()
+        #expect(trials.count == 8)
+        #expect(Set(trials.map(\.id)).count == 8)
+        #expect(trials[0].training.lr == 0.01 && trials[2].training.lr == 0.1)
+        #expect(trials.first { $0.configuration.label.hasPrefix("layers.fc1.out=60") }?.params == 50_002 - 1_206 + 1_206)
+    }
+
+    @Test func zipVariantsAndAblation() throws {
+        let z = try Experiment.load(experiment("z.yaml", header + "strategy: zip\naxes:\n  layers.fc1.out: [60, 120]\n  layers.fc2.out: [42, 84]\n"))
+        #expect(z.configurations.map(\.label) == ["layers.fc1.out=60, layers.fc2.out=42", "layers.fc1.out=120, layers.fc2.out=84"])
+        let v = try Experiment.load(experiment("v.yaml", header + "strategy: variants\nvariants:\n  - {name: small, set: {layers.fc1.out: 30}}\n  - {name: lr, training: {lr: 0.1}}\n"))
+        #expect(v.configurations.map(\.label) == ["small", "lr"])
+        let a = try Experiment.load(experiment("a.yaml", header + "strategy: ablation\nbaseline: {layers.fc1.out: 120}\naxes:\n  layers.fc1.out: [60, 120]\n  training.lr: [0.1]\n"))
+        #expect(a.configurations.map(\.label) == ["baseline", "layers.fc1.out=60", "training.lr=0.1"])
+        #expect(a.configurations[0].isBaseline)
+    }
+
+    @Test func idsAreStableAndIgnoreThreads() throws {
+        let text = header + "axes:\n  layers.fc1.out: [60]\n"
+        let one = try Experiment.load(experiment("s.yaml", text)).trials()
+        let two = try Experiment.load(experiment("s.yaml", text.replacingOccurrences(of: "limit_test: 100}", with: "limit_test: 100, threads: 1}"))).trials()
+        #expect(one.map(\.id) == two.map(\.id))
+        let three = try Experiment.load(experiment("s.yaml", text.replacingOccurrences(of: "epochs: 1", with: "epochs: 2"))).trials()
+        #expect(one.map(\.id) != three.map(\.id))
+    }
+
+    @Test(arguments: [
+        ("strategy: gird\n", "3:11: strategy: expected one of grid, zip, variants, ablation; found 'gird'"),
+        ("axes:\n  layers.fc1.out: []\n", "4:19: axis 'layers.fc1.out': expected a non-empty list of values, found a list"),
+        ("axes:\n  training.lrr: [0.1]\n", "4:3: axis 'training.lrr': unknown training setting 'lrr'; did you mean 'lr'?"),
+        ("axes:\n  layers.fc1.out: [0]\n", "4:20: fc1: linear 'out': expected a positive integer, found 0"),
+        ("axes:\n  num_clases: [3]\n", "4:3: unknown parameter 'num_clases'; did you mean 'num_classes'? (parameters: num_classes; document keys: input, layers, templates, name)"),
+        ("seeds: [0, 0]\n", "3:8: seeds: duplicate seed"),
+        ("strategy: zip\naxes:\n  layers.fc1.out: [1, 2]\n  layers.fc2.out: [3]\n", "6:3: zip: axis 'layers.fc2.out' has 1 values, 'layers.fc1.out' has 2; zipped axes need equal lengths"),
+        ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline)"),
+    ])
+    func locatedErrors(tail: String, message: String) {
+        let path = experiment("bad.yaml", header + tail)
+        do {
+            _ = try Experiment.load(path).trials()
+            Issue.record("expected an error")
+        } catch let error as SpecError {
+            let expected = message.hasPrefix("ARCH") ? message.replacingOccurrences(of: "ARCH", with: repositoryRoot.path + "/architectures/")
+                                                     : "\(path):\(message)"
+            #expect(error.description == expected)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func extendsMergesTrainingAndCatchesCycles() throws {
+        let base = experiment("base.yaml", header + "seeds: [0]\n")
+        let dir = URL(fileURLWithPath: base).deletingLastPathComponent().path
+        try "extends: base.yaml\nname: child\ntraining: {epochs: 3}\n".write(toFile: dir + "/child.yaml", atomically: true, encoding: .utf8)
+        let child = try Experiment.load(dir + "/child.yaml")
+        let t = try child.trials()[0]
+        #expect(t.training.epochs == 3 && t.training.limitTrain == 200)
+        try "extends: b.yaml\n".write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
+        try "extends: a.yaml\n".write(toFile: dir + "/b.yaml", atomically: true, encoding: .utf8)
+        #expect(throws: SpecError.self) { try Experiment.load(dir + "/a.yaml") }
+    }
+}
+
+@Suite struct JournalTests {
+    static func trials() throws -> [Trial] {
+        try Experiment.load(experiment("j.yaml", header + "seeds: [0, 1]\naxes:\n  layers.fc1.out: [60, 120]\n")).trials()
+    }
+
+    @Test func resumeSemantics() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-journal-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let trials = try Self.trials()
+        let journal = try Journal(path: dir + "/results.sqlite")
+        #expect(try journal.sync(trials).new.count == 4)
+        try journal.markRunning(trials[0].id)
+        let metrics = RunMetrics(testAccuracy: 0.5, bestEpoch: 1, epochs: [], seconds: 1, imagesPerSecond: 10, diverged: false, divergedAt: nil,
+                                 params: 1, macs: 1, input: [1, 28, 28])
+        try journal.finish(trials[0].id, status: "completed", metrics: metrics, error: nil)
+        try journal.markRunning(trials[1].id)
+        // a new runner: the running trial goes back to pending, the completed one stays
+        let again = try Journal(path: dir + "/results.sqlite")
+        #expect(try again.sync(trials).new.isEmpty)
+        #expect(try again.recoverInterrupted() == [trials[1].id])
+        #expect(try again.status(trials[0].id) == "completed")
+        #expect(try again.status(trials[1].id) == "pending")
+        // the experiment changes: two trials are new, two recorded ones no longer belong
+        let changed = try Experiment.load(experiment("j.yaml", header + "seeds: [0, 1]\naxes:\n  layers.fc1.out: [60, 30]\n")).trials()
+        let (new, stale) = try again.sync(changed)
+        #expect(new.count == 2 && stale.count == 2)
+        #expect(try again.trials().count == 4)
+        let integrity = try again.database.query("PRAGMA integrity_check").first?["integrity_check"]?.string
+        #expect(integrity == "ok")
+    }
+
+    @Test func secondRunnerIsRefusedWhileTheFirstHoldsTheLock() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-lock-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let first = try DirectoryLock(directory: dir)
+        // flock is per open file description: a second open in the same process conflicts too
+        #expect(throws: DirectoryLock.Busy.self) { try DirectoryLock(directory: dir) }
+        first.release()
+        let second = try DirectoryLock(directory: dir)
+        second.release()
+    }
+
+    @Test func reportComesFromTheJournal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-report-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let trials = try Self.trials()
+        let journal = try Journal(path: dir + "/results.sqlite")
+        _ = try journal.sync(trials)
+        for (i, t) in trials.enumerated() {
+            let e = EpochMetrics(epoch: 1, lr: 0.01, trainLoss: 1, trainAccuracy: 0.5, validationAccuracy: nil, testLoss: 1,
+                                 testAccuracy: 0.6 + 0.1 * Double(i), seconds: 1)
+            let m = RunMetrics(testAccuracy: 0.6 + 0.1 * Double(i), bestEpoch: 1, epochs: [e], seconds: 2, imagesPerSecond: 100,
+                               diverged: false, divergedAt: nil, params: t.params, macs: t.macs, input: t.input)
+            try journal.finish(t.id, status: "completed", metrics: m, error: nil)
+        }
+        let results = try SweepResults.load(directory: dir)
+        #expect(results.configurations.count == 2)
+        let wide = try #require(results.configurations.first { $0.label == "layers.fc1.out=120" })
+        #expect(abs(wide.mean! - 0.85) < 1e-9)                // seeds: 0.8 and 0.9
+        #expect(abs(wide.std! - 0.0707106781) < 1e-6)
+        #expect(abs(results.delta(wide)!.mean - 0.2) < 1e-9)  // paired by seed against fc1=60 (0.6, 0.7)
+        #expect(wide.pareto)
+        let written = try ReportWriter.write(results, to: dir)
+        #expect(written.contains(dir + "/report.md") && written.contains(dir + "/report.html") && written.contains(dir + "/results.csv"))
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("| ★ | layers.fc1.out=120 | 120 | 85,822 | 1,121,960 | 2,243,920 | 85.00 ± 7.07 (n=2) | +20.00 ± 0.00 | 2 |"))
+        #expect(md.contains("| `fc1` | 30,780 → 61,560 | +30,780 |"))
+        let csv = try String(contentsOfFile: dir + "/results.csv", encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 5)
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        #expect(html.contains("<svg") && !html.contains("<script") && !html.contains("http://www.w3.org/2000/svg\" href"))
+    }
+}
