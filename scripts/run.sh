@@ -11,4 +11,6 @@ echo
 echo
 "$bin" summary architectures/resnet18.yaml --input 3x96x96 --format markdown | tail -n 4
 echo
-"$bin" train architectures/lenet.yaml --data fashion-mnist --epochs 1 --out runs/lenet-quick
+"$bin" sweep experiments/smoke.yaml --out runs/smoke
+echo
+echo "the report: runs/smoke/report.md (and report.html); the committed one: reports/smoke/report.md"

@@ -14,6 +14,8 @@ public final class SweepRunner {
         public var cores = ProcessInfo.processInfo.activeProcessorCount
         /// The `archlab` executable that runs a trial.
         public var executable: String
+        /// Show the running trial's own progress below the sweep's lines (one job at a time).
+        public var echoTrialOutput = false
         public init(directory: String, executable: String) {
             self.directory = directory
             self.executable = executable
@@ -131,8 +133,20 @@ public final class SweepRunner {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: options.executable)
                 process.arguments = args
-                process.standardOutput = logHandle
                 process.standardError = logHandle
+                if options.echoTrialOutput && options.jobs == 1 {
+                    // the trial's progress bar on the terminal, and its lines in the log
+                    let pipe = Pipe()
+                    process.standardOutput = pipe
+                    pipe.fileHandleForReading.readabilityHandler = { handle in
+                        let data = handle.availableData
+                        guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+                        logHandle.write(data)
+                        FileHandle.standardOutput.write(data)
+                    }
+                } else {
+                    process.standardOutput = logHandle
+                }
                 try journal.markRunning(t.id)
                 log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads) thread(s); log \(dir)/log.txt; sweep ETA \(eta())")
                 try process.run()

@@ -45,6 +45,7 @@ struct SweepCommand: ParsableCommand {
         options.jobs = jobs
         options.retryFailed = retryFailed
         options.cores = cores
+        options.echoTrialOutput = isatty(STDOUT_FILENO) != 0
         print("\(experiment.name): \(trials.count) trials into \(directory) (all \(experiment.configurations.count) networks built and shape-checked)")
         let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
         let outcome: SweepRunner.Outcome
