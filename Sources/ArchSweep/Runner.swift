@@ -166,7 +166,8 @@ public final class SweepRunner {
         s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    static func duration(_ s: Double) -> String {
+    /// `4m05s` or `1h12m`.
+    public static func duration(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }

@@ -35,9 +35,9 @@ struct SweepCommand: ParsableCommand {
                 total += e.trialSeconds
                 let label = t.configuration.label.count > 40 ? String(t.configuration.label.prefix(39)) + "…" : t.configuration.label
                 print(String(format: "%3d  %@  %@ %4d %13@ %15@ %10@", t.index + 1, String(t.id.prefix(12)), label.padding(toLength: 40, withPad: " ", startingAt: 0),
-                             Int(t.seed), Count.grouped(t.params), Count.grouped(t.macs), SweepRunnerDuration.text(e.trialSeconds)))
+                             Int(t.seed), Count.grouped(t.params), Count.grouped(t.macs), SweepRunner.duration(e.trialSeconds)))
             }
-            print("total estimate: \(SweepRunnerDuration.text(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine)")
+            print("total estimate: \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine)")
             return
         }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -77,12 +77,5 @@ struct ReportCommand: ParsableCommand {
         } catch let failure as SQLiteDatabase.Failure {
             throw Diagnostics.fail(failure.description)
         }
-    }
-}
-
-enum SweepRunnerDuration {
-    static func text(_ s: Double) -> String {
-        let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }
 }

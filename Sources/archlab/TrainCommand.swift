@@ -2,6 +2,7 @@ import ArchData
 import ArchGraph
 import ArchSpec
 import ArchTensor
+import ArchSweep
 import ArchTrain
 import ArgumentParser
 import Foundation
@@ -20,6 +21,18 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Per-channel standard deviation to divide by, comma-separated.") var std: String?
     @Option(help: "Threads for OpenBLAS and the per-batch work.") var threads = 2
     @Option(help: "Batch size.") var batchSize = 64
+
+    /// Loads the data and builds `file` with the input shape the data gives.
+    func trainer(_ config: TrainingConfig, file: String, overrides: [String]) throws -> Trainer {
+        try Diagnostics.data {
+            try Trainer(config: config) { input in
+                var options = ArchitectureOptions()
+                options.input = input.map(String.init).joined(separator: "x")
+                options.overrides = overrides
+                return try options.build(file)
+            }
+        }
+    }
 
     func floats(_ text: String?) throws -> [Float] {
         guard let text else { return [] }
@@ -74,14 +87,7 @@ struct TrainCommand: ParsableCommand {
         config.padCrop = padCrop
         config.mean = try dataOptions.floats(dataOptions.mean)
         config.std = try dataOptions.floats(dataOptions.std)
-        let trainer = try Diagnostics.data {
-            try Trainer(config: config) { input in
-                var options = ArchitectureOptions()
-                options.input = input.map(String.init).joined(separator: "x")
-                options.overrides = overrides
-                return try options.build(file)
-            }
-        }
+        let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
         let metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter()) }
         if metrics.diverged { throw ExitCode(2) }
         if let acc = metrics.testAccuracy {
@@ -112,14 +118,7 @@ struct EvalCommand: ParsableCommand {
         config.validationFraction = 0
         config.mean = try dataOptions.floats(dataOptions.mean)
         config.std = try dataOptions.floats(dataOptions.std)
-        let trainer = try Diagnostics.data {
-            try Trainer(config: config) { input in
-                var options = ArchitectureOptions()
-                options.input = input.map(String.init).joined(separator: "x")
-                options.overrides = overrides
-                return try options.build(file)
-            }
-        }
+        let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
         try Diagnostics.file { try trainer.model.load(safetensors: weights) }
         let (accuracy, loss) = trainer.evaluate(trainer.test)
         print(String(format: "{\"accuracy\": %.6f, \"loss\": %.6f, \"images\": %d}", accuracy, loss, trainer.test.count))
@@ -174,8 +173,5 @@ final class ProgressPrinter: TrainingObserver {
         fflush(stdout)
     }
 
-    static func duration(_ s: Double) -> String {
-        let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : String(format: "%dm%02ds", t / 60, t % 60)
-    }
+    static func duration(_ s: Double) -> String { SweepRunner.duration(s) }
 }
