@@ -49,7 +49,8 @@ enum HTMLReport {
                 svg += "<line x1=\"\(px(x))\" x2=\"\(px(x))\" y1=\"\(py(p.y - p.err))\" y2=\"\(py(p.y + p.err))\" stroke=\"\(color)\"/>"
             }
             svg += "<circle cx=\"\(px(x))\" cy=\"\(py(p.y))\" r=\"\(p.marked ? 6 : 4)\" fill=\"\(color)\" stroke=\"\(p.marked ? "#d62728" : "none")\" stroke-width=\"2\"><title>\(escape(p.label))</title></circle>"
-            svg += "<text x=\"\(px(x) + 8)\" y=\"\(py(p.y) - 6)\" fill=\"#333\">\(escape(String(p.label.prefix(28))))</text>"
+            let rightHalf = px(x) > (left + w - right) / 2
+            svg += "<text x=\"\(px(x) + (rightHalf ? -8 : 8))\" y=\"\(py(p.y) - 6)\" text-anchor=\"\(rightHalf ? "end" : "start")\" fill=\"#333\">\(escape(String(p.label.prefix(28))))</text>"
         }
         return svg + "</svg>"
     }
