@@ -22,8 +22,10 @@ let package = Package(
         .target(name: "ArchTensor", dependencies: ["CBLAS"]),
         // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        // Data sets, transforms and the prefetching batch loader.
-        .target(name: "ArchData", dependencies: ["ArchTensor", "CZlib"]),
+        // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        // Data sets, JPEG folders, transforms and the prefetching batch loader.
+        .target(name: "ArchData", dependencies: ["ArchTensor", "CZlib", "CTurboJPEG"]),
         // Optimizers, schedules, the training loop, metrics and checkpoints.
         .target(name: "ArchTrain", dependencies: ["ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
         // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.

@@ -1,10 +1,13 @@
+import ArchTensor
 import Foundation
 
 /// Where training data comes from: `fashion-mnist` (Debian's dataset-fashion-mnist),
-/// `fashion-mnist:DIR`, `mnist-idx:DIR` (train-images-idx3-ubyte[.gz] ...), or `cifar10:DIR`.
+/// `fashion-mnist:DIR` (train-images-idx3-ubyte[.gz] ...), `cifar10:DIR`, or `folder:ROOT`
+/// (JPEGs in ROOT/train/<class>/ and ROOT/val/<class>/; val is the held-out test set).
 public enum DataSource: Sendable, Equatable {
     case fashionMNIST(directory: String)
     case cifar10(directory: String)
+    case folder(root: String)
 
     public static let fashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
     public static let fashionClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -14,13 +17,24 @@ public enum DataSource: Sendable, Equatable {
         switch parts.first {
         case "fashion-mnist": return .fashionMNIST(directory: parts.count > 1 ? parts[1] : fashionMNISTDirectory)
         case "cifar10" where parts.count > 1: return .cifar10(directory: parts[1])
+        case "folder" where parts.count > 1: return .folder(root: parts[1])
         default:
-            throw DataError(text, "unknown data source; expected fashion-mnist, fashion-mnist:DIR or cifar10:DIR")
+            throw DataError(text, "unknown data source; expected fashion-mnist, fashion-mnist:DIR, cifar10:DIR or folder:ROOT")
         }
     }
 
-    /// Loads (train, test).
-    public func load() throws -> (train: ImageSet, test: ImageSet) {
+    /// Loads (train, test); JPEG folders are listed (and every image decoded once to check it).
+    public func load(skipBadImages: Bool = false, parallel: Parallelism = .serial) throws -> (train: any SampleSource, test: any SampleSource, skipped: [DataError]) {
+        if case let .folder(root) = self {
+            let (train, badTrain) = try ImageFolder(root: root + "/train").checked(skip: skipBadImages, parallel: parallel)
+            let (test, badTest) = try ImageFolder(root: root + "/val", classNames: train.classNames).checked(skip: skipBadImages, parallel: parallel)
+            return (train, test, badTrain + badTest)
+        }
+        let (train, test) = try loadInMemory()
+        return (train, test, [])
+    }
+
+    func loadInMemory() throws -> (train: ImageSet, test: ImageSet) {
         switch self {
         case let .fashionMNIST(dir):
             func file(_ stem: String) -> String {
@@ -37,6 +51,8 @@ public enum DataSource: Sendable, Equatable {
             let train = try CIFAR10.read(files: (1...5).map { "\(dir)/data_batch_\($0).bin" })
             let test = try CIFAR10.read(files: ["\(dir)/test_batch.bin"])
             return (train, test)
+        case .folder:
+            throw DataError("folder", "not an in-memory data set")
         }
     }
 }

@@ -18,19 +18,11 @@ public struct ImageSet: Sendable {
     public var classes: Int { classNames.count }
 
     /// The samples at `indices`, in that order.
-    public func subset(_ indices: [Int]) -> ImageSet {
+    public func subsetSet(_ indices: [Int]) -> ImageSet {
         var p: [Float] = []
         p.reserveCapacity(indices.count * sampleSize)
         for i in indices { p.append(contentsOf: pixels[(i * sampleSize)..<((i + 1) * sampleSize)]) }
         return ImageSet(channels: channels, height: height, width: width, pixels: p, labels: indices.map { labels[$0] }, classNames: classNames)
     }
 
-    /// A deterministic split: a seeded permutation, the last `fraction` of it held out.
-    public func split(holdOut fraction: Double, seed: UInt64) -> (train: ImageSet, validation: ImageSet) {
-        var random = RandomSource.stream(seed: seed, 0x5B117)
-        var order = Array(0..<count)
-        order.shuffle(using: &random)
-        let held = Int((Double(count) * fraction).rounded())
-        return (subset(Array(order[held...]).sorted()), subset(Array(order[..<held]).sorted()))
-    }
 }

@@ -86,6 +86,9 @@ extension Experiment {
         switch source {
         case .fashionMNIST: (c, h, w) = (1, 28, 28)
         case .cifar10: (c, h, w) = (3, 32, 32)
+        case .folder:
+            guard let resize else { throw SpecError("training.resize: JPEG folders need the network's input size (resize: N)", at: location) }
+            (c, h, w) = (3, resize, resize)
         }
         return [c, resize ?? h, resize ?? w]
     }

@@ -28,10 +28,11 @@ public final class Optimizer {
     var second: [String: Tensor] = [:]  // Adam v / RMSprop momentum buffer
     public private(set) var steps = 0
 
-    public init(_ config: OptimizerConfig, store: ParameterStore) {
+    /// `frozen` parameters are never updated (transfer learning).
+    public init(_ config: OptimizerConfig, store: ParameterStore, frozen: Set<String> = []) {
         self.config = config
         self.store = store
-        names = store.parameterNames
+        names = store.parameterNames.filter { !frozen.contains($0) }
         for n in names {
             first[n] = Tensor(shape: store[n]!.shape)
             if config.kind != .sgd { second[n] = Tensor(shape: store[n]!.shape) }

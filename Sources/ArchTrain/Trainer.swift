@@ -26,11 +26,23 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var padCrop = 0
     public var mean: [Float] = []
     public var std: [Float] = []
+    /// Training crops like torchvision's RandomResizedCrop(resize) instead of resizing the whole image.
+    public var randomResizedCrop = false
+    /// Evaluation: resize the shorter side to this, then center-crop to `resize`.
+    public var resizeShorter: Int?
+    /// Skip unreadable images (counted in the metrics) instead of stopping.
+    public var skipBadImages = false
+    /// Weights to start from (transfer learning): matching names and shapes are loaded.
+    public var initFrom: String?
+    /// With `initFrom`: train only the tensors that were not loaded (the new heads).
+    public var freezeLoaded = false
 
     public init(architecture: String) { self.architecture = architecture }
 
     enum CodingKeys: String, CodingKey {
         case architecture, overrides, data, resize, epochs, optimizer, lr, schedule, seed, threads, mean, std
+        case randomResizedCrop = "random_resized_crop", resizeShorter = "resize_shorter", skipBadImages = "skip_bad_images"
+        case initFrom = "init_from", freezeLoaded = "freeze_loaded"
         case batchSize = "batch_size", labelSmoothing = "label_smoothing", validationFraction = "validation_fraction"
         case limitTrain = "limit_train", limitTest = "limit_test", horizontalFlip = "horizontal_flip", padCrop = "pad_crop"
     }
@@ -74,6 +86,10 @@ public struct RunMetrics: Codable, Sendable {
     public var params: Int
     public var macs: Int
     public var input: [Int]
+    /// Images skipped as unreadable (`skip_bad_images`), with the reason.
+    public var skippedImages: [String] = []
+    /// Parameters updated by training (all but frozen ones).
+    public var trainableParams: Int?
 
     public init(testAccuracy: Double? = nil, bestEpoch: Int? = nil, epochs: [EpochMetrics] = [], seconds: Double = 0,
                 imagesPerSecond: Double = 0, diverged: Bool = false, divergedAt: String? = nil, params: Int, macs: Int, input: [Int]) {
@@ -85,6 +101,7 @@ public struct RunMetrics: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epochs, seconds, diverged, params, macs, input
         case testAccuracy = "test_accuracy", bestEpoch = "best_epoch", imagesPerSecond = "images_per_second", divergedAt = "diverged_at"
+        case skippedImages = "skipped_images", trainableParams = "trainable_params"
     }
 }
 
@@ -101,8 +118,12 @@ public protocol TrainingObserver: AnyObject {
 public final class Trainer {
     public let config: TrainingConfig
     public let model: Model
-    public let train: ImageSet, validation: ImageSet?, test: ImageSet
+    public let train: any SampleSource, validation: (any SampleSource)?, test: any SampleSource
     public let transform: Transform
+    public let skipped: [DataError]
+    /// What `initFrom` loaded, and the parameters that stay fixed.
+    public private(set) var transfer: Model.LoadReport?
+    public private(set) var frozen: Set<String> = []
     let parallel: Parallelism
 
     /// Loads the data and builds the network with the input shape the data gives.
@@ -110,7 +131,9 @@ public final class Trainer {
         self.config = config
         BLAS.setThreads(config.threads)
         parallel = Parallelism(threads: config.threads)
-        var (train, test) = try DataSource.parse(config.data).load()
+        let source = try DataSource.parse(config.data)
+        var (train, test, skipped) = try source.load(skipBadImages: config.skipBadImages, parallel: parallel)
+        self.skipped = skipped
         if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
         if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
         if config.validationFraction > 0 {
@@ -123,25 +146,37 @@ public final class Trainer {
         }
         self.test = test
         let size = config.resize.map { ($0, $0) }
-        transform = Transform(size: size, padCrop: config.padCrop, horizontalFlip: config.horizontalFlip,
-                              mean: config.mean, std: config.std)
-        let (h, w) = transform.outputSize(train.height, train.width)
+        var transform = Transform(size: size, padCrop: config.padCrop, horizontalFlip: config.horizontalFlip,
+                                  mean: config.mean, std: config.std)
+        transform.randomResizedCrop = config.randomResizedCrop
+        transform.resizeShorter = config.resizeShorter
+        self.transform = transform
+        guard let native = train.nativeShape ?? size.map({ [train.channels, $0.0, $0.1] }) else {
+            throw DataError(config.data, "images of different sizes need --resize N (the network's input size)")
+        }
+        let (h, w) = transform.outputSize(native[1], native[2])
         let network = try build([train.channels, h, w])
         guard network.output.dims == [train.classes] else {
             throw DataError(config.data, "the network gives \(network.output) outputs but the data has \(train.classes) classes; use --set num_classes=\(train.classes)")
         }
         model = Model(network: network)
         try model.initialize(seed: config.seed)
+        if let path = config.initFrom {
+            let report = try model.load(safetensors: path, strict: false)
+            guard !report.loaded.isEmpty else { throw DataError(path, "no tensor matches \(network.name) by name and shape") }
+            transfer = report
+            if config.freezeLoaded { frozen = Set(report.loaded) }
+        }
     }
 
     /// Accuracy and mean loss of the current weights on `set` (eval mode).
-    public func evaluate(_ set: ImageSet) -> (accuracy: Double, loss: Double) {
-        let loader = BatchLoader(set: set, batchSize: config.batchSize, transform: transform.deterministic, shuffle: false,
-                                 dropLast: false, seed: config.seed, parallel: .serial)
+    public func evaluate(_ set: any SampleSource) throws -> (accuracy: Double, loss: Double) {
+        let loader = BatchLoader(source: set, batchSize: config.batchSize, transform: transform, training: false, shuffle: false,
+                                 dropLast: false, seed: config.seed, parallel: parallel)
         let plan = model.plan(batch: config.batchSize, training: false)
         let context = StepContext(training: false, parallel: parallel)
         var correct = 0, lossSum = 0.0
-        loader.forEachBatch(epoch: 0) { _, input, labels in
+        try loader.forEachBatch(epoch: 0) { _, input, labels in
             plan.setBatch(labels.count)
             plan.input.copy(from: input)
             plan.forward(context)
@@ -170,11 +205,14 @@ public final class Trainer {
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let summary = NetworkSummary(model.network)
         var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
+        metrics.skippedImages = skipped.map(\.description)
+        metrics.trainableParams = model.store.parameterNames.filter { !frozen.contains($0) }.reduce(0) { $0 + model.store[$1]!.count }
         try writeResolvedConfig(to: outputDirectory + "/config.json")
-        let loader = BatchLoader(set: train, batchSize: config.batchSize, transform: transform, shuffle: true, dropLast: true,
-                                 seed: config.seed, parallel: .serial)
+        try AtomicFile.write(Data(ImageFolder.classIndicesJSON(train.classNames).utf8), to: outputDirectory + "/class_indices.json")
+        let loader = BatchLoader(source: train, batchSize: config.batchSize, transform: transform, training: true, shuffle: true, dropLast: true,
+                                 seed: config.seed, parallel: train.nativeShape == nil ? parallel : .serial)
         let plan = model.plan(batch: config.batchSize, training: true)
-        let optimizer = Optimizer(config.optimizer, store: model.store)
+        let optimizer = Optimizer(config.optimizer, store: model.store, frozen: frozen)
         observer?.started(config: config, network: model.network, trainCount: train.count, stepsPerEpoch: loader.batchCount)
         let start = Date()
         var trainingSeconds = 0.0, trainedImages = 0
@@ -185,7 +223,7 @@ public final class Trainer {
             var divergedMessage: String?
             let context = StepContext(training: true, random: RandomSource.stream(seed: config.seed, 0xD409, UInt64(epoch)), parallel: parallel)
             var lr = config.lr
-            loader.forEachBatch(epoch: epoch) { b, input, labels in
+            try loader.forEachBatch(epoch: epoch) { b, input, labels in
                 lr = config.schedule.lr(base: config.lr, epoch: Double(epoch) + Double(b) / Double(loader.batchCount), epochs: config.epochs)
                 plan.input.copy(from: input)
                 model.store.zeroGradients()
@@ -211,8 +249,8 @@ public final class Trainer {
                 observer?.diverged(divergedMessage)
                 break
             }
-            let validationAccuracy = validation.map { evaluate($0).accuracy }
-            let (testAccuracy, testLoss) = evaluate(test)
+            let validationAccuracy = try validation.map { try evaluate($0).accuracy }
+            let (testAccuracy, testLoss) = try evaluate(test)
             let record = EpochMetrics(epoch: epoch + 1, lr: lr, trainLoss: lossSum / Double(max(1, seen)),
                                       trainAccuracy: Double(correct) / Double(max(1, seen)), validationAccuracy: validationAccuracy,
                                       testLoss: testLoss, testAccuracy: testAccuracy, seconds: Date().timeIntervalSince(epochStart))

@@ -12,9 +12,12 @@ extension Schedule.Kind: ExpressibleByArgument {}
 
 /// Options shared by `train` and `eval`: where the data comes from and how it is shaped.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data: fashion-mnist (Debian's dataset-fashion-mnist), fashion-mnist:DIR or cifar10:DIR.")
+    @Option(help: "Data: fashion-mnist (Debian's dataset-fashion-mnist), fashion-mnist:DIR, cifar10:DIR, or folder:ROOT (JPEGs in ROOT/train/<class>/ and ROOT/val/<class>/).")
     var data = "fashion-mnist"
-    @Option(help: "Resize images to N x N (bilinear) before the network.") var resize: Int?
+    @Option(help: "The network's input size N x N: images are resized (antialiased bilinear) or cropped to it.") var resize: Int?
+    @Option(help: "Evaluation: resize the shorter side to N, then center-crop to --resize (torchvision's Resize + CenterCrop).")
+    var resizeShorter: Int?
+    @Flag(help: "Skip unreadable images (counted in the log and metrics) instead of stopping.") var skipBadImages = false
     @Option(help: "Use only the first N training images.") var limitTrain: Int?
     @Option(help: "Use only the first N test images.") var limitTest: Int?
     @Option(help: "Per-channel mean to subtract, comma-separated (e.g. 0.5 or 0.485,0.456,0.406).") var mean: String?
@@ -63,6 +66,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Label smoothing of the cross-entropy.") var labelSmoothing = 0.0
     @Option(help: "Fraction of the training set held out to pick the best epoch.") var validation = 0.1
     @Flag(help: "Random horizontal flips.") var flip = false
+    @Flag(help: "Training crops like torchvision's RandomResizedCrop(--resize, scale (0.08, 1), ratio (3/4, 4/3)).") var randomResizedCrop = false
+    @Option(help: "Start from these weights (transfer learning): tensors matching by name and shape are loaded, the rest (a new head) initialized.")
+    var initFrom: String?
+    @Flag(help: "With --init-from: train only the tensors that were not loaded (freeze the rest).") var freezeLoaded = false
     @Option(help: "Zero padding before a random crop back to size (0: none).") var padCrop = 0
     @Option(help: "Random seed (weights, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "Run directory.") var out: String
@@ -85,9 +92,19 @@ struct TrainCommand: ParsableCommand {
         config.limitTest = dataOptions.limitTest
         config.horizontalFlip = flip
         config.padCrop = padCrop
+        config.randomResizedCrop = randomResizedCrop
+        config.resizeShorter = dataOptions.resizeShorter
+        config.skipBadImages = dataOptions.skipBadImages
+        config.initFrom = initFrom
+        config.freezeLoaded = freezeLoaded
         config.mean = try dataOptions.floats(dataOptions.mean)
         config.std = try dataOptions.floats(dataOptions.std)
         let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
+        for problem in trainer.skipped { print("skipped \(problem)") }
+        if let report = trainer.transfer {
+            print("loaded \(report.loaded.count) tensors from \(initFrom ?? "")" + (report.shapeMismatches.isEmpty ? "" : "; initialized instead (shape changed): "
+                  + report.shapeMismatches.map(\.name).joined(separator: ", ")) + (freezeLoaded ? "; training only those" : ""))
+        }
         let metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter()) }
         if metrics.diverged { throw ExitCode(2) }
         if let acc = metrics.testAccuracy {
@@ -114,13 +131,15 @@ struct EvalCommand: ParsableCommand {
         config.batchSize = dataOptions.batchSize
         config.threads = dataOptions.threads
         config.limitTest = dataOptions.limitTest
+        config.resizeShorter = dataOptions.resizeShorter
+        config.skipBadImages = dataOptions.skipBadImages
         config.limitTrain = 1
         config.validationFraction = 0
         config.mean = try dataOptions.floats(dataOptions.mean)
         config.std = try dataOptions.floats(dataOptions.std)
         let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
         try Diagnostics.file { try trainer.model.load(safetensors: weights) }
-        let (accuracy, loss) = trainer.evaluate(trainer.test)
+        let (accuracy, loss) = try Diagnostics.data { try trainer.evaluate(trainer.test) }
         print(String(format: "{\"accuracy\": %.6f, \"loss\": %.6f, \"images\": %d}", accuracy, loss, trainer.test.count))
     }
 }

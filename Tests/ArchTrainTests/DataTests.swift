@@ -60,9 +60,9 @@ import Testing
 
     @Test func realFashionMNISTWhenInstalled() throws {
         guard FileManager.default.fileExists(atPath: DataSource.fashionMNISTDirectory) else { return }
-        let (train, test) = try DataSource.parse("fashion-mnist").load()
+        let (train, test, _) = try DataSource.parse("fashion-mnist").load()
         #expect(train.count == 60_000 && test.count == 10_000)
-        #expect(train.channels == 1 && train.height == 28 && train.width == 28)
+        #expect(train.nativeShape == [1, 28, 28])
         #expect(Set(train.labels).count == 10)
     }
 }

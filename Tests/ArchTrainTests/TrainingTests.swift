@@ -85,12 +85,13 @@ import Testing
         #expect(report.shapeMismatches.count == 4)
     }
 
-    @Test func bilinearResizeMatchesInterpolate() {
+    @Test func bilinearResizeMatchesInterpolate() throws {
         let f = json(fixturePath("interop/resize.json"))
         let input = (f["input"] as! [Double]).map(Float.init), expected = f["output"] as! [Double]
         let set = ImageSet(channels: 2, height: 5, width: 7, pixels: input, labels: [0], classNames: ["a"])
-        let loader = BatchLoader(set: set, batchSize: 1, transform: Transform(size: (9, 11)), shuffle: false, dropLast: false, seed: 0, parallel: .serial)
-        loader.forEachBatch(epoch: 0) { _, batch, _ in
+        let loader = BatchLoader(source: set, batchSize: 1, transform: Transform(size: (9, 11)), training: false, shuffle: false, dropLast: false,
+                                 seed: 0, parallel: .serial)
+        try loader.forEachBatch(epoch: 0) { _, batch, _ in
             #expect(batch.shape == [1, 2, 9, 11])
             for i in 0..<expected.count { #expect(abs(Double(batch[i]) - expected[i]) < 1e-5, "\(i)") }
             return true
@@ -134,7 +135,7 @@ import Testing
         // The best checkpoint reproduces the recorded test accuracy.
         let eval = try Self.trainer(Self.config(data))
         try eval.model.load(safetensors: "\(out1)/best.safetensors")
-        #expect(eval.evaluate(eval.test).accuracy == m1.testAccuracy)
+        #expect(try eval.evaluate(eval.test).accuracy == m1.testAccuracy)
     }
 
     @Test func divergenceStopsWithARecordNotACrash() throws {

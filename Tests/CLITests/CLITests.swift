@@ -210,6 +210,6 @@ import Testing
     @Test func badDataSourceIsAnError() throws {
         let r = try CLITests.run(["train", "architectures/lenet.yaml", "--data", "imagenet", "--out", Self.temporary("run")])
         #expect(r.status == 1)
-        #expect(r.stderr == "imagenet: unknown data source; expected fashion-mnist, fashion-mnist:DIR or cifar10:DIR\n")
+        #expect(r.stderr == "imagenet: unknown data source; expected fashion-mnist, fashion-mnist:DIR, cifar10:DIR or folder:ROOT\n")
     }
 }

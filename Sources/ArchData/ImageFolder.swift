@@ -1,0 +1,124 @@
+import ArchTensor
+import Foundation
+
+/// JPEG images in ImageFolder layout, `DIR/<class>/*.jpg`, decoded with libjpeg-turbo when a
+/// batch is assembled. Classes are the sorted folder names (the course's class_indices.json).
+public struct ImageFolder: SampleSource {
+    public var root: String
+    public var classNames: [String]
+    public var files: [String]
+    public var labels: [Int]
+    public var channels: Int { 3 }
+    public var nativeShape: [Int]? { nil }
+    public var count: Int { files.count }
+
+    static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]
+
+    /// Lists `root`; `classNames` fixes the class order (for the val folder, the train folder's).
+    public init(root: String, classNames: [String]? = nil) throws {
+        self.root = root
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DataError(root, "no such directory (expected ROOT/train/<class>/*.jpg and ROOT/val/<class>/*.jpg)")
+        }
+        let found = try fm.contentsOfDirectory(atPath: root).filter { name in
+            var d: ObjCBool = false
+            return !name.hasPrefix(".") && fm.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
+        }.sorted()
+        guard !found.isEmpty else { throw DataError(root, "no class folders") }
+        let classes = classNames ?? found
+        if let unknown = found.first(where: { !classes.contains($0) }) {
+            throw DataError(root + "/" + unknown, "class folder not in the training set's classes (\(classes.joined(separator: ", ")))")
+        }
+        self.classNames = classes
+        var files: [String] = [], labels: [Int] = []
+        for name in found {
+            let dir = root + "/" + name
+            for file in try fm.contentsOfDirectory(atPath: dir).sorted() where Self.extensions.contains((file as NSString).pathExtension.lowercased()) {
+                files.append(dir + "/" + file)
+                labels.append(classes.firstIndex(of: name)!)
+            }
+        }
+        guard !files.isEmpty else { throw DataError(root, "no .jpg images in the class folders") }
+        self.files = files
+        self.labels = labels
+    }
+
+    /// One image, for prediction.
+    public init(single path: String) {
+        self.init(root: "", classNames: ["?"], files: [path], labels: [0])
+    }
+
+    init(root: String, classNames: [String], files: [String], labels: [Int]) {
+        self.root = root; self.classNames = classNames; self.files = files; self.labels = labels
+    }
+
+    public func subset(_ indices: [Int]) -> any SampleSource {
+        ImageFolder(root: root, classNames: classNames, files: indices.map { files[$0] }, labels: indices.map { labels[$0] })
+    }
+
+    /// Decodes every image once (in parallel) to find unreadable ones before training: throws
+    /// for the first bad file, or with `skip` drops them and returns the errors.
+    public func checked(skip: Bool, parallel: Parallelism) throws -> (ImageFolder, [DataError]) {
+        let problems = ProblemList(count: files.count)
+        parallel.forEach(parallel.threads) { worker in
+            let codec = JPEGCodec()
+            var i = worker
+            while i < files.count {
+                do { _ = try codec.decode(file: files[i]) } catch let e as DataError { problems.set(i, e) } catch {}
+                i += parallel.threads
+            }
+        }
+        let bad = problems.errors
+        if !bad.isEmpty, !skip { throw bad[0].1 }
+        let keep = (0..<files.count).filter { i in !bad.contains { $0.0 == i } }
+        return (ImageFolder(root: root, classNames: classNames, files: keep.map { files[$0] }, labels: keep.map { labels[$0] }), bad.map(\.1))
+    }
+
+    public func write(_ index: Int, transform: Transform, training: Bool, into dst: UnsafeMutablePointer<Float>,
+                      random: inout RandomSource) throws {
+        let image = try JPEGCodec.perThread.decode(file: files[index])
+        let plane = image.width * image.height
+        var planes = [Float](repeating: 0, count: 3 * plane)
+        let scale: Float = 1 / 255
+        image.pixels.withUnsafeBufferPointer { px in
+            for i in 0..<plane {
+                planes[i] = Float(px[3 * i]) * scale
+                planes[plane + i] = Float(px[3 * i + 1]) * scale
+                planes[2 * plane + i] = Float(px[3 * i + 2]) * scale
+            }
+        }
+        planes.withUnsafeBufferPointer {
+            transform.apply($0.baseAddress!, channels: 3, height: image.height, width: image.width, training: training, into: dst, random: &random)
+        }
+    }
+
+    /// `{"0": "daisy", "1": "dandelion", ...}`, as the course's class_indices.json.
+    public static func classIndicesJSON(_ classNames: [String]) -> String {
+        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(jsonQuote($0.element))" }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    static func jsonQuote(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
+
+final class ProblemList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [(Int, DataError)] = []
+    init(count: Int) {}
+    func set(_ i: Int, _ e: DataError) { lock.lock(); items.append((i, e)); lock.unlock() }
+    var errors: [(Int, DataError)] { lock.lock(); defer { lock.unlock() }; return items.sorted { $0.0 < $1.0 } }
+}
+
+extension JPEGCodec {
+    /// One decoder per thread (TurboJPEG handles are not shared between threads).
+    static var perThread: JPEGCodec {
+        let key = "archlab.jpeg"
+        if let codec = Thread.current.threadDictionary[key] as? JPEGCodec { return codec }
+        let codec = JPEGCodec()
+        Thread.current.threadDictionary[key] = codec
+        return codec
+    }
+}

@@ -1,0 +1,169 @@
+import ArchData
+import ArchGraph
+import ArchSpec
+import ArchTensor
+import ArchTrain
+import ArgumentParser
+import Foundation
+
+/// `archlab data split|bench`.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data", abstract: "Prepare and measure image data.",
+                                                    subcommands: [SplitCommand.self, BenchCommand.self, SynthCommand.self])
+}
+
+/// `archlab data synth ROOT`: a generated ImageFolder of JPEGs to try the workflow.
+struct SynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "synth",
+        abstract: "Write a generated ImageFolder (ROOT/<class>/*.jpg, 5 classes of shapes) to try the JPEG workflow.")
+
+    @Argument(help: "Output folder.") var root: String
+    @Option(help: "Images per class.") var perClass = 100
+    @Option(help: "Image size WxH.") var size = "500x375"
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        let parts = size.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 <= 8192 }) else { throw ValidationError("--size must be WxH, e.g. 500x375") }
+        try Diagnostics.data { try SyntheticImages.write(root: root, perClass: perClass, width: parts[0], height: parts[1], seed: seed) }
+        print("\(root): \(SyntheticImages.classNames.count) classes x \(perClass) JPEGs of \(size)")
+    }
+}
+
+/// `archlab data split SRC --out ROOT --val 0.1 --seed S`.
+struct SplitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "split",
+        abstract: "Split SRC/<class>/*.jpg into ROOT/train and ROOT/val (hard links; a rerun copies nothing twice).")
+
+    @Argument(help: "Folder of class folders.") var source: String
+    @Option(help: "Output root (gets train/ and val/).") var out: String
+    @Option(help: "Fraction of each class held out for val/.") var val = 0.1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func run() throws {
+        let s = try Diagnostics.data { try FolderSplit.split(source: source, out: out, validation: val, seed: seed) }
+        print("\(s.classes) classes: \(s.train) train, \(s.validation) val images in \(out) (\(s.written) written, \(s.unchanged) already in place)")
+    }
+}
+
+/// `archlab data bench --data folder:ROOT --resize 224`: images per second of the loader alone.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the data loader alone (decode, augment, batch) in images/s.")
+
+    @OptionGroup var dataOptions: DataOptions
+    @Flag(help: "Use RandomResizedCrop and flips as in training.") var randomResizedCrop = false
+    @Option(help: "Stop after this many batches.") var batches: Int?
+
+    func run() throws {
+        let parallel = Parallelism(threads: dataOptions.threads)
+        let (train, _, skipped) = try Diagnostics.data {
+            try DataSource.parse(dataOptions.data).load(skipBadImages: dataOptions.skipBadImages, parallel: parallel)
+        }
+        var transform = Transform(size: dataOptions.resize.map { ($0, $0) }, horizontalFlip: randomResizedCrop,
+                                  mean: try dataOptions.floats(dataOptions.mean), std: try dataOptions.floats(dataOptions.std))
+        transform.randomResizedCrop = randomResizedCrop
+        let loader = BatchLoader(source: train, batchSize: dataOptions.batchSize, transform: transform, training: randomResizedCrop,
+                                 shuffle: true, dropLast: false, seed: 0, parallel: parallel)
+        let start = Date()
+        var images = 0
+        try Diagnostics.data {
+            try loader.forEachBatch(epoch: 0) { b, _, labels in
+                images += labels.count
+                return batches.map { b + 1 < $0 } ?? true
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "%d images in %.2f s: %.1f images/s (batch %d of %@, %d threads%@)", images, seconds, Double(images) / seconds,
+                     dataOptions.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), dataOptions.threads,
+                     skipped.isEmpty ? "" : ", \(skipped.count) unreadable skipped"))
+    }
+}
+
+/// `archlab predict FILE --weights W --classes class_indices.json IMAGE...`.
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "predict", abstract: "Classify images: the top-k classes with probabilities.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Argument(help: "Architecture file (YAML).") var file: String
+    @Argument(help: "JPEG images.") var images: [String]
+    @Option(help: "Weights (safetensors).") var weights: String
+    @Option(help: "class_indices.json ({\"0\": \"daisy\", ...}); a config.json beside it supplies the run's --set, size and normalization.")
+    var classes: String
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter or document value (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
+    @Option(help: "Input size N x N (default: the training run's).") var resize: Int?
+    @Option(help: "Resize the shorter side to N, then center-crop (default: the training run's).") var resizeShorter: Int?
+    @Option(help: "Per-channel mean (default: the training run's).") var mean: String?
+    @Option(help: "Per-channel std (default: the training run's).") var std: String?
+    @Option(help: "Classes to print per image.") var top = 5
+    @Option(help: "Output format: text or json.") var format: Format = .text
+
+    func run() throws {
+        let names = try Diagnostics.data { try Self.readClasses(classes) }
+        let config = Self.runConfig(beside: classes)
+        let setting = overrides.isEmpty ? (config?["overrides"] as? [String] ?? []) : overrides
+        guard let size = resize ?? config?["resize"] as? Int else { throw Diagnostics.fail("give --resize N (no config.json beside \(classes))") }
+        var transform = Transform(size: (size, size))
+        transform.resizeShorter = resizeShorter ?? config?["resize_shorter"] as? Int
+        transform.mean = try mean.map { try DataOptions().floats($0) } ?? (config?["mean"] as? [Double] ?? []).map(Float.init)
+        transform.std = try std.map { try DataOptions().floats($0) } ?? (config?["std"] as? [Double] ?? []).map(Float.init)
+        var options = ArchitectureOptions()
+        options.input = "3x\(size)x\(size)"
+        options.overrides = setting
+        let model = Model(network: try options.build(file))
+        guard model.network.output.dims == [names.count] else {
+            throw Diagnostics.fail("\(classes): \(names.count) classes, but the network gives \(model.network.output) outputs (--set num_classes=\(names.count)?)")
+        }
+        try Diagnostics.file { try model.load(safetensors: weights) }
+        let batch = Tensor(shape: [images.count, 3, size, size])
+        let sample = 3 * size * size
+        for (i, path) in images.enumerated() {
+            let folder = ImageFolder(single: path)
+            var random = RandomSource(seed: 0)
+            try Diagnostics.data {
+                try batch.withUnsafeMutableBufferPointer { dst in
+                    try folder.write(0, transform: transform, training: false, into: dst.baseAddress! + i * sample, random: &random)
+                }
+            }
+        }
+        let logits = model.predict(batch)
+        var results: [(String, [(Int, Double)])] = []
+        for (i, path) in images.enumerated() {
+            let row = (0..<names.count).map { Double(logits[i * names.count + $0]) }
+            let maxV = row.max() ?? 0
+            let exps = row.map { exp($0 - maxV) }
+            let sum = exps.reduce(0, +)
+            let ranked = exps.enumerated().map { ($0.offset, $0.element / sum) }.sorted { $0.1 > $1.1 }.prefix(top)
+            results.append((path, Array(ranked)))
+        }
+        switch format {
+        case .text:
+            for (path, ranked) in results {
+                print(path)
+                for (index, p) in ranked { print(String(format: "  %@ %.4f", names[index].padding(toLength: max(12, names.map(\.count).max() ?? 0), withPad: " ", startingAt: 0), p)) }
+            }
+        case .json:
+            let items = results.map { path, ranked in
+                "{\"image\": \(JSONText.quote(path)), \"top\": [" + ranked.map { "{\"class\": \(JSONText.quote(names[$0.0])), \"index\": \($0.0), \"probability\": \($0.1)}" }.joined(separator: ", ") + "]}"
+            }
+            print("[" + items.joined(separator: ",\n ") + "]")
+        }
+    }
+
+    static func readClasses(_ path: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
+            throw DataError(path, "expected a JSON object {\"0\": \"class name\", ...}")
+        }
+        let indices = object.keys.compactMap(Int.init).sorted()
+        guard indices == Array(0..<object.count) else { throw DataError(path, "keys must be 0 ..< \(object.count)") }
+        return indices.map { object[String($0)]! }
+    }
+
+    static func runConfig(beside classes: String) -> [String: Any]? {
+        let path = URL(fileURLWithPath: classes).deletingLastPathComponent().appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+}
