@@ -213,3 +213,51 @@ import Testing
         #expect(r.stderr == "imagenet: unknown data source; expected fashion-mnist, fashion-mnist:DIR, cifar10:DIR or folder:ROOT\n")
     }
 }
+
+/// The JPEG workflow as the course runs it: split a folder, train, predict.
+@Suite(.serialized) struct JPEGWorkflowCLITests {
+    @Test func splitTrainPredict() throws {
+        let src = EngineCLITests.temporary("src"), root = EngineCLITests.temporary("root"), run = EngineCLITests.temporary("run")
+        #expect(try CLITests.run(["data", "synth", src, "--per-class", "12", "--size", "64x48"]).status == 0)
+        let split = try CLITests.run(["data", "split", src, "--out", root, "--val", "0.25", "--seed", "1"])
+        #expect(split.stdout == "5 classes: 45 train, 15 val images in \(root) (60 written, 0 already in place)\n")
+        let train = try CLITests.run(["train", "architectures/lenet.yaml", "--set", "num_classes=5", "--data", "folder:\(root)", "--resize", "32",
+                                      "--random-resized-crop", "--flip", "--mean", "0.5", "--std", "0.5", "--epochs", "1", "--batch-size", "8",
+                                      "--threads", "1", "--validation", "0", "--out", run])
+        #expect(train.status == 0, "\(train.stderr)")
+        let classes = try String(contentsOfFile: run + "/class_indices.json", encoding: .utf8)
+        #expect(classes.contains("\"0\": \"circles\""))
+        let image = root + "/val/rings/" + (try FileManager.default.contentsOfDirectory(atPath: root + "/val/rings").sorted()[0])
+        let text = try CLITests.run(["predict", "architectures/lenet.yaml", image, "--weights", run + "/best.safetensors",
+                                     "--classes", run + "/class_indices.json", "--top", "3"])
+        #expect(text.status == 0, "\(text.stderr)")
+        let lines = text.stdout.split(separator: "\n")
+        #expect(lines.count == 4 && lines[0] == Substring(image))
+        let json = try CLITests.run(["predict", "architectures/lenet.yaml", image, image, "--weights", run + "/best.safetensors",
+                                     "--classes", run + "/class_indices.json", "--top", "2", "--format", "json"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(parsed?.count == 2)
+        let top = parsed?[0]["top"] as? [[String: Any]]
+        #expect(top?.count == 2 && top?[0]["class"] is String && top?[0]["index"] is Int && top?[0]["probability"] is Double)
+        let probabilities = top?.compactMap { $0["probability"] as? Double } ?? []
+        #expect(probabilities == probabilities.sorted(by: >))
+        let bench = try CLITests.run(["data", "bench", "--data", "folder:\(root)", "--resize", "32", "--batch-size", "8", "--threads", "1"])
+        #expect(bench.status == 0 && bench.stdout.contains("images/s"))
+    }
+
+    @Test func badImageStopsTrainingWithItsName() throws {
+        let src = EngineCLITests.temporary("src"), root = EngineCLITests.temporary("root")
+        _ = try CLITests.run(["data", "synth", src, "--per-class", "4", "--size", "32x32"])
+        _ = try CLITests.run(["data", "split", src, "--out", root, "--val", "0.5"])
+        let bad = root + "/train/dots/zero.jpg"
+        FileManager.default.createFile(atPath: bad, contents: Data())
+        let r = try CLITests.run(["train", "architectures/lenet.yaml", "--set", "num_classes=5", "--data", "folder:\(root)", "--resize", "32",
+                                  "--epochs", "1", "--threads", "1", "--out", EngineCLITests.temporary("run")])
+        #expect(r.status == 1)
+        #expect(r.stderr == "\(bad): empty file (0 bytes), not a JPEG image\n")
+        let skip = try CLITests.run(["train", "architectures/lenet.yaml", "--set", "num_classes=5", "--data", "folder:\(root)", "--resize", "32",
+                                     "--epochs", "1", "--threads", "1", "--skip-bad-images", "--validation", "0", "--out", EngineCLITests.temporary("run")])
+        #expect(skip.status == 0, "\(skip.stderr)")
+        #expect(skip.stdout.contains("skipped \(bad): empty file (0 bytes), not a JPEG image"))
+    }
+}
