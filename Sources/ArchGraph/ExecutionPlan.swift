@@ -1,12 +1,20 @@
 import ArchTensor
+import Dispatch
 
 /// A network compiled for one batch size: every activation and gradient buffer allocated once,
 /// and a flat list of steps in forward order. Run forward and backward as often as needed with no
 /// allocation per step.
 public final class ExecutionPlan {
     enum Step {
-        case layer(any LayerRuntime, input: Int, output: Int, path: String)
+        case layer(any LayerRuntime, input: Int, output: Int, path: String, op: String)
         case combine(any CombineOp, inputs: [Int], output: Int)
+
+        var name: String {
+            switch self {
+            case let .layer(_, _, _, _, op): return op
+            case let .combine(op, _, _): return Swift.type(of: op).name
+            }
+        }
     }
 
     public let batch: Int
@@ -19,6 +27,8 @@ public final class ExecutionPlan {
     let output: Int
     /// Aux heads: output slot, loss weight, path.
     public let auxOutputs: [(slot: Int, weight: Double, path: String)]
+    /// When set, every step's time is added here by op name (for `archlab bench`).
+    public var profile: OpProfile?
 
     /// Compiles `network` with the tensors of `store`, for batches of `batch` samples.
     public init(network: Network, store: ParameterStore, batch: Int, training: Bool) {
@@ -51,12 +61,14 @@ public final class ExecutionPlan {
     /// Runs every step; aux heads only in training.
     public func forward(_ context: StepContext) {
         for (step, trainingOnly) in steps where context.training || !trainingOnly {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             switch step {
-            case let .layer(runtime, input, output, _):
+            case let .layer(runtime, input, output, _, _):
                 runtime.forward(slots[input], slots[output], context)
             case let .combine(op, inputs, output):
                 op.forward(inputs.map { slots[$0] }, into: slots[output])
             }
+            profile?.add(step.name, forward: DispatchTime.now().uptimeNanoseconds - start)
         }
     }
 
@@ -71,8 +83,10 @@ public final class ExecutionPlan {
         written[output] = true
         if includeAux { for a in auxOutputs { written[a.slot] = true } }
         for (step, trainingOnly) in steps.reversed() where context.training || !trainingOnly {
+            let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            defer { profile?.add(step.name, backward: DispatchTime.now().uptimeNanoseconds - start) }
             switch step {
-            case let .layer(runtime, input, output, _):
+            case let .layer(runtime, input, output, _, _):
                 guard written[output] else { continue }
                 let dx = gradients[input]
                 runtime.backward(x: slots[input], y: slots[output], dy: gradients[output]!, dx: dx, accumulate: written[input], context)
@@ -111,7 +125,8 @@ struct PlanBuilder {
         switch node {
         case let .layer(layer):
             let out = newSlot(layer.output)
-            steps.append((.layer(layer.op.makeRuntime(for: layer, store: store, batch: batch), input: input, output: out, path: layer.path), trainingOnly))
+            steps.append((.layer(layer.op.makeRuntime(for: layer, store: store, batch: batch), input: input, output: out, path: layer.path,
+                                 op: layer.op.name), trainingOnly))
             return out
         case let .scope(_, children):
             var current = input
@@ -137,5 +152,22 @@ struct PlanBuilder {
         case let .combine(c, _): return c.path
         case let .aux(_, n): return path(of: n)
         }
+    }
+}
+
+/// Time spent per op type, forward and backward, in nanoseconds.
+public final class OpProfile {
+    public private(set) var forward: [String: UInt64] = [:]
+    public private(set) var backward: [String: UInt64] = [:]
+
+    public init() {}
+
+    func add(_ op: String, forward ns: UInt64) { forward[op, default: 0] += ns }
+    func add(_ op: String, backward ns: UInt64) { backward[op, default: 0] += ns }
+
+    /// (op, forward seconds, backward seconds), slowest first.
+    public var rows: [(op: String, forward: Double, backward: Double)] {
+        Set(forward.keys).union(backward.keys).map { ($0, Double(forward[$0] ?? 0) / 1e9, Double(backward[$0] ?? 0) / 1e9) }
+            .sorted { $0.1 + $0.2 > $1.1 + $1.2 }
     }
 }

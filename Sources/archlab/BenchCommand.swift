@@ -1,0 +1,88 @@
+import ArchGraph
+import ArchSpec
+import ArchTensor
+import ArchTrain
+import ArgumentParser
+import Foundation
+
+/// `archlab bench FILE --input CxHxW --batch N`: training or eval throughput on random data.
+struct ModelBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training (SGD with momentum, cross-entropy) or eval throughput on random data, with a per-op breakdown.")
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case train, eval }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Argument(help: "Architecture file (YAML).") var file: String
+    @Option(help: "Input shape CxHxW.") var input: String
+    @Option(help: "Batch size.") var batch = 32
+    @Option(help: "Classes (sets num_classes).") var classes = 10
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter or document value (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
+    @Option(help: "train or eval.") var mode: Mode = .train
+    @Option(help: "Seconds of timed steps (after warm-up).") var seconds = 10.0
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "text or json.") var format: Format = .text
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        var options = ArchitectureOptions()
+        options.input = input
+        options.overrides = overrides + ["num_classes=\(classes)"]
+        let model = Model(network: try options.build(file))
+        try Diagnostics.run { try model.initialize(seed: 0) }
+        let training = mode == .train
+        let plan = model.plan(batch: batch, training: training)
+        var random = RandomSource(seed: 1)
+        plan.input.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = random.uniform(-1, 1) } }
+        let labels = (0..<batch).map { $0 % classes }
+        let optimizer = Optimizer(OptimizerConfig(kind: .sgd, momentum: 0.9), store: model.store)
+        let context = StepContext(training: training, random: RandomSource(seed: 2), parallel: Parallelism(threads: threads))
+        func step() {
+            if training {
+                model.store.zeroGradients()
+                _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context)
+                optimizer.step(lr: 0.001)
+            } else {
+                plan.forward(context)
+            }
+        }
+        for _ in 0..<2 { step() }
+        var steps = 0
+        let start = Date()
+        while steps < 3 || Date().timeIntervalSince(start) < seconds {
+            step()
+            steps += 1
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let images = Double(steps * batch)
+        let macs = Double(NetworkSummary(model.network).macs)
+        let imagesPerSecond = images / elapsed
+        let gflops = imagesPerSecond * macs * 2 * (training ? 3 : 1) / 1e9
+        // per-op breakdown from a few more profiled steps
+        let profile = OpProfile()
+        plan.profile = profile
+        let profiledSteps = max(1, min(steps, 3))
+        for _ in 0..<profiledSteps { step() }
+        plan.profile = nil
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peak = Int(usage.ru_maxrss) * 1024
+        let rows = profile.rows
+        switch format {
+        case .text:
+            print(String(format: "%@ %@ %@ batch %d, %d threads: %.1f images/s, %.1f GFLOP/s (%d steps in %.1f s), peak RSS %@ MiB",
+                         model.network.name, mode.rawValue, input, batch, threads, imagesPerSecond, gflops, steps, elapsed,
+                         String(format: "%.0f", Double(peak) / 1_048_576)))
+            let total = rows.reduce(0) { $0 + $1.forward + $1.backward }
+            for r in rows.prefix(12) {
+                print("  " + r.op.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "forward %8.1f ms  backward %8.1f ms  %5.1f%%", r.forward * 1000 / Double(profiledSteps),
+                             r.backward * 1000 / Double(profiledSteps), (r.forward + r.backward) / max(total, 1e-12) * 100))
+            }
+        case .json:
+            let ops = rows.map { "{\"op\": \(JSONText.quote($0.op)), \"forward_seconds_per_step\": \($0.forward / Double(profiledSteps)), \"backward_seconds_per_step\": \($0.backward / Double(profiledSteps))}" }
+            print("{\"name\": \(JSONText.quote(model.network.name)), \"mode\": \"\(mode.rawValue)\", \"input\": \(JSONText.quote(input)), \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"seconds\": \(elapsed), \"images_per_second\": \(imagesPerSecond), \"gflops_per_second\": \(gflops), \"macs_per_image\": \(Int(macs)), \"peak_rss_bytes\": \(peak), \"ops\": [\(ops.joined(separator: ", "))]}")
+        }
+    }
+}
