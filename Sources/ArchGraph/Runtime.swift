@@ -8,6 +8,16 @@ public final class StepContext {
     public var dropout: Bool
     public var random: RandomSource
     public var parallel: Parallelism
+    /// Scratch memory shared by the layers of a step (they run one after another), grown once.
+    private var scratchBuffer: Tensor?
+
+    /// A scratch tensor of at least `count` floats (contents undefined).
+    public func scratch(_ count: Int) -> Tensor {
+        if let s = scratchBuffer, s.capacity >= count { return s }
+        let s = Tensor(shape: [max(1, count)])
+        scratchBuffer = s
+        return s
+    }
 
     public init(training: Bool, dropout: Bool = true, random: RandomSource = RandomSource(seed: 0), parallel: Parallelism = .serial) {
         self.training = training

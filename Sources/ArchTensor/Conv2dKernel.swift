@@ -28,15 +28,16 @@ public struct ConvGeometry: Sendable, Equatable {
     var inPlane: Int { inHeight * inWidth }
     /// 1x1, stride 1, no padding: the input already is the im2col matrix.
     var isPointwise: Bool { kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) }
-    /// Floats of im2col workspace one sample needs (0 for pointwise convolutions).
-    public var workspaceCount: Int { isPointwise ? 0 : patch * outPlane }
+    /// Floats of workspace a batch of `batch` samples needs: the im2col matrix of one group for
+    /// the whole batch, [(C/g)*kh*kw, N*Ho*Wo], and the GEMM output [O/g, N*Ho*Wo].
+    public func workspaceCount(batch: Int) -> Int { (patch + groupOut) * batch * outPlane }
 }
 
 /// Convolution as im2col + GEMM on OpenBLAS (pointwise convolutions as a plain GEMM), with a
 /// direct naive convolution beside it as the reference.
 public enum Conv2dKernel {
-    // x: [C/g, H, W] of one group -> cols: [(C/g)*kh*kw, Ho*Wo]
-    static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
+    // x: [C/g, H, W] of one group -> cols: [(C/g)*kh*kw, Ho*Wo], rows `rowStride` apart
+    static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding, (dh, dw) = g.dilation
         let H = g.inHeight, W = g.inWidth, Ho = g.outHeight, Wo = g.outWidth
         var row = 0
@@ -44,7 +45,7 @@ public enum Conv2dKernel {
             let plane = x + c * H * W
             for ki in 0..<kh {
                 for kj in 0..<kw {
-                    let dst = cols + row * Ho * Wo
+                    let dst = cols + row * rowStride
                     for oh in 0..<Ho {
                         let ih = oh * sh - ph + ki * dh
                         let line = dst + oh * Wo
@@ -61,8 +62,8 @@ public enum Conv2dKernel {
         }
     }
 
-    // cols: [(C/g)*kh*kw, Ho*Wo] -> adds into dx: [C/g, H, W]
-    static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ dx: UnsafeMutablePointer<Float>) {
+    // cols: [(C/g)*kh*kw, Ho*Wo], rows `rowStride` apart -> adds into dx: [C/g, H, W]
+    static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ dx: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding, (dh, dw) = g.dilation
         let H = g.inHeight, W = g.inWidth, Ho = g.outHeight, Wo = g.outWidth
         var row = 0
@@ -70,7 +71,7 @@ public enum Conv2dKernel {
             let plane = dx + c * H * W
             for ki in 0..<kh {
                 for kj in 0..<kw {
-                    let src = cols + row * Ho * Wo
+                    let src = cols + row * rowStride
                     for oh in 0..<Ho {
                         let ih = oh * sh - ph + ki * dh
                         if ih < 0 || ih >= H { continue }
@@ -86,27 +87,43 @@ public enum Conv2dKernel {
         }
     }
 
-    /// y = conv(x, w) + b.
-    // x: [N, C, H, W], w: [O, C/g, kh, kw], b: [O], y: [N, O, Ho, Wo], workspace: >= g.workspaceCount
-    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, geometry g: ConvGeometry, workspace: Tensor?) {
-        let n = x.shape[0]
-        for s in 0..<n {
-            for grp in 0..<g.groups {
-                let src = x.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
-                let cols: UnsafePointer<Float>
-                if g.isPointwise { cols = UnsafePointer(src) } else {
-                    im2col(src, g, workspace!.base)
-                    cols = UnsafePointer(workspace!.base)
-                }
-                let out = y.base + s * g.outChannels * g.outPlane + grp * g.groupOut * g.outPlane
-                BLAS.gemm(transA: false, transB: false, m: g.groupOut, n: g.outPlane, k: g.patch,
-                          a: weight.base + grp * g.groupOut * g.patch, lda: g.patch, b: cols, ldb: g.outPlane,
-                          beta: 0, c: out, ldc: g.outPlane)
+    /// Lays out the im2col matrix of group `grp` for the whole batch: sample s fills columns
+    /// [s*P, (s+1)*P) of every row (P = Ho*Wo), in parallel across samples. Pointwise convolutions
+    /// copy channel planes.
+    static func gather(_ x: Tensor, group grp: Int, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, parallel: Parallelism) {
+        let n = x.shape[0], width = n * g.outPlane
+        parallel.forEach(n) { s in
+            let src = x.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
+            if g.isPointwise {
+                for c in 0..<g.groupIn { (cols + c * width + s * g.outPlane).update(from: src + c * g.inPlane, count: g.inPlane) }
+            } else {
+                im2col(src, g, cols + s * g.outPlane, rowStride: width)
             }
-            if let bias {
-                for o in 0..<g.outChannels {
-                    let plane = y.base + (s * g.outChannels + o) * g.outPlane, b = bias.base[o]
-                    for i in 0..<g.outPlane { plane[i] += b }
+        }
+    }
+
+    /// y = conv(x, w) + b, one GEMM per group for the whole batch.
+    // x: [N, C, H, W], w: [O, C/g, kh, kw], b: [O], y: [N, O, Ho, Wo], workspace: >= g.workspaceCount(batch: N)
+    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, geometry g: ConvGeometry, workspace: Tensor,
+                               parallel: Parallelism = .serial) {
+        let n = x.shape[0], width = n * g.outPlane
+        precondition(workspace.capacity >= g.workspaceCount(batch: n), "conv workspace too small")
+        let cols = workspace.base, out = workspace.base + g.patch * width
+        for grp in 0..<g.groups {
+            gather(x, group: grp, g, into: cols, parallel: parallel)
+            // out [O/g, N*P] = W_g [O/g, K] * cols [K, N*P]
+            BLAS.gemm(transA: false, transB: false, m: g.groupOut, n: width, k: g.patch, a: weight.base + grp * g.groupOut * g.patch,
+                      lda: g.patch, b: cols, ldb: width, beta: 0, c: out, ldc: width)
+            parallel.forEach(n) { s in
+                for o in 0..<g.groupOut {
+                    let channel = grp * g.groupOut + o
+                    let dst = y.base + (s * g.outChannels + channel) * g.outPlane, src = out + o * width + s * g.outPlane
+                    if let bias {
+                        let b = bias.base[channel]
+                        for i in 0..<g.outPlane { dst[i] = src[i] + b }
+                    } else {
+                        dst.update(from: src, count: g.outPlane)
+                    }
                 }
             }
         }
@@ -116,40 +133,42 @@ public enum Conv2dKernel {
     /// `accumulate`, added to.
     // dy: [N, O, Ho, Wo]; dx: [N, C, H, W]; dw: [O, C/g, kh, kw]; db: [O]
     public static func backward(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
-                                geometry g: ConvGeometry, workspace: Tensor?, accumulate: Bool) {
-        let n = x.shape[0]
+                                geometry g: ConvGeometry, workspace: Tensor, accumulate: Bool, parallel: Parallelism = .serial) {
+        let n = x.shape[0], width = n * g.outPlane
+        let cols = workspace.base, grads = workspace.base + g.patch * width
         if let dx, !accumulate { dx.zero() }
-        for s in 0..<n {
-            for grp in 0..<g.groups {
-                let src = x.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
-                let grad = dy.base + s * g.outChannels * g.outPlane + grp * g.groupOut * g.outPlane
-                let w = weight.base + grp * g.groupOut * g.patch
-                let cols: UnsafePointer<Float>
-                if g.isPointwise { cols = UnsafePointer(src) } else {
-                    im2col(src, g, workspace!.base)
-                    cols = UnsafePointer(workspace!.base)
-                }
-                // dW_g += dy_g [O/g, HoWo] * cols^T [HoWo, K]
-                BLAS.gemm(transA: false, transB: true, m: g.groupOut, n: g.patch, k: g.outPlane, a: grad, lda: g.outPlane,
-                          b: cols, ldb: g.outPlane, beta: 1, c: dWeight.base + grp * g.groupOut * g.patch, ldc: g.patch)
-                guard let dx else { continue }
-                let dst = dx.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
-                if g.isPointwise {
-                    // dx_g += W_g^T [K, O/g] * dy_g [O/g, HoWo]
-                    BLAS.gemm(transA: true, transB: false, m: g.patch, n: g.outPlane, k: g.groupOut, a: w, lda: g.patch,
-                              b: grad, ldb: g.outPlane, beta: 1, c: dst, ldc: g.outPlane)
-                } else {
-                    BLAS.gemm(transA: true, transB: false, m: g.patch, n: g.outPlane, k: g.groupOut, a: w, lda: g.patch,
-                              b: grad, ldb: g.outPlane, beta: 0, c: workspace!.base, ldc: g.outPlane)
-                    col2im(workspace!.base, g, dst)
+        for grp in 0..<g.groups {
+            // grads [O/g, N*P] gathered from dy
+            parallel.forEach(n) { s in
+                for o in 0..<g.groupOut {
+                    (grads + o * width + s * g.outPlane).update(from: dy.base + (s * g.outChannels + grp * g.groupOut + o) * g.outPlane, count: g.outPlane)
                 }
             }
+            gather(x, group: grp, g, into: cols, parallel: parallel)
+            // dW_g += grads [O/g, N*P] * cols^T [N*P, K]
+            BLAS.gemm(transA: false, transB: true, m: g.groupOut, n: g.patch, k: width, a: grads, lda: width, b: cols, ldb: width,
+                      beta: 1, c: dWeight.base + grp * g.groupOut * g.patch, ldc: g.patch)
             if let dBias {
-                for o in 0..<g.outChannels {
-                    let plane = dy.base + (s * g.outChannels + o) * g.outPlane
-                    var sum: Float = 0
-                    for i in 0..<g.outPlane { sum += plane[i] }
-                    dBias.base[o] += sum
+                for o in 0..<g.groupOut {
+                    var sum: Double = 0
+                    let row = grads + o * width
+                    for i in 0..<width { sum += Double(row[i]) }
+                    dBias.base[grp * g.groupOut + o] += Float(sum)
+                }
+            }
+            guard let dx else { continue }
+            // dcols [K, N*P] = W_g^T [K, O/g] * grads [O/g, N*P], then scattered back per sample
+            BLAS.gemm(transA: true, transB: false, m: g.patch, n: width, k: g.groupOut, a: weight.base + grp * g.groupOut * g.patch,
+                      lda: g.patch, b: grads, ldb: width, beta: 0, c: cols, ldc: width)
+            parallel.forEach(n) { s in
+                let dst = dx.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
+                if g.isPointwise {
+                    for c in 0..<g.groupIn {
+                        let d = dst + c * g.inPlane, src = cols + c * width + s * g.outPlane
+                        for i in 0..<g.inPlane { d[i] += src[i] }
+                    }
+                } else {
+                    col2im(cols + s * g.outPlane, g, dst, rowStride: width)
                 }
             }
         }

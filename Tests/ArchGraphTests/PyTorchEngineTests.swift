@@ -45,13 +45,13 @@ import Testing
 
     /// (logits, gradient norm, sampled gradient, running statistics) tolerances. The fixtures'
     /// weights keep deep networks reasonably conditioned (the last batch-norm scale of each residual
-    /// block is 0.2, see engine_fixtures.py). Even so, through ResNet-101 and -152 float32 rounding
-    /// alone moves gradients (ResNet-34 and deeper): PyTorch's float32 result differs from its float64 result by up to 5.5%
-    /// of a tensor's largest gradient, ArchLab's by 6.5% (measured on resnet152-64); ArchLab and
-    /// PyTorch in float32 differ by up to 4e-3, so these get 1e-2. A wrong kernel shows errors
-    /// of order 1 (seen while developing).
+    /// block is 0.2, see engine_fixtures.py). Even so, from ResNet-34 on, float32 rounding alone
+    /// moves gradients: PyTorch's float32 result differs from its float64 result by up to 5.5% of a
+    /// tensor's largest gradient, ArchLab's by 6.5% (measured on resnet152-64); ArchLab and PyTorch
+    /// in float32 differ by up to 4e-3 (gradient norms by 2.4e-3), so these get 1e-2 (norms 5e-3).
+    /// A wrong kernel shows errors of order 1 (seen while developing).
     static func tolerance(_ name: String) -> (logits: Double, norm: Double, picks: Double, running: Double) {
-        ["resnet34", "resnet50", "resnet101", "resnet152"].contains(where: name.hasPrefix) ? (1e-4, 2e-3, 1e-2, 1e-5) : (1e-4, 1e-3, 2e-3, 1e-5)
+        ["resnet34", "resnet50", "resnet101", "resnet152"].contains(where: name.hasPrefix) ? (1e-4, 5e-3, 1e-2, 1e-5) : (1e-4, 1e-3, 2e-3, 1e-5)
     }
 
     @Test(arguments: fixtures)

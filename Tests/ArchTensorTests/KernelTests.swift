@@ -31,8 +31,8 @@ import Testing
         let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
         let b = randomTensor([g.outChannels], &random)
         let fast = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth]), slow = Tensor(shape: fast.shape)
-        let workspace = Tensor(shape: [max(1, g.workspaceCount)])
-        Conv2dKernel.forward(x: x, weight: w, bias: b, y: fast, geometry: g, workspace: workspace)
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 2)])
+        Conv2dKernel.forward(x: x, weight: w, bias: b, y: fast, geometry: g, workspace: workspace, parallel: Parallelism(threads: 2))
         Conv2dKernel.naiveForward(x: x, weight: w, bias: b, y: slow, geometry: g)
         for i in 0..<fast.count { #expect(abs(fast[i] - slow[i]) <= 1e-5 + 1e-5 * abs(slow[i])) }
     }
@@ -44,7 +44,7 @@ import Testing
         let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
         let b = randomTensor([g.outChannels], &random)
         let y = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth])
-        let workspace = Tensor(shape: [max(1, g.workspaceCount)])
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 2)])
         let mismatches = checkGradients(inputs: [x, w, b], output: y,
             forward: { Conv2dKernel.forward(x: x, weight: w, bias: b, y: y, geometry: g, workspace: workspace) },
             backward: { dy in

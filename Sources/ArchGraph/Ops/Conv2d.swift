@@ -74,28 +74,31 @@ extension Conv2d: RuntimeProviding {
         let g = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
                              outChannels: out, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups)
         return Conv2dRuntime(geometry: g, weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
-                             dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil)
+                             dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil,
+                             batch: batch)
     }
 }
 
 final class Conv2dRuntime: LayerRuntime {
     let geometry: ConvGeometry
     let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
-    let workspace: Tensor?
+    let batch: Int
 
-    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?) {
+    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int) {
         self.geometry = geometry
         self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
-        workspace = geometry.workspaceCount > 0 ? Tensor(shape: [geometry.workspaceCount]) : nil
+        self.batch = batch
     }
 
-    // x: [N, C, H, W] -> y: [N, O, Ho, Wo]
+    // x: [N, C, H, W] -> y: [N, O, Ho, Wo]; the workspace is the plan's, shared by every layer
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
-        Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry, workspace: workspace)
+        Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
+                             workspace: context.scratch(geometry.workspaceCount(batch: batch)), parallel: context.parallel)
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
         Conv2dKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
-                              workspace: workspace, accumulate: accumulate)
+                              workspace: context.scratch(geometry.workspaceCount(batch: batch)), accumulate: accumulate,
+                              parallel: context.parallel)
     }
 }
