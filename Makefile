@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures clean
+.PHONY: run test build release validate fixtures bench clean
 
 run:
 	./scripts/run.sh
@@ -19,6 +19,10 @@ validate: release
 # Regenerates Tests/Fixtures/pytorch_architectures.json (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow).
 fixtures:
 	python3 scripts/reference/architecture_fixtures.py > Tests/Fixtures/pytorch_architectures.json
+
+# ArchLab against PyTorch (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow): writes reports/performance.md
+bench: release
+	python3 bench/compare_pytorch.py
 
 clean:
 	rm -rf .build

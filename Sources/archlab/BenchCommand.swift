@@ -86,3 +86,31 @@ struct ModelBenchCommand: ParsableCommand {
         }
     }
 }
+
+/// `archlab sgemm --n 2048`: the machine's OpenBLAS sgemm throughput (the peak GEMM-bound work can reach).
+struct SgemmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS sgemm GFLOP/s (n x n x n).")
+
+    @Option(help: "Matrix size.") var n = 2048
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Seconds.") var seconds = 3.0
+    @Option(help: "text or json.") var format: ModelBenchCommand.Format = .text
+
+    func run() throws {
+        BLAS.setThreads(threads)
+        var random = RandomSource(seed: 0)
+        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+        a.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = random.uniform(-1, 1) } }
+        b.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = random.uniform(-1, 1) } }
+        BLAS.matmul(a, b, into: c)
+        var runs = 0
+        let start = Date()
+        while runs < 2 || Date().timeIntervalSince(start) < seconds {
+            BLAS.matmul(a, b, into: c)
+            runs += 1
+        }
+        let gflops = 2 * pow(Double(n), 3) * Double(runs) / Date().timeIntervalSince(start) / 1e9
+        print(format == .json ? "{\"n\": \(n), \"threads\": \(threads), \"gflops_per_second\": \(gflops)}"
+                              : String(format: "sgemm n=%d, %d threads: %.1f GFLOP/s", n, threads, gflops))
+    }
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""ArchLab against PyTorch on this CPU: training and eval throughput of the workloads of issue 6,
+alternating the two in one run, and writes reports/performance.md and reports/performance.svg.
+
+Each measurement runs in its own process (so peak RSS is per workload): ArchLab through
+`archlab bench --format json`, PyTorch through this script's `--torch` mode (torch.set_num_threads,
+SGD momentum 0.9, cross-entropy, random data, 10 classes; torchvision's models, the course LeNet).
+The sgemm peak is measured with `archlab sgemm` (OpenBLAS, n=2048).
+
+Usage: make bench   (builds release; needs pip install torch==2.13.0+cpu torchvision==0.28.0 pillow)
+       python3 bench/compare_pytorch.py [--seconds 10] [--threads 2] [--only lenet-cifar,...]
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ARCHLAB = os.path.join(ROOT, ".build", "release", "archlab")
+
+WORKLOADS = [
+    # name, architecture file, input, batch, torch constructor
+    ("lenet-cifar", "architectures/lenet.yaml", "3x32x32", 64, "lenet"),
+    ("googlenet-96", "architectures/googlenet-torchvision.yaml", "3x96x96", 32, "googlenet"),
+    ("resnet18-64", "architectures/resnet18.yaml", "3x64x64", 32, "resnet18"),
+    ("vgg11-64", "architectures/vgg11.yaml", "3x64x64", 16, "vgg11"),
+    ("alexnet-224", "architectures/alexnet.yaml", "3x224x224", 16, "alexnet"),
+]
+
+
+def torch_model(kind):
+    import torch
+    import torch.library
+    import torch.nn as nn
+    torch.library.register_fake = lambda *a, **k: (lambda f: f)
+    import torchvision
+    sys.path.insert(0, os.path.join(ROOT, "scripts", "reference"))
+    from architecture_fixtures import LeNet
+    if kind == "lenet":
+        return LeNet(num_classes=10)
+    if kind == "googlenet":
+        return torchvision.models.googlenet(num_classes=10, aux_logits=True, init_weights=True)
+    return getattr(torchvision.models, kind)(num_classes=10)
+
+
+def run_torch(kind, shape, batch, mode, seconds, threads):
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = torch_model(kind)
+    x = torch.rand(batch, *shape)
+    y = torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+
+    def step():
+        if mode == "train":
+            model.train()
+            out = model(x)
+            if isinstance(out, tuple):  # GoogLeNet with aux heads: logits, aux2, aux1
+                loss = F.cross_entropy(out[0], y) + 0.3 * (F.cross_entropy(out[1], y) + F.cross_entropy(out[2], y))
+            else:
+                loss = F.cross_entropy(out, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        else:
+            model.eval()
+            with torch.no_grad():
+                model(x)
+
+    for _ in range(2):
+        step()
+    steps, start = 0, time.perf_counter()
+    while steps < 3 or time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"images_per_second": steps * batch / elapsed, "peak_rss_bytes": peak}
+
+
+def measure(name, arch, shape, batch, kind, mode, seconds, threads):
+    archlab = json.loads(subprocess.run([ARCHLAB, "bench", arch, "--input", shape, "--batch", str(batch), "--classes", "10",
+                                         "--mode", mode, "--seconds", str(seconds), "--threads", str(threads), "--format", "json"],
+                                        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    torch = json.loads(subprocess.run([sys.executable, __file__, "--torch", kind, shape, str(batch), mode, str(seconds), str(threads)],
+                                      check=True, capture_output=True, text=True).stdout)
+    return archlab, torch
+
+
+def svg(rows):
+    width, bar = 640, 18
+    height = 40 + len(rows) * 2 * (bar + 6) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+           '<text x="10" y="18">ArchLab / PyTorch throughput ratio (1.0 = parity)</text>']
+    top = max(2.5, max(max(r["train_ratio"], r["eval_ratio"]) for r in rows) * 1.1)
+    x0 = 150
+    scale = (width - x0 - 20) / top
+    y = 36
+    for r in rows:
+        for mode, color in (("train", "#1f77b4"), ("eval", "#ff7f0e")):
+            v = r[mode + "_ratio"]
+            out.append(f'<text x="10" y="{y + 13}">{r["name"]} {mode}</text>')
+            out.append(f'<rect x="{x0}" y="{y}" width="{v * scale:.1f}" height="{bar}" fill="{color}"/>')
+            out.append(f'<text x="{x0 + v * scale + 4:.1f}" y="{y + 13}">{v:.2f}x</text>')
+            y += bar + 6
+    out.append(f'<line x1="{x0 + scale:.1f}" x2="{x0 + scale:.1f}" y1="30" y2="{y}" stroke="#d62728" stroke-dasharray="4 3"/>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", default="")
+    p.add_argument("--torch", nargs=6)
+    a = p.parse_args()
+    if a.torch:
+        kind, shape, batch, mode, seconds, threads = a.torch
+        print(json.dumps(run_torch(kind, [int(v) for v in shape.split("x")], int(batch), mode, float(seconds), int(threads))))
+        return
+    peak = json.loads(subprocess.run([ARCHLAB, "sgemm", "--n", "2048", "--threads", str(a.threads), "--format", "json"], cwd=ROOT,
+                                     check=True, capture_output=True, text=True).stdout)["gflops_per_second"]
+    rows = []
+    for name, arch, shape, batch, kind in WORKLOADS:
+        if a.only and name not in a.only.split(","):
+            continue
+        row = {"name": name, "input": shape, "batch": batch}
+        for mode in ("train", "eval"):
+            ours, theirs = measure(name, arch, shape, batch, kind, mode, a.seconds, a.threads)
+            row[mode] = {"archlab": ours, "torch": theirs}
+            row[mode + "_ratio"] = ours["images_per_second"] / theirs["images_per_second"]
+            print(f"{name} {mode}: archlab {ours['images_per_second']:.1f} img/s, torch {theirs['images_per_second']:.1f} img/s", file=sys.stderr)
+        rows.append(row)
+    import platform
+    import torch
+    lines = ["# Performance: ArchLab against PyTorch on this machine", "",
+             "Generated by `bench/compare_pytorch.py` (`make bench`); nothing here is typed by hand.", "",
+             f"Machine: {platform.node()}, {os.cpu_count()} cores, {a.threads} threads for both; PyTorch {torch.__version__}; "
+             f"{a.seconds:.0f} s of timed steps per measurement after warm-up, ArchLab and PyTorch alternating. "
+             f"OpenBLAS sgemm peak (n=2048, {a.threads} threads): {peak:.1f} GFLOP/s. Figures drift on a shared machine: compare ratios from one run.", "",
+             "| workload | input | batch | train img/s ArchLab | train img/s PyTorch | ratio | GFLOP/s ArchLab | % of sgemm peak | eval img/s ArchLab | eval img/s PyTorch | ratio | peak RSS ArchLab (MiB) | peak RSS PyTorch (MiB) |",
+             "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        t, e = r["train"], r["eval"]
+        gf = t["archlab"]["gflops_per_second"]
+        lines.append(f"| {r['name']} | {r['input']} | {r['batch']} | {t['archlab']['images_per_second']:.1f} | {t['torch']['images_per_second']:.1f} | "
+                     f"{r['train_ratio']:.2f} | {gf:.1f} | {gf / peak * 100:.0f}% | {e['archlab']['images_per_second']:.1f} | "
+                     f"{e['torch']['images_per_second']:.1f} | {r['eval_ratio']:.2f} | {t['archlab']['peak_rss_bytes'] / 2**20:.0f} | "
+                     f"{t['torch']['peak_rss_bytes'] / 2**20:.0f} |")
+    lines += ["", "Where ArchLab's training time goes (per step, from `archlab bench`):", ""]
+    for r in rows:
+        ops = r["train"]["archlab"]["ops"][:5]
+        lines.append(f"- {r['name']}: " + ", ".join(f"{o['op']} {1000 * (o['forward_seconds_per_step'] + o['backward_seconds_per_step']):.1f} ms" for o in ops))
+    lines += ["", "![ratios](performance.svg)", ""]
+    with open(os.path.join(ROOT, "reports", "performance.md"), "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.join(ROOT, "reports", "performance.svg"), "w") as f:
+        f.write(svg(rows))
+    with open(os.path.join(ROOT, "reports", "performance.json"), "w") as f:
+        json.dump({"sgemm_peak_gflops": peak, "threads": a.threads, "seconds": a.seconds, "workloads": rows}, f, indent=1)
+    print("wrote reports/performance.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
