@@ -177,7 +177,7 @@ public enum ReportWriter {
         var lines = header(r)
         let axes = r.axisKeys
         lines += ["## Comparison", "",
-                  "Test accuracy in %, mean ± standard deviation over seeds; Δ is the paired difference to the baseline (same seeds). ★ marks the Pareto front (no configuration is both cheaper in MACs and at least as accurate).", ""]
+                  "Test accuracy in %, mean ± standard deviation over seeds; Δ is the paired difference in percentage points to the baseline, `\(r.baseline?.label ?? "-")` (same seeds). ★ marks the Pareto front (no configuration is both cheaper in MACs and at least as accurate).", ""]
         let head = ["", "configuration"] + axes + ["params", "MACs", "FLOPs", "test accuracy %", "Δ vs baseline", "train s"]
         lines.append("| " + head.joined(separator: " | ") + " |")
         lines.append("|" + head.enumerated().map { i, _ in i >= 2 + axes.count ? "--:" : "---" }.joined(separator: "|") + "|")
