@@ -2,17 +2,25 @@ import Foundation
 
 /// ReLU, dropout, sums, channel concatenation and the linear layer.
 public enum Elementwise {
+    /// Splits `count` elements into contiguous chunks, one per thread.
+    static func chunks(_ count: Int, _ parallel: Parallelism, _ body: (Range<Int>) -> Void) {
+        let parts = count < 1 << 15 ? 1 : parallel.threads
+        parallel.forEach(parts) { c in body((count * c / parts)..<(count * (c + 1) / parts)) }
+    }
+
     // y = max(x, 0); y may be x
-    public static func reluForward(x: Tensor, y: Tensor) {
-        let n = x.count, s = x.base, d = y.base
-        for i in 0..<n { d[i] = s[i] > 0 ? s[i] : 0 }
+    public static func reluForward(x: Tensor, y: Tensor, parallel: Parallelism = .serial) {
+        let s = x.base, d = y.base
+        chunks(x.count, parallel) { r in for i in r { d[i] = max(s[i], 0) } }
     }
 
     // dx = dy where y > 0
-    public static func reluBackward(y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool) {
-        let n = y.count, o = y.base, g = dy.base, d = dx.base
-        if accumulate { for i in 0..<n where o[i] > 0 { d[i] += g[i] } }
-        else { for i in 0..<n { d[i] = o[i] > 0 ? g[i] : 0 } }
+    public static func reluBackward(y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool, parallel: Parallelism = .serial) {
+        let o = y.base, g = dy.base, d = dx.base
+        chunks(y.count, parallel) { r in
+            if accumulate { for i in r where o[i] > 0 { d[i] += g[i] } }
+            else { for i in r { d[i] = o[i] > 0 ? g[i] : 0 } }
+        }
     }
 
     /// Inverted dropout: keeps each value with probability 1-p, scaled by 1/(1-p); `mask` holds

@@ -32,11 +32,16 @@ public enum MaxPoolKernel {
                 let h0 = oh * g.stride.0 - g.padding.0, h1 = min(h0 + g.kernel.0, g.inHeight)
                 for ow in 0..<g.outWidth {
                     let w0 = ow * g.stride.1 - g.padding.1, w1 = min(w0 + g.kernel.1, g.inWidth)
-                    var best = -Float.infinity, at = -1
-                    for ih in max(h0, 0)..<max(h1, max(h0, 0)) {
-                        for iw in max(w0, 0)..<max(w1, max(w0, 0)) {
-                            let v = src[ih * g.inWidth + iw]
-                            if v > best || v.isNaN || at < 0, !best.isNaN || at < 0 { best = v; at = ih * g.inWidth + iw }
+                    let hs = max(h0, 0), ws = max(w0, 0)
+                    // the first element of the window starts the search; NaN wins and stays (as PyTorch)
+                    var at = hs * g.inWidth + ws, best = src[at]
+                    if !best.isNaN {
+                        search: for ih in hs..<max(h1, hs) {
+                            let row = ih * g.inWidth
+                            for iw in ws..<max(w1, ws) {
+                                let v = src[row + iw]
+                                if v > best { best = v; at = row + iw } else if v.isNaN { best = v; at = row + iw; break search }
+                            }
                         }
                     }
                     dst[oh * g.outWidth + ow] = best

@@ -58,8 +58,8 @@ public struct Identity: LayerOp {
 
 extension ReLU: RuntimeProviding {
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
-        StatelessRuntime(forward: { x, y, _ in Elementwise.reluForward(x: x, y: y) },
-                         backward: { _, y, dy, dx, acc, _ in Elementwise.reluBackward(y: y, dy: dy, dx: dx, accumulate: acc) })
+        StatelessRuntime(forward: { x, y, c in Elementwise.reluForward(x: x, y: y, parallel: c.parallel) },
+                         backward: { _, y, dy, dx, acc, c in Elementwise.reluBackward(y: y, dy: dy, dx: dx, accumulate: acc, parallel: c.parallel) })
     }
 }
 
