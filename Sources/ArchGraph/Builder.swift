@@ -181,7 +181,7 @@ final class BuildState {
     func expandLoop(_ item: YNode, variable: YEntry, entries: [YEntry], shape: inout Shape, index: inout Int,
                     nodes: inout [GraphNode], context: BuildContext) throws {
         try checkKeys(entries, allowed: ["for", "in", "layers", "when", "doc"], what: "a loop", prefix: context.prefix)
-        guard let v = variable.value.scalar, ParamDecl.isIdentifierPublic(v.text) else {
+        guard let v = variable.value.scalar, ParamDecl.isIdentifier(v.text) else {
             throw SpecError("'for' names the loop variable, found \(variable.value.kindDescription)", at: variable.value.location).prefixed(context.prefix)
         }
         guard let inNode = item["in"] else {
@@ -371,11 +371,4 @@ extension Result where Failure == SpecError {
 /// Runs `body`, adding `prefix` (a layer path) to any `SpecError` it throws.
 func withPath<T>(_ prefix: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as SpecError { throw error.prefixed(prefix) }
-}
-
-extension ParamDecl {
-    static func isIdentifierPublic(_ s: String) -> Bool {
-        guard let f = s.first, f.isLetter || f == "_" else { return false }
-        return s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
-    }
 }

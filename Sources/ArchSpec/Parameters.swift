@@ -122,7 +122,8 @@ public struct ParamDecl: Sendable {
         }
     }
 
-    static func isIdentifier(_ s: String) -> Bool {
+    /// Letters, digits and `_`, not starting with a digit.
+    public static func isIdentifier(_ s: String) -> Bool {
         guard let f = s.first, f.isLetter || f == "_" else { return false }
         return s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
     }
