@@ -61,7 +61,7 @@ public struct ImageFolder: SampleSource {
     /// Decodes every image once (in parallel) to find unreadable ones before training: throws
     /// for the first bad file, or with `skip` drops them and returns the errors.
     public func checked(skip: Bool, parallel: Parallelism) throws -> (ImageFolder, [DataError]) {
-        let problems = ProblemList(count: files.count)
+        let problems = ProblemList()
         parallel.forEach(parallel.threads) { worker in
             let codec = JPEGCodec()
             var i = worker
@@ -96,18 +96,13 @@ public struct ImageFolder: SampleSource {
 
     /// `{"0": "daisy", "1": "dandelion", ...}`, as the course's class_indices.json.
     public static func classIndicesJSON(_ classNames: [String]) -> String {
-        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(jsonQuote($0.element))" }.joined(separator: ",\n") + "\n}\n"
-    }
-
-    static func jsonQuote(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(JSONString.quote($0.element))" }.joined(separator: ",\n") + "\n}\n"
     }
 }
 
 final class ProblemList: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [(Int, DataError)] = []
-    init(count: Int) {}
     func set(_ i: Int, _ e: DataError) { lock.lock(); items.append((i, e)); lock.unlock() }
     var errors: [(Int, DataError)] { lock.lock(); defer { lock.unlock() }; return items.sorted { $0.0 < $1.0 } }
 }

@@ -105,12 +105,6 @@ public final class Journal {
                              [.text(Self.now()), .text(id)])
     }
 
-    public func markPending(_ ids: [String]) throws {
-        try database.transaction {
-            for id in ids { try database.execute("UPDATE trials SET status = 'pending' WHERE id = ?", [.text(id)]) }
-        }
-    }
-
     /// Records a finished trial and its epochs in one transaction.
     public func finish(_ id: String, status: String, metrics: RunMetrics?, error: String?) throws {
         try database.transaction {

@@ -82,3 +82,11 @@ private func safetensors(header: String, dataBytes: Int, headerLength: UInt64? =
         #expect(throws: TensorFileError(path, "expected 16 data bytes for shape [4], found 12")) { try NumPy.read(path) }
     }
 }
+
+@Suite struct JSONStringTests {
+    @Test func escapesQuotesBackslashesAndControlCharacters() {
+        #expect(JSONString.quote("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+        let data = Data(JSONString.quote("tab\there \"q\"").utf8)
+        #expect((try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) as? String == "tab\there \"q\"")
+    }
+}

@@ -99,11 +99,11 @@ public enum Safetensors {
         var header: [String] = []
         var offset = 0
         if !metadata.isEmpty {
-            header.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }.joined(separator: ",") + "}")
+            header.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\(JSONString.quote($0.key)):\(JSONString.quote($0.value))" }.joined(separator: ",") + "}")
         }
         for (name, t) in tensors {
             let bytes = t.count * 4
-            header.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            header.append("\(JSONString.quote(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
@@ -118,10 +118,6 @@ public enum Safetensors {
             }
         }
         try AtomicFile.write(data, to: path)
-    }
-
-    static func jsonString(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 }
 
