@@ -27,7 +27,7 @@ public enum Calibration {
 
     /// Measures each distinct configuration once (threads as the sweep will give each trial).
     public static func estimate(_ trials: [Trial], threads: Int) throws -> [String: Estimate] {
-        BLAS.setThreads(threads)
+        BLAS.setThreads(1)  // kernels split their products across threads themselves
         var perConfiguration: [Int: (Double, Double)] = [:]
         var out: [String: Estimate] = [:]
         for t in trials {

@@ -11,15 +11,30 @@ public enum Elementwise {
     // y = max(x, 0); y may be x
     public static func reluForward(x: Tensor, y: Tensor, parallel: Parallelism = .serial) {
         let s = x.base, d = y.base
-        chunks(x.count, parallel) { r in for i in r { d[i] = max(s[i], 0) } }
+        chunks(x.count, parallel) { r in
+            var i = r.lowerBound
+            let zero = Vector.F8(repeating: 0)
+            while i + Vector.width <= r.upperBound { Vector.store(Vector.load(s, i).replacing(with: zero, where: Vector.load(s, i) .< zero), d, i); i += Vector.width }
+            while i < r.upperBound { d[i] = max(s[i], 0); i += 1 }
+        }
     }
 
-    // dx = dy where y > 0
+    // dx = dy where y > 0 (dx may be dy)
     public static func reluBackward(y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool, parallel: Parallelism = .serial) {
         let o = y.base, g = dy.base, d = dx.base
         chunks(y.count, parallel) { r in
-            if accumulate { for i in r where o[i] > 0 { d[i] += g[i] } }
-            else { for i in r { d[i] = o[i] > 0 ? g[i] : 0 } }
+            var i = r.lowerBound
+            let zero = Vector.F8(repeating: 0)
+            while i + Vector.width <= r.upperBound {
+                let passed = zero.replacing(with: Vector.load(g, i), where: Vector.load(o, i) .> zero)
+                Vector.store(accumulate ? Vector.load(d, i) + passed : passed, d, i)
+                i += Vector.width
+            }
+            while i < r.upperBound {
+                let v: Float = o[i] > 0 ? g[i] : 0
+                d[i] = accumulate ? d[i] + v : v
+                i += 1
+            }
         }
     }
 
@@ -74,22 +89,27 @@ public enum Elementwise {
 /// Fully connected layer on OpenBLAS.
 public enum LinearKernel {
     // x: [N, in], w: [out, in], b: [out] -> y: [N, out] = x w^T + b
-    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, naive: Bool = false) {
+    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, naive: Bool = false, parallel: Parallelism = .serial) {
         let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
-        let f = naive ? BLAS.naiveGemm : BLAS.gemm
-        f(false, true, n, outF, inF, 1, x.base, inF, weight.base, inF, 0, y.base, outF)
+        if naive {
+            BLAS.naiveGemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.base, lda: inF, b: weight.base, ldb: inF, beta: 0, c: y.base, ldc: outF)
+        } else {
+            BLAS.gemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.base, lda: inF, b: weight.base, ldb: inF, beta: 0, c: y.base,
+                      ldc: outF, parallel: parallel)
+        }
         if let bias { for s in 0..<n { for o in 0..<outF { y.base[s * outF + o] += bias.base[o] } } }
     }
 
     // dW += dy^T x; db += sum dy; dx = dy w (or += with accumulate)
-    public static func backward(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?, accumulate: Bool) {
+    public static func backward(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?, accumulate: Bool,
+                                parallel: Parallelism = .serial) {
         let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
         BLAS.gemm(transA: true, transB: false, m: outF, n: inF, k: n, a: dy.base, lda: outF, b: x.base, ldb: inF, beta: 1,
-                  c: dWeight.base, ldc: inF)
+                  c: dWeight.base, ldc: inF, parallel: parallel)
         if let dBias { for s in 0..<n { for o in 0..<outF { dBias.base[o] += dy.base[s * outF + o] } } }
         if let dx {
             BLAS.gemm(transA: false, transB: false, m: n, n: inF, k: outF, a: dy.base, lda: outF, b: weight.base, ldb: inF,
-                      beta: accumulate ? 1 : 0, c: dx.base, ldc: inF)
+                      beta: accumulate ? 1 : 0, c: dx.base, ldc: inF, parallel: parallel)
         }
     }
 }

@@ -2,14 +2,41 @@ internal import CBLAS
 
 /// Matrix products on OpenBLAS's `cblas_sgemm`, with a naive reference beside it.
 public enum BLAS {
-    /// Sets the number of threads OpenBLAS uses for every later call.
+    /// Sets the number of threads OpenBLAS itself uses. ArchLab's kernels run with 1 and split
+    /// their products across threads themselves (`gemm(parallel:)`): OpenBLAS's idle workers spin
+    /// on `sched_yield` between calls and would take the cores from the non-GEMM work in between.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
     /// C = alpha * op(A) * op(B) + beta * C, row-major. op(A) is M x K, op(B) is K x N.
+    /// With several threads, C is cut into column (or row) blocks, one single-threaded sgemm each.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Parallelism = .serial) {
         guard m > 0, n > 0 else { return }
+        let parts = min(parallel.threads, max(n, m) / 16)
+        if parts > 1, m * n * k >= 1 << 17 {
+            let block = 16
+            if n >= m {
+                // columns [j0, j1) of C need columns [j0, j1) of op(B)
+                let units = (n + block - 1) / block
+                parallel.forEach(parts) { part in
+                    let j0 = units * part / parts * block, j1 = min(n, units * (part + 1) / parts * block)
+                    guard j1 > j0 else { return }
+                    gemm(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, alpha: alpha, a: a, lda: lda,
+                         b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+                }
+            } else {
+                // rows [i0, i1) of C need rows [i0, i1) of op(A)
+                let units = (m + block - 1) / block
+                parallel.forEach(parts) { part in
+                    let i0 = units * part / parts * block, i1 = min(m, units * (part + 1) / parts * block)
+                    guard i1 > i0 else { return }
+                    gemm(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, alpha: alpha, a: transA ? a + i0 : a + i0 * lda,
+                         lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+                }
+            }
+            return
+        }
         if k == 0 {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
@@ -39,11 +66,16 @@ public enum BLAS {
 
     /// Tensor form for tests: C = op(A) * op(B) + beta * C with shapes taken from the tensors.
     public static func matmul(_ a: Tensor, _ b: Tensor, into c: Tensor, transA: Bool = false, transB: Bool = false,
-                              beta: Float = 0, naive: Bool = false) {
+                              beta: Float = 0, naive: Bool = false, parallel: Parallelism = .serial) {
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
         precondition((transB ? b.shape[1] : b.shape[0]) == k && c.shape == [m, n], "matmul shapes \(a.shape) \(b.shape) \(c.shape)")
-        let f = naive ? naiveGemm : gemm
-        f(transA, transB, m, n, k, 1, a.base, a.shape[1], b.base, b.shape[1], beta, c.base, n)
+        if naive {
+            naiveGemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.base, lda: a.shape[1], b: b.base, ldb: b.shape[1],
+                      beta: beta, c: c.base, ldc: n)
+        } else {
+            gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.base, lda: a.shape[1], b: b.base, ldb: b.shape[1],
+                 beta: beta, c: c.base, ldc: n, parallel: parallel)
+        }
     }
 }

@@ -20,32 +20,102 @@ public struct PoolGeometry: Sendable {
     }
 }
 
-/// Max pooling: forward records the argmax of each window for the backward.
+/// Max pooling: forward records the argmax of each window for the backward. PyTorch's rule: the
+/// window is scanned in row-major order from -inf, a value wins if greater or NaN.
 public enum MaxPoolKernel {
     // x: [N, C, H, W] -> y: [N, C, Ho, Wo], argmax: [N, C, Ho, Wo] (index into the input plane)
-    public static func forward(x: Tensor, y: Tensor, argmax: UnsafeMutablePointer<Int32>?, geometry g: PoolGeometry, parallel: Parallelism) {
+    // Each plane is first copied into a scratch plane bordered with -inf (so no window is clipped:
+    // -inf never wins, and PyTorch ignores those positions too), then eight outputs of a row are
+    // computed at once, their maximum and argmax kept in registers over the window.
+    public static func forward(x: Tensor, y: Tensor, argmax: UnsafeMutablePointer<Int32>, geometry g: PoolGeometry, parallel: Parallelism) {
         let planes = x.shape[0] * g.channels
-        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
-        parallel.forEach(planes) { p in
-            let src = x.base + p * inPlane, dst = y.base + p * outPlane
-            for oh in 0..<g.outHeight {
-                let h0 = oh * g.stride.0 - g.padding.0, h1 = min(h0 + g.kernel.0, g.inHeight)
-                for ow in 0..<g.outWidth {
-                    let w0 = ow * g.stride.1 - g.padding.1, w1 = min(w0 + g.kernel.1, g.inWidth)
-                    let hs = max(h0, 0), ws = max(w0, 0)
-                    // the first element of the window starts the search; NaN wins and stays (as PyTorch)
-                    var at = hs * g.inWidth + ws, best = src[at]
-                    if !best.isNaN {
-                        search: for ih in hs..<max(h1, hs) {
-                            let row = ih * g.inWidth
-                            for iw in ws..<max(w1, ws) {
-                                let v = src[row + iw]
-                                if v > best { best = v; at = row + iw } else if v.isNaN { best = v; at = row + iw; break search }
+        let H = g.inHeight, W = g.inWidth, Ho = g.outHeight, Wo = g.outWidth
+        let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding
+        let chunks = (Wo + Vector.width - 1) / Vector.width
+        // the padded plane covers every window of every (also the last, partial) chunk of lanes
+        let paddedHeight = max((Ho - 1) * sh + kh, ph + H), paddedWidth = max((chunks * Vector.width - 1) * sw + kw, pw + W)
+        // per chunk of lanes: the input column of each lane's window (kj = 0), and its first valid column
+        var laneColumns: [SIMD8<Int32>] = [], laneStarts: [SIMD8<Int32>] = []
+        for chunk in 0..<chunks {
+            var column = SIMD8<Int32>(), start = SIMD8<Int32>()
+            for l in 0..<Vector.width {
+                column[l] = Int32(truncatingIfNeeded: (chunk * Vector.width + l) * sw - pw)
+                start[l] = max(column[l], 0)
+            }
+            laneColumns.append(column)
+            laneStarts.append(start)
+        }
+        let parts = min(parallel.threads, planes)
+        parallel.forEach(parts) { part in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedHeight * paddedWidth + 2 * Vector.width) { buffer in
+                let padded = buffer.baseAddress!
+                // the lanes of a partial last chunk go through here (extracting lanes one by one is slow)
+                let tailValues = padded + paddedHeight * paddedWidth
+                let tailIndices = UnsafeMutableRawPointer(tailValues + Vector.width).bindMemory(to: Int32.self, capacity: Vector.width)
+                padded.initialize(repeating: -.infinity, count: paddedHeight * paddedWidth)
+                for p in (planes * part / parts)..<(planes * (part + 1) / parts) {
+                    let src = x.base + p * H * W
+                    for ih in 0..<H { (padded + (ih + ph) * paddedWidth + pw).update(from: src + ih * W, count: W) }
+                    for oh in 0..<Ho {
+                        let h0 = oh * sh - ph, hs = max(h0, 0)
+                        let out = y.base + (p * Ho + oh) * Wo, at = argmax + (p * Ho + oh) * Wo
+                        for chunk in 0..<chunks {
+                            let ow0 = chunk * Vector.width
+                            let columns = laneColumns[chunk]
+                            var best = Vector.F8(repeating: -.infinity)
+                            var index = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: hs * W)) &+ laneStarts[chunk]
+                            for ki in 0..<kh {
+                                let ih = h0 + ki
+                                let row = padded + (ih + ph) * paddedWidth + ow0 * sw
+                                for kj in 0..<kw {
+                                    let v: Vector.F8
+                                    if sw == 1 {
+                                        v = Vector.load(row, kj)
+                                    } else {
+                                        let r = row + kj
+                                        v = Vector.F8(r[0], r[sw], r[2 * sw], r[3 * sw], r[4 * sw], r[5 * sw], r[6 * sw], r[7 * sw])
+                                    }
+                                    let wins = (v .> best) .| (v .!= v)
+                                    best.replace(with: v, where: wins)
+                                    index.replace(with: SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: ih * W + kj)) &+ columns, where: wins)
+                                }
+                            }
+                            let valid = min(Vector.width, Wo - ow0)
+                            if valid == Vector.width {
+                                Vector.store(best, out, ow0)
+                                Vector.store(index, at, ow0)
+                            } else {
+                                Vector.store(best, tailValues, 0)
+                                Vector.store(index, tailIndices, 0)
+                                (out + ow0).update(from: tailValues, count: valid)
+                                (at + ow0).update(from: tailIndices, count: valid)
                             }
                         }
                     }
-                    dst[oh * g.outWidth + ow] = best
-                    argmax?[p * outPlane + oh * g.outWidth + ow] = Int32(at)
+                }
+            }
+        }
+    }
+
+    /// The same result window by window, the reference `forward` is tested against.
+    public static func naiveForward(x: Tensor, y: Tensor, argmax: UnsafeMutablePointer<Int32>, geometry g: PoolGeometry) {
+        let planes = x.shape[0] * g.channels
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        for p in 0..<planes {
+            let src = x.base + p * inPlane
+            for oh in 0..<g.outHeight {
+                let h0 = oh * g.stride.0 - g.padding.0, h1 = min(h0 + g.kernel.0, g.inHeight), hs = max(h0, 0)
+                for ow in 0..<g.outWidth {
+                    let w0 = ow * g.stride.1 - g.padding.1, w1 = min(w0 + g.kernel.1, g.inWidth), ws = max(w0, 0)
+                    var best = -Float.infinity, at = hs * g.inWidth + ws
+                    for ih in hs..<max(h1, hs) {
+                        for iw in ws..<max(w1, ws) {
+                            let v = src[ih * g.inWidth + iw]
+                            if v > best || v.isNaN { best = v; at = ih * g.inWidth + iw }
+                        }
+                    }
+                    y.base[p * outPlane + oh * g.outWidth + ow] = best
+                    argmax[p * outPlane + oh * g.outWidth + ow] = Int32(at)
                 }
             }
         }

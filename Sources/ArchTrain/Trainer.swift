@@ -129,7 +129,7 @@ public final class Trainer {
     /// Loads the data and builds the network with the input shape the data gives.
     public init(config: TrainingConfig, build: (_ input: [Int]) throws -> Network) throws {
         self.config = config
-        BLAS.setThreads(config.threads)
+        BLAS.setThreads(1)  // kernels split their products across `parallel` themselves
         parallel = Parallelism(threads: config.threads)
         let source = try DataSource.parse(config.data)
         var (train, test, skipped) = try source.load(skipBadImages: config.skipBadImages, parallel: parallel)

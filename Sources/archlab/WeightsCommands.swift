@@ -48,7 +48,7 @@ struct ForwardCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(threads)
+        BLAS.setThreads(1)  // kernels split their products across threads themselves
         guard case let .float32(x) = try Diagnostics.file({ try NumPy.read(inputFile) }), x.shape.count == 4 else {
             throw Diagnostics.fail("\(inputFile): expected a float32 array [N, C, H, W]")
         }

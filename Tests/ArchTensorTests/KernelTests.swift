@@ -37,7 +37,7 @@ import Testing
         for i in 0..<fast.count { #expect(abs(fast[i] - slow[i]) <= 1e-5 + 1e-5 * abs(slow[i])) }
     }
 
-    @Test(arguments: geometries.prefix(8))
+    @Test(arguments: geometries)
     func gradients(_ g: ConvGeometry) {
         var random = RandomSource(seed: 2)
         let x = randomTensor([2, g.inChannels, g.inHeight, g.inWidth], &random)
@@ -67,6 +67,23 @@ import Testing
         BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5)
         BLAS.matmul(a, b, into: c2, transA: transA, transB: transB, beta: 0.5, naive: true)
         for i in 0..<c1.count { #expect(abs(c1[i] - c2[i]) < 1e-5) }
+    }
+
+    /// The product split across threads (column blocks when N >= M, row blocks otherwise, edges
+    /// not multiples of the block) equals the naive one.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func splitProductMatchesNaive(transA: Bool, transB: Bool) {
+        var random = RandomSource(seed: 5)
+        for (m, n, k) in [(37, 301, 45), (290, 33, 41), (64, 64, 64)] {
+            let a = randomTensor(transA ? [k, m] : [m, k], &random), b = randomTensor(transB ? [n, k] : [k, n], &random)
+            let c1 = randomTensor([m, n], &random), c2 = Tensor(shape: [m, n])
+            c2.copy(from: c1)
+            BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5, parallel: Parallelism(threads: 3))
+            BLAS.matmul(a, b, into: c2, transA: transA, transB: transB, beta: 0.5, naive: true)
+            var worst: Float = 0
+            for i in 0..<c1.count { worst = max(worst, abs(c1[i] - c2[i])) }
+            #expect(worst < 1e-4, "\(m)x\(n)x\(k): \(worst)")
+        }
     }
 
     @Test func linearGradients() {
@@ -110,6 +127,37 @@ import Testing
                 return [dx]
             })
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    /// The row-vectorized max pool equals the window-by-window reference on random geometries,
+    /// with ties (few distinct values), NaN and -inf: same values, same argmax.
+    @Test func maxPoolMatchesReference() {
+        var random = RandomSource(seed: 41)
+        for trial in 0..<300 {
+            let k = (1 + Int(random.next() % 5), 1 + Int(random.next() % 5))
+            let stride = (1 + Int(random.next() % 3), 1 + Int(random.next() % 3))
+            let padding = (Int(random.next() % UInt64(k.0 / 2 + 1)), Int(random.next() % UInt64(k.1 / 2 + 1)))
+            let h = k.0 + Int(random.next() % 9), w = k.1 + Int(random.next() % 9)
+            let g = PoolGeometry(channels: 2, inHeight: h, inWidth: w, kernel: k, stride: stride, padding: padding,
+                                 ceilMode: random.next() % 2 == 0)
+            let x = Tensor(shape: [2, 2, h, w])
+            for i in 0..<x.count {
+                let r = random.next() % 40
+                x[i] = r == 0 ? .nan : r == 1 ? -.infinity : Float(Int(r % 4) - 2)
+            }
+            let fast = Tensor(shape: [2, 2, g.outHeight, g.outWidth]), slow = Tensor(shape: fast.shape)
+            let a1 = UnsafeMutablePointer<Int32>.allocate(capacity: fast.count), a2 = UnsafeMutablePointer<Int32>.allocate(capacity: fast.count)
+            defer { a1.deallocate(); a2.deallocate() }
+            MaxPoolKernel.forward(x: x, y: fast, argmax: a1, geometry: g, parallel: Parallelism(threads: 2))
+            MaxPoolKernel.naiveForward(x: x, y: slow, argmax: a2, geometry: g)
+            for i in 0..<fast.count {
+                let same = fast[i] == slow[i] || (fast[i].isNaN && slow[i].isNaN)
+                guard same, a1[i] == a2[i] else {
+                    Issue.record("trial \(trial) \(g.kernel) \(g.stride) \(g.padding) ceil \(g.ceilMode) \(h)x\(w) at \(i): \(fast[i])@\(a1[i]) vs \(slow[i])@\(a2[i])")
+                    return
+                }
+            }
+        }
     }
 
     @Test(arguments: geometries.flatMap { g in [(g, true), (g, false)] })

@@ -51,10 +51,10 @@ final class LinearRuntime: LayerRuntime {
 
     // x: [N, in] -> y: [N, out]
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
-        LinearKernel.forward(x: x, weight: weight, bias: bias, y: y)
+        LinearKernel.forward(x: x, weight: weight, bias: bias, y: y, parallel: context.parallel)
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
-        LinearKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, accumulate: accumulate)
+        LinearKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, accumulate: accumulate, parallel: context.parallel)
     }
 }
