@@ -36,6 +36,16 @@ public struct ConvGeometry: Sendable, Equatable {
 /// Convolution as im2col + GEMM on OpenBLAS (pointwise convolutions as a plain GEMM), with a
 /// direct naive convolution beside it as the reference.
 public enum Conv2dKernel {
+    /// Output columns [lo, hi) whose input column `ow*sw - pw + kj*dw` lies inside [0, W).
+    @inline(__always)
+    static func validColumns(_ g: ConvGeometry, _ kj: Int) -> (lo: Int, hi: Int) {
+        let shift = g.padding.1 - kj * g.dilation.1, sw = g.stride.1
+        let lo = shift <= 0 ? 0 : (shift + sw - 1) / sw
+        let last = g.inWidth - 1 + shift
+        let hi = last < 0 ? 0 : min(g.outWidth, last / sw + 1)
+        return (min(lo, hi), hi)
+    }
+
     // x: [C/g, H, W] of one group -> cols: [(C/g)*kh*kw, Ho*Wo], rows `rowStride` apart
     static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding, (dh, dw) = g.dilation
@@ -46,15 +56,19 @@ public enum Conv2dKernel {
             for ki in 0..<kh {
                 for kj in 0..<kw {
                     let dst = cols + row * rowStride
+                    let (lo, hi) = validColumns(g, kj), offset = kj * dw - pw
                     for oh in 0..<Ho {
                         let ih = oh * sh - ph + ki * dh
                         let line = dst + oh * Wo
                         if ih < 0 || ih >= H { line.update(repeating: 0, count: Wo); continue }
-                        let src = plane + ih * W
-                        for ow in 0..<Wo {
-                            let iw = ow * sw - pw + kj * dw
-                            line[ow] = (iw >= 0 && iw < W) ? src[iw] : 0
+                        let src = plane + ih * W + offset
+                        if lo > 0 { line.update(repeating: 0, count: lo) }
+                        if sw == 1 {
+                            (line + lo).update(from: src + lo, count: hi - lo)
+                        } else {
+                            for ow in lo..<hi { line[ow] = src[ow &* sw] }
                         }
+                        if hi < Wo { (line + hi).update(repeating: 0, count: Wo - hi) }
                     }
                     row += 1
                 }
@@ -72,13 +86,15 @@ public enum Conv2dKernel {
             for ki in 0..<kh {
                 for kj in 0..<kw {
                     let src = cols + row * rowStride
+                    let (lo, hi) = validColumns(g, kj), offset = kj * dw - pw
                     for oh in 0..<Ho {
                         let ih = oh * sh - ph + ki * dh
                         if ih < 0 || ih >= H { continue }
-                        let line = plane + ih * W, s = src + oh * Wo
-                        for ow in 0..<Wo {
-                            let iw = ow * sw - pw + kj * dw
-                            if iw >= 0 && iw < W { line[iw] += s[ow] }
+                        let line = plane + ih * W + offset, s = src + oh * Wo
+                        if sw == 1 {
+                            for ow in lo..<hi { line[ow] += s[ow] }
+                        } else {
+                            for ow in lo..<hi { line[ow &* sw] += s[ow] }
                         }
                     }
                     row += 1
@@ -113,7 +129,7 @@ public enum Conv2dKernel {
             gather(x, group: grp, g, into: cols, parallel: parallel)
             // out [O/g, N*P] = W_g [O/g, K] * cols [K, N*P]
             BLAS.gemm(transA: false, transB: false, m: g.groupOut, n: width, k: g.patch, a: weight.base + grp * g.groupOut * g.patch,
-                      lda: g.patch, b: cols, ldb: width, beta: 0, c: out, ldc: width)
+                      lda: g.patch, b: cols, ldb: width, beta: 0, c: out, ldc: width, parallel: parallel)
             parallel.forEach(n) { s in
                 for o in 0..<g.groupOut {
                     let channel = grp * g.groupOut + o
@@ -147,7 +163,7 @@ public enum Conv2dKernel {
             gather(x, group: grp, g, into: cols, parallel: parallel)
             // dW_g += grads [O/g, N*P] * cols^T [N*P, K]
             BLAS.gemm(transA: false, transB: true, m: g.groupOut, n: g.patch, k: width, a: grads, lda: width, b: cols, ldb: width,
-                      beta: 1, c: dWeight.base + grp * g.groupOut * g.patch, ldc: g.patch)
+                      beta: 1, c: dWeight.base + grp * g.groupOut * g.patch, ldc: g.patch, parallel: parallel)
             if let dBias {
                 for o in 0..<g.groupOut {
                     var sum: Double = 0
@@ -159,7 +175,7 @@ public enum Conv2dKernel {
             guard let dx else { continue }
             // dcols [K, N*P] = W_g^T [K, O/g] * grads [O/g, N*P], then scattered back per sample
             BLAS.gemm(transA: true, transB: false, m: g.patch, n: width, k: g.groupOut, a: weight.base + grp * g.groupOut * g.patch,
-                      lda: g.patch, b: grads, ldb: width, beta: 0, c: cols, ldc: width)
+                      lda: g.patch, b: grads, ldb: width, beta: 0, c: cols, ldc: width, parallel: parallel)
             parallel.forEach(n) { s in
                 let dst = dx.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
                 if g.isPointwise {

@@ -9,10 +9,10 @@ public enum BatchNormKernel {
         let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c), m = n * plane
         parallel.forEach(c) { ch in
             var sum = 0.0
-            for s in 0..<n { let p = x.base + (s * c + ch) * plane; for i in 0..<plane { sum += Double(p[i]) } }
+            for s in 0..<n { sum += Vector.sum(x.base + (s * c + ch) * plane, plane) }
             let mean = sum / Double(m)
             var sq = 0.0
-            for s in 0..<n { let p = x.base + (s * c + ch) * plane; for i in 0..<plane { let d = Double(p[i]) - mean; sq += d * d } }
+            for s in 0..<n { sq += Vector.sumSquaredDeviations(x.base + (s * c + ch) * plane, plane, mean: mean) }
             let variance = sq / Double(m)
             let invStd = 1 / (variance + Double(eps)).squareRoot()
             saveMean.base[ch] = Float(mean)
@@ -20,8 +20,7 @@ public enum BatchNormKernel {
             // (x - mean) * scale + beta: subtracting first keeps precision when |mean| >> std.
             let scale = Float(invStd) * (gamma?.base[ch] ?? 1), shift = beta?.base[ch] ?? 0, mean32 = Float(mean)
             for s in 0..<n {
-                let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
-                for i in 0..<plane { dst[i] = (src[i] - mean32) * scale + shift }
+                Vector.affine(x.base + (s * c + ch) * plane, y.base + (s * c + ch) * plane, plane, subtract: mean32, scale: scale, add: shift)
             }
             let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
             runningMean.base[ch] = (1 - momentum) * runningMean.base[ch] + momentum * Float(mean)
@@ -37,8 +36,7 @@ public enum BatchNormKernel {
             let invStd = 1 / (runningVar.base[ch] + eps).squareRoot()
             let scale = invStd * (gamma?.base[ch] ?? 1), shift = beta?.base[ch] ?? 0, m = runningMean.base[ch]
             for s in 0..<n {
-                let src = x.base + (s * c + ch) * plane, dst = y.base + (s * c + ch) * plane
-                for i in 0..<plane { dst[i] = (src[i] - m) * scale + shift }
+                Vector.affine(x.base + (s * c + ch) * plane, y.base + (s * c + ch) * plane, plane, subtract: m, scale: scale, add: shift)
             }
         }
     }
@@ -49,24 +47,31 @@ public enum BatchNormKernel {
         let (n, c) = (x.shape[0], x.shape[1]), plane = x.count / (n * c), m = Double(n * plane)
         parallel.forEach(c) { ch in
             let mean = saveMean.base[ch], invStd = saveInvStd.base[ch]
-            var sumDy = 0.0, sumDyXhat = 0.0
+            var sumDy = 0.0, sumDyCentered = 0.0
             for s in 0..<n {
-                let xs = x.base + (s * c + ch) * plane, g = dy.base + (s * c + ch) * plane
-                for i in 0..<plane {
-                    sumDy += Double(g[i])
-                    sumDyXhat += Double(g[i]) * Double((xs[i] - mean) * invStd)
-                }
+                let (a, b) = Vector.sumAndCorrelation(dy.base + (s * c + ch) * plane, x.base + (s * c + ch) * plane, plane, mean: mean)
+                sumDy += a; sumDyCentered += b
             }
+            let sumDyXhat = sumDyCentered * Double(invStd)
             dGamma?.base[ch] += Float(sumDyXhat)
             dBeta?.base[ch] += Float(sumDy)
             guard let dx else { return }
             let k = Double(gamma?.base[ch] ?? 1) * Double(invStd) / m
             let a = Float(k * m), b = Float(k * sumDy), cxh = Float(k * sumDyXhat)
+            // dx = a*dy - b - (x - mean) * invStd * cxh
+            let av = Vector.F8(repeating: a), bv = Vector.F8(repeating: b), mv = Vector.F8(repeating: mean), kv = Vector.F8(repeating: invStd * cxh)
             for s in 0..<n {
                 let xs = x.base + (s * c + ch) * plane, g = dy.base + (s * c + ch) * plane, d = dx.base + (s * c + ch) * plane
-                for i in 0..<plane {
+                var i = 0
+                while i + Vector.width <= plane {
+                    let v = av * Vector.load(g, i) - bv - (Vector.load(xs, i) - mv) * kv
+                    Vector.store(accumulate ? Vector.load(d, i) + v : v, d, i)
+                    i += Vector.width
+                }
+                while i < plane {
                     let v = a * g[i] - b - (xs[i] - mean) * invStd * cxh
                     d[i] = accumulate ? d[i] + v : v
+                    i += 1
                 }
             }
         }

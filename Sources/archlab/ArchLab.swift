@@ -1,4 +1,6 @@
 import ArgumentParser
+import ArchTensor
+import Foundation
 
 /// `archlab`: CNN architecture experiments driven by declarative YAML.
 @main
@@ -8,4 +10,14 @@ struct ArchLab: ParsableCommand {
         abstract: "CNN architecture experiments driven by declarative YAML.",
         subcommands: [SummaryCommand.self, ValidateCommand.self, OpsCommand.self, InitCommand.self, ForwardCommand.self, TrainCommand.self, EvalCommand.self, SweepCommand.self, ReportCommand.self, PredictCommand.self, DataCommand.self, ModelBenchCommand.self, SgemmCommand.self]
     )
+
+    static func main() {
+        // OpenBLAS picks its kernels when it is loaded: restart once with the better core type
+        // (see BLAS.preferredCoreType); if exec fails, go on with the detected kernels.
+        if let core = BLAS.preferredCoreType() {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+        }
+        main(Array(CommandLine.arguments.dropFirst()))
+    }
 }

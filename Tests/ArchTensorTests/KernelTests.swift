@@ -306,3 +306,19 @@ import Testing
         #expect(abs(CrossEntropyKernel.forwardBackward(logits: logits, labels: [1, 2], smoothing: 0.1, weight: 1, dLogits: nil) - 1.6094379) < 1e-6)
     }
 }
+
+@Suite struct BLASCoreTests {
+    static let zen = "processor\t: 0\nflags\t\t: fpu sse avx2 fma avx512f avx512dq avx512cd avx512bw avx512vl\n"
+
+    @Test func asksForAVX512KernelsWhereOpenBLASChoseHaswell() {
+        #expect(BLAS.preferredCoreType(environment: [:], cpuinfo: Self.zen, detected: "Haswell") == "SKYLAKEX")
+        #expect(BLAS.preferredCoreType(environment: [:], cpuinfo: Self.zen, detected: "Zen") == "SKYLAKEX")
+    }
+
+    @Test func keepsAUsersChoiceAndCPUsWithoutAVX512() {
+        #expect(BLAS.preferredCoreType(environment: ["OPENBLAS_CORETYPE": "Haswell"], cpuinfo: Self.zen, detected: "Haswell") == nil)
+        #expect(BLAS.preferredCoreType(environment: [:], cpuinfo: "flags\t: fpu avx2 fma avx512f\n", detected: "Haswell") == nil)
+        #expect(BLAS.preferredCoreType(environment: [:], cpuinfo: Self.zen, detected: "SkylakeX") == nil)
+        #expect(BLAS.preferredCoreType(environment: [:], cpuinfo: nil, detected: "Haswell") == nil)
+    }
+}
