@@ -28,9 +28,19 @@ public struct ConvGeometry: Sendable, Equatable {
     var inPlane: Int { inHeight * inWidth }
     /// 1x1, stride 1, no padding: the input already is the im2col matrix.
     var isPointwise: Bool { kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) }
-    /// Floats of workspace a batch of `batch` samples needs: the im2col matrix of one group for
-    /// the whole batch, [(C/g)*kh*kw, N*Ho*Wo], and the GEMM output [O/g, N*Ho*Wo].
-    public func workspaceCount(batch: Int) -> Int { (patch + groupOut) * batch * outPlane }
+    /// Output planes of at least this many pixels are computed sample by sample: each thread's
+    /// im2col matrix [K, Ho*Wo] stays in cache and the GEMM writes straight into y (no scatter).
+    /// Smaller planes give GEMMs too narrow to be efficient; those go through one batch-wide GEMM.
+    public var perSampleMinimumPlane = 196
+    var perSample: Bool { groups == 1 && outPlane >= perSampleMinimumPlane }
+
+    /// Floats of workspace a batch of `batch` samples needs with `threads` threads. Batch-wide:
+    /// the im2col matrix of one group for the whole batch, [(C/g)*kh*kw, N*Ho*Wo], and the GEMM
+    /// output [O/g, N*Ho*Wo]. Per sample, for each thread: an im2col matrix [K, Ho*Wo] and
+    /// partial weight and bias gradients [O, K] + [O].
+    public func workspaceCount(batch: Int, threads: Int) -> Int {
+        perSample ? threads * (patch * outPlane + outChannels * patch + outChannels) : (patch + groupOut) * batch * outPlane
+    }
 }
 
 /// Convolution as im2col + GEMM on OpenBLAS (pointwise convolutions as a plain GEMM), with a
@@ -64,7 +74,7 @@ public enum Conv2dKernel {
                         let src = plane + ih * W + offset
                         if lo > 0 { line.update(repeating: 0, count: lo) }
                         if sw == 1 {
-                            (line + lo).update(from: src + lo, count: hi - lo)
+                            Vector.copy(src + lo, line + lo, hi - lo)
                         } else {
                             for ow in lo..<hi { line[ow] = src[ow &* sw] }
                         }
@@ -92,7 +102,7 @@ public enum Conv2dKernel {
                         if ih < 0 || ih >= H { continue }
                         let line = plane + ih * W + offset, s = src + oh * Wo
                         if sw == 1 {
-                            for ow in lo..<hi { line[ow] += s[ow] }
+                            Vector.add(s + lo, into: line + lo, hi - lo)
                         } else {
                             for ow in lo..<hi { line[ow &* sw] += s[ow] }
                         }
@@ -118,12 +128,14 @@ public enum Conv2dKernel {
         }
     }
 
-    /// y = conv(x, w) + b, one GEMM per group for the whole batch.
-    // x: [N, C, H, W], w: [O, C/g, kh, kw], b: [O], y: [N, O, Ho, Wo], workspace: >= g.workspaceCount(batch: N)
+    /// y = conv(x, w) + b: sample by sample when the output planes are large (see `perSample`),
+    /// otherwise one GEMM per group for the whole batch.
+    // x: [N, C, H, W], w: [O, C/g, kh, kw], b: [O], y: [N, O, Ho, Wo], workspace: >= g.workspaceCount(batch: N, threads:)
     public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, geometry g: ConvGeometry, workspace: Tensor,
                                parallel: Parallelism = .serial) {
         let n = x.shape[0], width = n * g.outPlane
-        precondition(workspace.capacity >= g.workspaceCount(batch: n), "conv workspace too small")
+        precondition(workspace.capacity >= g.workspaceCount(batch: n, threads: parallel.threads), "conv workspace too small")
+        if g.perSample { return forwardPerSample(x: x, weight: weight, bias: bias, y: y, geometry: g, workspace: workspace, parallel: parallel) }
         let cols = workspace.base, out = workspace.base + g.patch * width
         for grp in 0..<g.groups {
             gather(x, group: grp, g, into: cols, parallel: parallel)
@@ -151,6 +163,11 @@ public enum Conv2dKernel {
     public static func backward(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
                                 geometry g: ConvGeometry, workspace: Tensor, accumulate: Bool, parallel: Parallelism = .serial) {
         let n = x.shape[0], width = n * g.outPlane
+        precondition(workspace.capacity >= g.workspaceCount(batch: n, threads: parallel.threads), "conv workspace too small")
+        if g.perSample {
+            return backwardPerSample(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: g,
+                                     workspace: workspace, accumulate: accumulate, parallel: parallel)
+        }
         let cols = workspace.base, grads = workspace.base + g.patch * width
         if let dx, !accumulate { dx.zero() }
         for grp in 0..<g.groups {
@@ -187,6 +204,61 @@ public enum Conv2dKernel {
                     col2im(cols + s * g.outPlane, g, dst, rowStride: width)
                 }
             }
+        }
+    }
+
+    // x: [N, C, H, W] -> y: [N, O, Ho, Wo], groups == 1; samples split across threads, each with its own
+    // im2col matrix cols: [K, P] in the workspace; y_s [O, P] = W [O, K] * cols [K, P] (+ b)
+    static func forwardPerSample(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, geometry g: ConvGeometry, workspace: Tensor,
+                                 parallel: Parallelism) {
+        let n = x.shape[0], P = g.outPlane, K = g.patch, O = g.outChannels
+        let parts = min(parallel.threads, n), stride = K * P + O * K + O
+        parallel.forEach(parts) { part in
+            let cols = workspace.base + part * stride
+            for s in (n * part / parts)..<(n * (part + 1) / parts) {
+                let src = x.base + s * g.inChannels * g.inPlane, dst = y.base + s * O * P
+                let b: UnsafePointer<Float>
+                if g.isPointwise { b = UnsafePointer(src) } else { im2col(src, g, cols, rowStride: P); b = UnsafePointer(cols) }
+                BLAS.gemm(transA: false, transB: false, m: O, n: P, k: K, a: weight.base, lda: K, b: b, ldb: P, beta: 0, c: dst, ldc: P)
+                if let bias { for o in 0..<O { Vector.addScalar(bias.base[o], to: dst + o * P, P) } }
+            }
+        }
+    }
+
+    // dy: [N, O, Ho, Wo] -> dW += sum_s dy_s cols_s^T, db += sum dy, dx_s = col2im(W^T dy_s); each thread
+    // sums its samples' weight and bias gradients in its own [O, K] + [O], added up at the end
+    static func backwardPerSample(x: Tensor, weight: Tensor, dy: Tensor, dx: Tensor?, dWeight: Tensor, dBias: Tensor?,
+                                  geometry g: ConvGeometry, workspace: Tensor, accumulate: Bool, parallel: Parallelism) {
+        let n = x.shape[0], P = g.outPlane, K = g.patch, O = g.outChannels
+        let parts = min(parallel.threads, n), stride = K * P + O * K + O
+        parallel.forEach(parts) { part in
+            let cols = workspace.base + part * stride, dW = cols + K * P, dB = dW + O * K
+            dW.update(repeating: 0, count: O * K + O)
+            for s in (n * part / parts)..<(n * (part + 1) / parts) {
+                let src = x.base + s * g.inChannels * g.inPlane, grad = dy.base + s * O * P
+                let b: UnsafePointer<Float>
+                if g.isPointwise { b = UnsafePointer(src) } else { im2col(src, g, cols, rowStride: P); b = UnsafePointer(cols) }
+                // dW [O, K] += dy_s [O, P] * cols^T [P, K]
+                BLAS.gemm(transA: false, transB: true, m: O, n: K, k: P, a: grad, lda: P, b: b, ldb: P, beta: 1, c: dW, ldc: K)
+                for o in 0..<O { dB[o] += Float(Vector.sum(grad + o * P, P)) }
+                guard let dx else { continue }
+                let d = dx.base + s * g.inChannels * g.inPlane
+                if g.isPointwise {
+                    // dx_s [C, P] (+)= W^T [C, O] * dy_s [O, P]
+                    BLAS.gemm(transA: true, transB: false, m: K, n: P, k: O, a: weight.base, lda: K, b: grad, ldb: P,
+                              beta: accumulate ? 1 : 0, c: d, ldc: P)
+                } else {
+                    BLAS.gemm(transA: true, transB: false, m: K, n: P, k: O, a: weight.base, lda: K, b: grad, ldb: P, beta: 0, c: cols, ldc: P)
+                    if !accumulate { d.update(repeating: 0, count: g.inChannels * g.inPlane) }
+                    col2im(cols, g, d, rowStride: P)
+                }
+            }
+        }
+        // in part order, so the sums do not depend on thread timing
+        for part in 0..<parts {
+            let dW = workspace.base + part * stride + K * P, dB = dW + O * K
+            Vector.add(dW, into: dWeight.base, O * K)
+            if let dBias { Vector.add(dB, into: dBias.base, O) }
         }
     }
 

@@ -70,4 +70,27 @@ enum Vector {
         while i + width <= count { store((load(src, i) - sv) * kv + ov, dst, i); i += width }
         while i < count { dst[i] = (src[i] - shift) * scale + offset; i += 1 }
     }
+
+    /// dst[0..<count] = src[0..<count]; short rows inline (a memmove call costs more than the copy).
+    @inline(__always) static func copy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count > 64 { dst.update(from: src, count: count); return }
+        var i = 0
+        while i + width <= count { store(load(src, i), dst, i); i += width }
+        while i < count { dst[i] = src[i]; i += 1 }
+    }
+
+    /// dst[i] += src[i].
+    @inline(__always) static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        var i = 0
+        while i + width <= count { store(load(dst, i) + load(src, i), dst, i); i += width }
+        while i < count { dst[i] += src[i]; i += 1 }
+    }
+
+    /// dst[i] += value.
+    @inline(__always) static func addScalar(_ value: Float, to dst: UnsafeMutablePointer<Float>, _ count: Int) {
+        let v = F8(repeating: value)
+        var i = 0
+        while i + width <= count { store(load(dst, i) + v, dst, i); i += width }
+        while i < count { dst[i] += value; i += 1 }
+    }
 }

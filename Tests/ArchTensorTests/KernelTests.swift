@@ -24,27 +24,34 @@ import Testing
         return out
     }()
 
-    @Test(arguments: geometries)
+    /// Every geometry twice: through the batch-wide GEMM and sample by sample.
+    static let bothPaths: [ConvGeometry] = geometries.flatMap { g in
+        var perSample = g
+        perSample.perSampleMinimumPlane = 0
+        return [g, perSample]
+    }
+
+    @Test(arguments: bothPaths)
     func fastMatchesNaive(_ g: ConvGeometry) {
         var random = RandomSource(seed: 1)
         let x = randomTensor([2, g.inChannels, g.inHeight, g.inWidth], &random)
         let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
         let b = randomTensor([g.outChannels], &random)
         let fast = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth]), slow = Tensor(shape: fast.shape)
-        let workspace = Tensor(shape: [g.workspaceCount(batch: 2)])
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 2, threads: 2)])
         Conv2dKernel.forward(x: x, weight: w, bias: b, y: fast, geometry: g, workspace: workspace, parallel: Parallelism(threads: 2))
         Conv2dKernel.naiveForward(x: x, weight: w, bias: b, y: slow, geometry: g)
         for i in 0..<fast.count { #expect(abs(fast[i] - slow[i]) <= 1e-5 + 1e-5 * abs(slow[i])) }
     }
 
-    @Test(arguments: geometries)
+    @Test(arguments: bothPaths)
     func gradients(_ g: ConvGeometry) {
         var random = RandomSource(seed: 2)
         let x = randomTensor([2, g.inChannels, g.inHeight, g.inWidth], &random)
         let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
         let b = randomTensor([g.outChannels], &random)
         let y = Tensor(shape: [2, g.outChannels, g.outHeight, g.outWidth])
-        let workspace = Tensor(shape: [g.workspaceCount(batch: 2)])
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 2, threads: 1)])
         let mismatches = checkGradients(inputs: [x, w, b], output: y,
             forward: { Conv2dKernel.forward(x: x, weight: w, bias: b, y: y, geometry: g, workspace: workspace) },
             backward: { dy in

@@ -93,12 +93,12 @@ final class Conv2dRuntime: LayerRuntime {
     // x: [N, C, H, W] -> y: [N, O, Ho, Wo]; the workspace is the plan's, shared by every layer
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
         Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
-                             workspace: context.scratch(geometry.workspaceCount(batch: batch)), parallel: context.parallel)
+                             workspace: context.scratch(geometry.workspaceCount(batch: batch, threads: context.parallel.threads)), parallel: context.parallel)
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
         Conv2dKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
-                              workspace: context.scratch(geometry.workspaceCount(batch: batch)), accumulate: accumulate,
+                              workspace: context.scratch(geometry.workspaceCount(batch: batch, threads: context.parallel.threads)), accumulate: accumulate,
                               parallel: context.parallel)
     }
 }
