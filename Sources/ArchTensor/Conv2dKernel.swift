@@ -43,6 +43,24 @@ public struct ConvGeometry: Sendable, Equatable {
     }
 }
 
+extension ConvGeometry {
+    /// Stride 1, no dilation, output as wide as the input ("same" width): each im2col row is the
+    /// input plane shifted by a constant, copied in one piece, with the columns that fall into the
+    /// padding zeroed afterwards.
+    var isShiftedCopy: Bool { stride == (1, 1) && dilation == (1, 1) && outWidth == inWidth }
+
+    /// For the shifted-copy layout: output rows [ohLo, ohHi) read input rows, the shift of the
+    /// source index, the valid columns [lo, hi) and the copied index range [a, b).
+    @inline(__always)
+    func shiftedRow(_ ki: Int, _ kj: Int) -> (ohLo: Int, ohHi: Int, shift: Int, lo: Int, hi: Int, a: Int, b: Int) {
+        let ohLo = min(outHeight, max(0, padding.0 - ki)), ohHi = max(ohLo, min(outHeight, inHeight + padding.0 - ki))
+        let shift = (ki - padding.0) * inWidth + (kj - padding.1)
+        let lo = min(outWidth, max(0, padding.1 - kj)), hi = max(lo, min(outWidth, inWidth + padding.1 - kj))
+        let a = max(ohLo * outWidth, -shift), b = max(a, min(ohHi * outWidth, inPlane - shift))
+        return (ohLo, ohHi, shift, lo, hi, a, b)
+    }
+}
+
 /// Convolution as im2col + GEMM on OpenBLAS (pointwise convolutions as a plain GEMM), with a
 /// direct naive convolution beside it as the reference.
 public enum Conv2dKernel {
@@ -60,6 +78,31 @@ public enum Conv2dKernel {
     static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding, (dh, dw) = g.dilation
         let H = g.inHeight, W = g.inWidth, Ho = g.outHeight, Wo = g.outWidth
+        if g.isShiftedCopy {
+            let P = g.outPlane
+            var row = 0
+            for c in 0..<g.groupIn {
+                let plane = x + c * H * W
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        let dst = cols + row * rowStride
+                        let r = g.shiftedRow(ki, kj)
+                        if r.a > 0 { dst.update(repeating: 0, count: r.a) }
+                        (dst + r.a).update(from: plane + r.a + r.shift, count: r.b - r.a)
+                        if r.b < P { (dst + r.b).update(repeating: 0, count: P - r.b) }
+                        if r.lo > 0 || r.hi < Wo {
+                            for oh in r.ohLo..<r.ohHi {
+                                let line = dst + oh * Wo
+                                for ow in 0..<r.lo { line[ow] = 0 }
+                                for ow in r.hi..<Wo { line[ow] = 0 }
+                            }
+                        }
+                        row += 1
+                    }
+                }
+            }
+            return
+        }
         var row = 0
         for c in 0..<g.groupIn {
             let plane = x + c * H * W
@@ -87,9 +130,32 @@ public enum Conv2dKernel {
     }
 
     // cols: [(C/g)*kh*kw, Ho*Wo], rows `rowStride` apart -> adds into dx: [C/g, H, W]
-    static func col2im(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, _ dx: UnsafeMutablePointer<Float>, rowStride: Int) {
+    // (the shifted-copy layout zeroes the padding columns of cols first: cols is scratch)
+    static func col2im(_ cols: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ dx: UnsafeMutablePointer<Float>, rowStride: Int) {
         let (kh, kw) = g.kernel, (sh, sw) = g.stride, (ph, pw) = g.padding, (dh, dw) = g.dilation
         let H = g.inHeight, W = g.inWidth, Ho = g.outHeight, Wo = g.outWidth
+        if g.isShiftedCopy {
+            var row = 0
+            for c in 0..<g.groupIn {
+                let plane = dx + c * H * W
+                for ki in 0..<kh {
+                    for kj in 0..<kw {
+                        let src = cols + row * rowStride
+                        let r = g.shiftedRow(ki, kj)
+                        if r.lo > 0 || r.hi < Wo {
+                            for oh in r.ohLo..<r.ohHi {
+                                let line = src + oh * Wo
+                                for ow in 0..<r.lo { line[ow] = 0 }
+                                for ow in r.hi..<Wo { line[ow] = 0 }
+                            }
+                        }
+                        Vector.add(src + r.a, into: plane + r.a + r.shift, r.b - r.a)
+                        row += 1
+                    }
+                }
+            }
+            return
+        }
         var row = 0
         for c in 0..<g.groupIn {
             let plane = dx + c * H * W

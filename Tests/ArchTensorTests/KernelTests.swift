@@ -9,8 +9,13 @@ import Testing
             ConvGeometry(inChannels: 6, inHeight: 5, inWidth: 7, outChannels: 4, kernel: (1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
             ConvGeometry(inChannels: 4, inHeight: 6, inWidth: 6, outChannels: 6, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 2),
             ConvGeometry(inChannels: 3, inHeight: 11, inWidth: 9, outChannels: 5, kernel: (5, 3), stride: (2, 3), padding: (2, 0), dilation: (1, 2), groups: 1),
+            // "same" width at stride 1 (the shifted-copy im2col): square, rectangular, kernel wider than the input
+            ConvGeometry(inChannels: 3, inHeight: 5, inWidth: 6, outChannels: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+            ConvGeometry(inChannels: 2, inHeight: 7, inWidth: 5, outChannels: 3, kernel: (3, 5), stride: (1, 1), padding: (0, 2), dilation: (1, 1), groups: 1),
+            ConvGeometry(inChannels: 2, inHeight: 4, inWidth: 3, outChannels: 2, kernel: (7, 7), stride: (1, 1), padding: (3, 3), dilation: (1, 1), groups: 1),
+            ConvGeometry(inChannels: 2, inHeight: 6, inWidth: 6, outChannels: 3, kernel: (5, 5), stride: (1, 1), padding: (2, 2), dilation: (1, 1), groups: 1),
         ]
-        while out.count < 16 {
+        while out.count < 20 {
             let groups = [1, 1, 2, 3][Int(random.next() % 4)]
             let k = (Int(random.next() % 5) + 1, Int(random.next() % 5) + 1)
             let s = (Int(random.next() % 3) + 1, Int(random.next() % 3) + 1)
