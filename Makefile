@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench clean
+.PHONY: run test build release validate fixtures bench clean reliability corpus fuzz
 
 run:
 	./scripts/run.sh
@@ -26,3 +26,11 @@ bench: release
 
 clean:
 	rm -rf .build
+
+# Issue 7: kill -9 / SIGINT / takeover / disk-full / corpus / corrupt-data checks; writes reports/reliability.md (about 10 minutes)
+reliability: release
+	python3 scripts/reliability/run.py
+
+# Regenerates the malformed-input corpus in Tests/Fixtures/malformed
+corpus:
+	python3 scripts/reliability/make_corpus.py

@@ -227,7 +227,15 @@ final class BuildState {
         var args = opArguments(type.name, entries: entries, scope: scope, location: location)
         do {
             let op = try type.init(&args)
+            if let problem = Limits.problem(with: input) { throw ShapeError("input too large: \(problem)") }
             let cost = try op.bind(input: input)
+            if let problem = Limits.problem(with: cost.output) { throw ShapeError("output too large: \(problem)") }
+            if let t = cost.parameters.first(where: { $0.count > Limits.elements }) {
+                throw ShapeError("parameter '\(t.name)' of shape \(t.shape.map(String.init).joined(separator: "x")) holds more than \(Limits.elements) values")
+            }
+            if cost.macs > Limits.operations || cost.otherOps > Limits.operations {
+                throw ShapeError("the layer's operation count exceeds \(Limits.operations); the sizes are too large")
+            }
             return .layer(Layer(path: path, op: op, input: input, output: cost.output, tensors: cost.parameters, macs: cost.macs,
                                 otherOps: cost.otherOps, isAux: context.isAux, location: location))
         } catch let error as SpecError {

@@ -14,7 +14,7 @@ public struct ParameterInfo: Sendable, Equatable {
         self.kind = kind
     }
 
-    public var count: Int { shape.reduce(1, *) }
+    public var count: Int { saturatingProduct(shape) }
 }
 
 /// What an op computes for one input shape: its output shape, tensors, and cost.

@@ -52,6 +52,7 @@ public struct OpArguments {
         guard case let .int(i) = v, i >= min else {
             throw rangeError(key, min == 1 ? "a positive integer" : "an integer of at least \(min)", v, at)
         }
+        guard i <= Limits.dimension else { throw rangeError(key, "at most \(Limits.dimension)", v, at) }
         return i
     }
 
@@ -70,9 +71,12 @@ public struct OpArguments {
         }
         let expected = min == 1 ? "a positive integer or [height, width]" : "an integer of at least \(min) or [height, width]"
         switch v {
-        case let .int(i) where i >= min: return (i, i)
+        case let .int(i) where i >= min && i <= Limits.dimension: return (i, i)
+        case let .int(i) where i > Limits.dimension: throw rangeError(key, "at most \(Limits.dimension)", v, node.location)
         case let .list(items) where items.count == 2:
-            if case let .int(h) = items[0], case let .int(w) = items[1], h >= min, w >= min { return (h, w) }
+            if case let .int(h) = items[0], case let .int(w) = items[1], h >= min, w >= min, h <= Limits.dimension, w <= Limits.dimension {
+                return (h, w)
+            }
             throw rangeError(key, expected, v, node.location)
         default:
             throw rangeError(key, expected, v, node.location)

@@ -77,9 +77,10 @@ public struct ArchitectureLoader: Sendable {
             let baseTree: YNode
             do {
                 baseTree = try mergedTree(base, chain: chain + [path], parameterOverrides: &parameterOverrides)
-            } catch var error as SpecError where error.location?.file == base && error.message == "no such file" {
+            } catch var error as SpecError where error.location?.file == base && error.location?.line == 1
+                        && ["no such file", "is a directory, expected a YAML file"].contains(error.message) {
                 error.location = s.location
-                error.message = "extends '\(s.text)': no such file (looked for \(base))"
+                error.message = "extends '\(s.text)': \(error.message) (looked for \(base))"
                 throw error
             }
             merged = Self.merge(base: baseTree, child: tree)

@@ -13,7 +13,7 @@ public final class Journal {
     CREATE TABLE IF NOT EXISTS trials(
       id TEXT PRIMARY KEY, sweep_index INTEGER NOT NULL, configuration TEXT NOT NULL, configuration_index INTEGER NOT NULL,
       varied TEXT NOT NULL, is_baseline INTEGER NOT NULL DEFAULT 0, architecture TEXT NOT NULL,
-      status TEXT NOT NULL CHECK(status IN ('pending','running','completed','failed','diverged')),
+      status TEXT NOT NULL CHECK(status IN ('pending','running','completed','failed','diverged','interrupted')),
       seed INTEGER NOT NULL, config TEXT NOT NULL, params INTEGER, macs INTEGER, input TEXT,
       test_accuracy REAL, best_epoch INTEGER, train_seconds REAL, images_per_second REAL,
       started_at TEXT, finished_at TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
@@ -30,6 +30,23 @@ public final class Journal {
     public init(path: String) throws {
         database = try SQLiteDatabase(path: path)
         try database.execute(Self.schema)
+        try migrate()
+    }
+
+    /// Journals written before the `interrupted` status existed get the current CHECK constraint
+    /// (SQLite cannot alter one: the table is rebuilt in one transaction).
+    func migrate() throws {
+        let sql = try database.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trials'").first?["sql"]?.string ?? ""
+        guard !sql.contains("'interrupted'") else { return }
+        // SQLite's procedure: create the new table, copy, drop the old one, rename the new one
+        let create = String(Self.schema[..<Self.schema.range(of: ";")!.upperBound])
+            .replacingOccurrences(of: "CREATE TABLE IF NOT EXISTS trials(", with: "CREATE TABLE trials_new(")
+        try database.transaction {
+            try database.execute(create)
+            try database.execute("INSERT INTO trials_new SELECT * FROM trials")
+            try database.execute("DROP TABLE trials")
+            try database.execute("ALTER TABLE trials_new RENAME TO trials")
+        }
     }
 
     static func now() -> String {
@@ -87,13 +104,20 @@ public final class Journal {
         }
     }
 
-    /// Trials left `running` by a process that died go back to `pending`; returns their ids.
+    /// Trials left `running` by a process that died, or `interrupted` by a signal, go back to
+    /// `pending`; returns their ids.
     public func recoverInterrupted() throws -> [String] {
         try database.transaction {
-            let ids = try database.query("SELECT id FROM trials WHERE status = 'running'").compactMap { $0["id"]?.string }
-            try database.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status = 'running'")
+            let ids = try database.query("SELECT id FROM trials WHERE status IN ('running', 'interrupted')").compactMap { $0["id"]?.string }
+            try database.execute("UPDATE trials SET status = 'pending', started_at = NULL WHERE status IN ('running', 'interrupted')")
             return ids
         }
+    }
+
+    /// A trial stopped by a signal to the runner (Ctrl-C, Slurm's SIGTERM): `interrupted`, run again
+    /// by the next runner.
+    public func interrupt(_ id: String, reason: String) throws {
+        try database.execute("UPDATE trials SET status = 'interrupted', finished_at = NULL, error = ? WHERE id = ?", [.text(reason), .text(id)])
     }
 
     public func status(_ id: String) throws -> String? {

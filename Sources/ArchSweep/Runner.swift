@@ -39,6 +39,21 @@ public final class SweepRunner {
         public var stale: [String] = []
     }
 
+    /// The runner stopped on SIGINT (Ctrl-C) or SIGTERM (a scheduler's notice): the trials it was
+    /// running are recorded `interrupted` and run again by the next runner.
+    public struct Interrupted: Error, CustomStringConvertible {
+        public var signal: Int32
+        public var trials: [String]
+        public var description: String {
+            "\(signal == SIGINT ? "interrupted (SIGINT)" : "stopped by signal \(signal)"): \(trials.count) running trial(s) marked interrupted; run the same command again to continue the sweep"
+        }
+        /// The shell's convention: 128 + the signal.
+        public var exitCode: Int32 { 128 + signal }
+    }
+
+    /// Seconds a stopping runner gives its trials after SIGTERM before it kills them.
+    static let stopGrace = 5.0
+
     /// The arguments of `archlab train` for a trial.
     public func arguments(_ t: Trial, threads: Int, out: String) -> [String] {
         let c = t.training
@@ -119,8 +134,22 @@ public final class SweepRunner {
             let accuracy = metrics?.testAccuracy.map { String(format: "test accuracy %.4f", $0) } ?? (error ?? "")
             log("[\(done)/\(total)] \(status): \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))) \(accuracy); sweep ETA \(eta())")
         }
+        let stop = StopSignals()
+        defer { stop.restore() }
         var next = 0
         while next < queue.count || !running.isEmpty {
+            if let signal = stop.received {
+                // Trials ignore SIGINT (see `actAsTrial`): stop them ourselves, TERM first.
+                for entry in running where entry.1.isRunning { entry.1.terminate() }
+                let deadline = Date().addingTimeInterval(Self.stopGrace)
+                while running.contains(where: { $0.1.isRunning }), Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                for entry in running where entry.1.isRunning { kill(entry.1.processIdentifier, SIGKILL); entry.1.waitUntilExit() }
+                let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+                for entry in running { try journal.interrupt(entry.0.id, reason: "interrupted by \(name) at \(Journal.now())") }
+                let stopped = Interrupted(signal: signal, trials: running.map(\.0.id))
+                log(stopped.description)
+                throw stopped
+            }
             while next < queue.count, running.count < options.jobs {
                 let t = queue[next]
                 next += 1
@@ -133,6 +162,7 @@ public final class SweepRunner {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: options.executable)
                 process.arguments = args
+                process.environment = Self.childEnvironment
                 process.standardError = logHandle
                 if options.echoTrialOutput && options.jobs == 1 {
                     // the trial's progress bar on the terminal, and its lines in the log
@@ -162,6 +192,32 @@ public final class SweepRunner {
         return outcome
     }
 
+    /// A trial's environment: the runner's, plus the note that makes `archlab train` ignore SIGINT.
+    /// A Ctrl-C on the terminal reaches the whole process group; the runner alone decides what
+    /// happens to its trials (TERM, then KILL after `stopGrace`), so none dies half-recorded.
+    static var childEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env[trialVariable] = String(getpid())
+        return env
+    }
+
+    /// Set (to the runner's pid) for trials started by a sweep runner.
+    public static let trialVariable = "ARCHLAB_SWEEP_TRIAL"
+
+    /// Called by `archlab train` first thing: when started by a sweep runner, ignore SIGINT (the
+    /// runner stops its trials itself) and exit as soon as the runner is gone (kill -9 of the
+    /// runner must not leave a trial writing into a directory the next runner reuses).
+    public static func actAsTrial(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard let value = environment[trialVariable], let runner = Int32(value) else { return }
+        signal(SIGINT, SIG_IGN)
+        let watch = Thread {
+            while getppid() == runner { Thread.sleep(forTimeInterval: 0.25) }
+            FileHandle.standardError.write(Data("sweep runner \(runner) is gone: stopping this trial\n".utf8))
+            _exit(3)
+        }
+        watch.start()
+    }
+
     static func shellQuote(_ s: String) -> String {
         s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
@@ -170,6 +226,33 @@ public final class SweepRunner {
     public static func duration(_ s: Double) -> String {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t / 60 % 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}
+
+/// SIGINT and SIGTERM caught for the duration of a sweep's trial loop (the default actions are
+/// restored after: a signal during the report just ends the process; report files are atomic).
+final class StopSignals: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var first: Int32?
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [unowned self] in self.lock.withLock { if self.first == nil { self.first = number } } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// The first signal received, if any.
+    var received: Int32? { lock.withLock { first } }
+
+    func restore() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }
 

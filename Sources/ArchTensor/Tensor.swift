@@ -1,3 +1,5 @@
+import Foundation
+
 /// A float32 tensor in row-major (NCHW) order, owning one buffer allocated once.
 ///
 /// Tensors are reference objects so that a network's activations and gradients can be planned
@@ -9,13 +11,14 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let capacity: Int
     let base: UnsafeMutablePointer<Float>
 
-    /// A zero-filled tensor.
+    /// A zero-filled tensor. The memory comes from `calloc`: large tensors are fresh zero pages
+    /// that take no physical memory until written (gradients of a network that only evaluates).
     public init(shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape must be non-negative: \(shape)")
         self.shape = shape
         capacity = max(1, shape.reduce(1, *))
-        base = .allocate(capacity: capacity)
-        base.initialize(repeating: 0, count: capacity)
+        guard let memory = calloc(capacity, MemoryLayout<Float>.stride) else { fatalError("out of memory for Tensor\(shape)") }
+        base = memory.bindMemory(to: Float.self, capacity: capacity)
     }
 
     /// A tensor holding `values` (count must match the shape).
@@ -25,7 +28,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         values.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 
     /// Number of elements of the current shape.
     public var count: Int { shape.reduce(1, *) }

@@ -55,6 +55,8 @@ struct SweepCommand: ParsableCommand {
             throw Diagnostics.fail(busy.description)
         } catch let failure as SQLiteDatabase.Failure {
             throw Diagnostics.fail(failure.description)
+        } catch let stopped as SweepRunner.Interrupted {
+            throw ExitCode(stopped.exitCode)
         }
         let written = try Diagnostics.file { try ReportWriter.write(try SweepResults.load(directory: directory), to: directory) }
         print("\(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.skipped) already recorded")

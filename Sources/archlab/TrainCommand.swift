@@ -75,6 +75,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run directory.") var out: String
 
     func run() throws {
+        SweepRunner.actAsTrial()
+        // temporary files of writes a crash interrupted (the files they replace are intact)
+        AtomicFile.removeLeftovers(in: out)
         var config = TrainingConfig(architecture: file)
         config.overrides = overrides
         config.data = dataOptions.data

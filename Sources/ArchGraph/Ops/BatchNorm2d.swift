@@ -55,7 +55,7 @@ public struct LocalResponseNorm: LayerOp {
 
     public func bind(input: Shape) throws -> LayerCost {
         guard input.isSpatial else { throw ShapeError("lrn expects a [channels, height, width] input, found \(input)") }
-        return LayerCost(output: input, otherOps: (size + 3) * input.elementCount)
+        return LayerCost(output: input, otherOps: saturatingProduct(size + 3, input.elementCount))
     }
 
     public var label: String { "local response norm" }

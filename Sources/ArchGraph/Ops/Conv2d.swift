@@ -45,7 +45,7 @@ public struct Conv2d: LayerOp {
         let perGroup = input.channels / groups
         var parameters = [ParameterInfo("weight", [out, perGroup, kernel.0, kernel.1])]
         if bias { parameters.append(ParameterInfo("bias", [out])) }
-        let macs = out * h * w * perGroup * kernel.0 * kernel.1
+        let macs = saturatingProduct(out, h, w, perGroup, kernel.0, kernel.1)
         return LayerCost(output: Shape(channels: out, height: h, width: w), parameters: parameters, macs: macs)
     }
 

@@ -25,7 +25,7 @@ public struct Linear: LayerOp {
         let inFeatures = input.dims[0]
         var parameters = [ParameterInfo("weight", [out, inFeatures])]
         if bias { parameters.append(ParameterInfo("bias", [out])) }
-        return LayerCost(output: Shape([out]), parameters: parameters, macs: inFeatures * out)
+        return LayerCost(output: Shape([out]), parameters: parameters, macs: saturatingProduct(inFeatures, out))
     }
 
     public var label: String { "linear" }

@@ -57,7 +57,7 @@ public struct MaxPool2d: LayerOp {
 
     public func bind(input: Shape) throws -> LayerCost {
         let out = try window.output(input, op: Self.name)
-        return LayerCost(output: out, otherOps: out.elementCount * window.kernel.0 * window.kernel.1)
+        return LayerCost(output: out, otherOps: saturatingProduct(out.elementCount, window.kernel.0, window.kernel.1))
     }
 
     public var label: String { "max pool" }
@@ -83,7 +83,7 @@ public struct AvgPool2d: LayerOp {
 
     public func bind(input: Shape) throws -> LayerCost {
         let out = try window.output(input, op: Self.name)
-        return LayerCost(output: out, otherOps: out.elementCount * window.kernel.0 * window.kernel.1)
+        return LayerCost(output: out, otherOps: saturatingProduct(out.elementCount, window.kernel.0, window.kernel.1))
     }
 
     public var label: String { "avg pool" }
@@ -117,7 +117,7 @@ public struct AdaptiveAvgPool2d: LayerOp {
         guard input.isSpatial else { throw ShapeError("adaptive_avgpool2d expects a [channels, height, width] input, found \(input)") }
         let rows = (0..<size.0).reduce(0) { $0 + Self.window($1, input: input.height, output: size.0).count }
         let cols = (0..<size.1).reduce(0) { $0 + Self.window($1, input: input.width, output: size.1).count }
-        return LayerCost(output: Shape(channels: input.channels, height: size.0, width: size.1), otherOps: input.channels * rows * cols)
+        return LayerCost(output: Shape(channels: input.channels, height: size.0, width: size.1), otherOps: saturatingProduct(input.channels, rows, cols))
     }
 
     public var label: String { "avg pool" }

@@ -124,10 +124,34 @@ public enum Safetensors {
 /// Writes a file so that a crash leaves either the old or the new contents: temporary file in the
 /// same directory, fsync, rename, fsync of the directory.
 public enum AtomicFile {
+    /// The temporary file `write` uses for `path` in this process.
+    static func temporaryPath(for path: String, pid: Int32 = getpid()) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-\(pid)"
+    }
+
+    /// Removes temporary files left in `directory` by writes whose process died between writing
+    /// and renaming (the files they were to replace are intact). Files of live processes stay.
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeLeftovers(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[marker.upperBound...]) else { continue }
+            let alive = pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+            guard !alive else { continue }
+            if (try? FileManager.default.removeItem(atPath: directory + "/" + name)) != nil { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and
+    /// fsyncs the directory: a crash leaves either the old file or the new one, never a mix.
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
-        let temporary = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+        let temporary = temporaryPath(for: path)
         guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
             throw TensorFileError(path, "cannot create \(temporary)")
         }
