@@ -154,6 +154,11 @@ public final class Journal {
         try database.query("SELECT * FROM trials WHERE in_experiment = 1 ORDER BY sweep_index")
     }
 
+    /// Every trial row, also those no longer in the experiment (merging shard journals needs them).
+    public func allTrials() throws -> [[String: SQLiteDatabase.Value]] {
+        try database.query("SELECT * FROM trials ORDER BY sweep_index")
+    }
+
     public func modules() throws -> [[String: SQLiteDatabase.Value]] {
         try database.query("SELECT * FROM modules ORDER BY configuration_index, position")
     }

@@ -34,15 +34,55 @@ public struct SweepResults: Sendable {
     public var meta: [String: String]
     public var configurations: [Configuration]
     public var trials: [[String: SQLiteDatabase.Value]]
+    /// The journals read: "main" (DIR/results.sqlite) and "shard K" (DIR/shards/K/results.sqlite), with their hosts.
+    public var journals: [(name: String, host: String)] = []
+    /// Trials completed in more than one journal (a requeued shard, a changed shard count, a
+    /// single-machine run beside shards): counted once, the earliest completion kept.
+    public var duplicates: [(id: String, journals: [String])] = []
 
-    /// Reads the journal of `directory`.
-    public static func load(directory: String) throws -> SweepResults {
-        let path = directory + "/results.sqlite"
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw SQLiteDatabase.Failure(message: "\(path): no results; run archlab sweep first")
+    typealias Row = [String: SQLiteDatabase.Value]
+
+    /// Preference when several journals hold a trial: a result beats a failure beats no result.
+    static func rank(_ row: Row) -> Int {
+        switch row["status"]?.string {
+        case "completed": return 0
+        case "diverged": return 1
+        case "failed": return 2
+        case "running", "interrupted": return 3
+        default: return 4
         }
-        let journal = try Journal(path: path)
-        let trials = try journal.trials()
+    }
+
+    /// Reads every journal of `directory` (its own and its shards') and merges them by trial id.
+    public static func load(directory: String) throws -> SweepResults {
+        var sources: [(name: String, journal: Journal)] = []
+        let main = directory + "/results.sqlite"
+        if FileManager.default.fileExists(atPath: main) { sources.append(("main", try Journal(path: main))) }
+        for shard in Shard.journals(in: directory) { sources.append(("shard \(shard.index)", try Journal(path: shard.path))) }
+        guard !sources.isEmpty else {
+            throw SQLiteDatabase.Failure(message: "\(main): no results (nor shard journals in \(directory)/shards); run archlab sweep first")
+        }
+        var candidates: [String: [(source: Int, row: Row)]] = [:]
+        var members = Set<String>()
+        for (i, source) in sources.enumerated() {
+            for row in try source.journal.allTrials() {
+                guard let id = row["id"]?.string else { continue }
+                candidates[id, default: []].append((i, row))
+                if row["in_experiment"]?.int == 1 { members.insert(id) }
+            }
+        }
+        var trials: [Row] = [], winner: [String: Int] = [:], duplicates: [(id: String, journals: [String])] = []
+        for (id, rows) in candidates where members.contains(id) {
+            let completed = rows.filter { $0.row["status"]?.string == "completed" }
+            if completed.count > 1 { duplicates.append((id, completed.map { sources[$0.source].name })) }
+            let best = rows.min { a, b in
+                (rank(a.row), a.row["finished_at"]?.string ?? "~", a.source) < (rank(b.row), b.row["finished_at"]?.string ?? "~", b.source)
+            }!
+            trials.append(best.row)
+            winner[id] = best.source
+        }
+        trials.sort { ($0["sweep_index"]?.int ?? 0, $0["id"]?.string ?? "") < ($1["sweep_index"]?.int ?? 0, $1["id"]?.string ?? "") }
+        duplicates.sort { $0.id < $1.id }
         var byIndex: [Int: Configuration] = [:]
         for row in trials {
             let index = row["configuration_index"]?.int ?? 0
@@ -60,13 +100,23 @@ public struct SweepResults: Sendable {
         }
         let seedOf = Dictionary(trials.compactMap { r in r["id"]?.string.map { ($0, (r["configuration_index"]?.int ?? 0, UInt64(r["seed"]?.int ?? 0))) } },
                                 uniquingKeysWith: { a, _ in a })
-        for e in try journal.epochs() {
-            guard let id = e["trial_id"]?.string, let (ci, seed) = seedOf[id], let acc = e["test_accuracy"]?.double else { continue }
-            byIndex[ci]?.curves[seed, default: []].append(acc)
-        }
-        for m in try journal.modules() {
-            guard let ci = m["configuration_index"]?.int else { continue }
-            byIndex[ci]?.modules.append((m["name"]?.string ?? "", m["params"]?.int ?? 0, m["macs"]?.int ?? 0))
+        var meta: [String: String] = [:], journals: [(name: String, host: String)] = []
+        var modulesSeen = Set<Int>()
+        for (i, source) in sources.enumerated() {
+            for e in try source.journal.epochs() {
+                guard let id = e["trial_id"]?.string, winner[id] == i, let (ci, seed) = seedOf[id], let acc = e["test_accuracy"]?.double else { continue }
+                byIndex[ci]?.curves[seed, default: []].append(acc)
+            }
+            var added = Set<Int>()
+            for m in try source.journal.modules() {
+                guard let ci = m["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
+                added.insert(ci)
+                byIndex[ci]?.modules.append((m["name"]?.string ?? "", m["params"]?.int ?? 0, m["macs"]?.int ?? 0))
+            }
+            modulesSeen.formUnion(added)
+            let sourceMeta = try source.journal.meta()
+            meta.merge(sourceMeta) { first, _ in first }
+            journals.append((source.name, sourceMeta["host"] ?? "?"))
         }
         var configurations = byIndex.keys.sorted().map { byIndex[$0]! }
         for i in configurations.indices {
@@ -77,7 +127,8 @@ public struct SweepResults: Sendable {
                 return o.macs <= m && b >= a && (o.macs < m || b > a)
             }
         }
-        return SweepResults(meta: try journal.meta(), configurations: configurations, trials: trials)
+        meta["shard"] = nil
+        return SweepResults(meta: meta, configurations: configurations, trials: trials, journals: journals, duplicates: duplicates)
     }
 
     static func parseVaried(_ json: String) -> [(key: String, value: String)] {
@@ -164,6 +215,13 @@ public enum ReportWriter {
                   "| versions | \(m["swift"] ?? "?"); ArchLab commit \(m["commit"] ?? "?") |"]
         let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1["status"]?.string ?? "?", default: 0] += 1 }
         lines.append("| trials | " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + " |")
+        if r.journals.count > 1 || r.journals.first?.name != "main" {
+            lines.append("| journals merged | " + r.journals.map { "\($0.name) (\($0.host))" }.joined(separator: ", ") + " |")
+        }
+        if !r.duplicates.isEmpty {
+            lines.append("| duplicates | \(r.duplicates.count) trial(s) completed in more than one journal, counted once (earliest completion): "
+                         + r.duplicates.map { "`\($0.id.prefix(12))` in \($0.journals.joined(separator: " and "))" }.joined(separator: "; ") + " |")
+        }
         if let t = r.trials.first?["config"]?.string, let data = t.data(using: .utf8),
            let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let training = o["training"] as? [String: Any] {
             let keys = ["data", "resize", "epochs", "batch_size", "lr", "limit_train", "limit_test"]

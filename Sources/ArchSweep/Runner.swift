@@ -16,6 +16,9 @@ public final class SweepRunner {
         public var executable: String
         /// Show the running trial's own progress below the sweep's lines (one job at a time).
         public var echoTrialOutput = false
+        /// Run only shard `index` (1-based) of `count`: the trials whose sweep index i has
+        /// i % count == index - 1, journaled in DIR/shards/<index>/ (one journal per machine).
+        public var shard: Shard?
         public init(directory: String, executable: String) {
             self.directory = directory
             self.executable = executable
@@ -75,12 +78,21 @@ public final class SweepRunner {
         return a
     }
 
+    /// Where this runner's journal and lock live: DIR, or DIR/shards/K for a shard.
+    public var journalDirectory: String { options.shard.map { Shard.directory(of: options.directory, index: $0.index) } ?? options.directory }
+
     public func run() throws -> Outcome {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.directory + "/trials", withIntermediateDirectories: true)
-        let lock = try DirectoryLock(directory: options.directory)
+        try fm.createDirectory(atPath: journalDirectory, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(directory: journalDirectory)
         defer { lock.release() }
-        let journal = try Journal(path: options.directory + "/results.sqlite")
+        let journal = try Journal(path: journalDirectory + "/results.sqlite")
+        let trials = options.shard.map { shard in self.trials.filter { shard.contains($0.index) } } ?? self.trials
+        if let shard = options.shard {
+            log("shard \(shard.index)/\(shard.count): \(trials.count) of \(self.trials.count) trials, journal \(journalDirectory)/results.sqlite")
+        }
+        let progress = ShardProgress(directory: journalDirectory, shard: options.shard, journal: journal)
         var outcome = Outcome()
         let (new, stale) = try journal.sync(trials)
         outcome.stale = stale
@@ -91,7 +103,11 @@ public final class SweepRunner {
         }
         let restarted = try journal.recoverInterrupted()
         if !restarted.isEmpty { log("restarting \(restarted.count) trial(s) left running by a stopped runner") }
-        try journal.setMeta(SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores))
+        var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores)
+        if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
+        try journal.setMeta(meta)
+        progress.write(running: [])
+        defer { progress.write(running: []) }
         var queue: [Trial] = []
         for t in trials {
             let status = try journal.status(t.id) ?? "pending"
@@ -131,6 +147,7 @@ public final class SweepRunner {
             case "diverged": outcome.diverged += 1
             default: outcome.failed += 1
             }
+            progress.write(running: running.map(\.0.id).filter { $0 != t.id })
             let accuracy = metrics?.testAccuracy.map { String(format: "test accuracy %.4f", $0) } ?? (error ?? "")
             log("[\(done)/\(total)] \(status): \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))) \(accuracy); sweep ETA \(eta())")
         }
@@ -181,6 +198,7 @@ public final class SweepRunner {
                 log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads) thread(s); log \(dir)/log.txt; sweep ETA \(eta())")
                 try process.run()
                 running.append((t, process, Date()))
+                progress.write(running: running.map(\.0.id))
             }
             Thread.sleep(forTimeInterval: 0.2)
             var still: [(Trial, Process, Date)] = []

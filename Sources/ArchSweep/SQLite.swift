@@ -37,8 +37,13 @@ public final class SQLiteDatabase {
 
     deinit { sqlite3_close(handle) }
 
+    /// SQLite's message, with the operating system's reason where there is one ("disk I/O error"
+    /// alone does not tell that the disk is full).
     private func error(_ context: String) -> Failure {
-        Failure(message: "\(path): \(context): \(String(cString: sqlite3_errmsg(handle)))")
+        var message = String(cString: sqlite3_errmsg(handle))
+        let code = sqlite3_system_errno(handle)
+        if code != 0 { message += " (\(String(cString: strerror(code))))" }
+        return Failure(message: "\(path): \(context): \(message)")
     }
 
     /// Runs a statement (or several separated by semicolons, without parameters).

@@ -296,6 +296,13 @@ set +e
 "{ARCHLAB}" sweep "{exp2}" --out "$D/s" > "{work}/disk-run2.txt" 2>&1
 echo $? > "{work}/disk-rc2.txt"
 rm -f "$D/filler"
+# again with 150 KB left: the journal opens, the trial's checkpoint write runs out of space
+AVAIL=$(df --output=avail -k "$D" | tail -1)
+dd if=/dev/zero of="$D/filler" bs=1k count=$((AVAIL - 150)) 2>/dev/null || true
+"{ARCHLAB}" sweep "{exp2}" --out "$D/s" > "{work}/disk-run3.txt" 2>&1
+echo $? > "{work}/disk-rc3.txt"
+cat "$D"/s/trials/*/log.txt > "{work}/disk-trial-logs.txt" 2>/dev/null || true
+rm -f "$D/filler"
 mkdir -p "{keep}" && cp -a "$D/s/results.sqlite"* "{keep}/"
 """
     with open(os.path.join(work, "disk.sh"), "w") as f:
@@ -312,18 +319,26 @@ mkdir -p "{keep}" && cp -a "$D/s/results.sqlite"* "{keep}/"
     else:
         return None, [f"not run: a small tmpfs could not be mounted here ({reason[0] if reason else 'unknown'})"], []
     rc2 = int(open(os.path.join(work, "disk-rc2.txt")).read())
+    rc3 = int(open(os.path.join(work, "disk-rc3.txt")).read())
     output = open(os.path.join(work, "disk-run2.txt")).read()
+    output3 = open(os.path.join(work, "disk-run3.txt")).read()
     before = trials(keep + "-before")
     after = trials(keep)
     intact = all(after.get(tid, {}).get("finished_at") == t["finished_at"] and after[tid]["status"] == "completed" for tid, t in before.items())
+    new = [t for tid, t in after.items() if tid not in before]
     check = integrity(keep)
-    clear = re.search(r"(No space left on device|database or disk is full|disk is full)", output) is not None
-    passed = rc2 != 0 and rc2 < 128 and clear and intact and check == "ok"
+    full = r"(No space left on device|database or disk is full|disk is full)"
+    clear = re.search(full, output) is not None
+    clear3 = re.search(full, output3 + " ".join((t["error"] or "") for t in new)) is not None
+    passed = 0 < rc2 < 128 and 0 < rc3 < 128 and clear and clear3 and intact and check == "ok"
     error_lines = [l for l in output.splitlines() if re.search(r"space|full", l)]
-    figures = [f"6 MB tmpfs filled up, then a sweep with one new trial: exit {rc2} (no crash: {rc2 < 128})",
+    error3 = [t["error"] for t in new if t["error"]] or [l for l in output3.splitlines() if re.search(r"space|full", l)]
+    figures = [f"6 MB tmpfs filled up completely, then a sweep with one new trial: exit {rc2} (no crash: {rc2 < 128})",
                f"error shown: {error_lines[-1].strip()[:300] if error_lines else '(none)'}",
+               f"again with 150 KB left (the journal opens, the trial's checkpoint does not fit): exit {rc3}; new trial "
+               f"{new[0]['status'] if new else '(not recorded)'}: {(error3[-1] if error3 else '(no error)')[:300]}",
                f"earlier results intact (status, finished_at): {intact}; PRAGMA integrity_check: {check}"]
-    return passed, figures, []
+    return passed, figures, [l for l in (output + output3).splitlines() if l.strip()][-8:]
 
 
 LOCATED = re.compile(r"^[^\s:][^:]*:\d+:\d+: ")

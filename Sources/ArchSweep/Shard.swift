@@ -1,0 +1,71 @@
+import ArchTensor
+import Foundation
+
+/// Shard `index` (1-based) of `count`: the trials whose stable sweep index i has
+/// `i % count == index - 1`. Each shard keeps its own journal in DIR/shards/<index>/ so that no
+/// SQLite file is written from two machines (SQLite over network file systems is unsafe).
+public struct Shard: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    /// Parses `K/N` (1 <= K <= N).
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 1, k <= n else {
+            throw ShardError(message: "--shard expects K/N with 1 <= K <= N (for example 2/4), found '\(text)'")
+        }
+        index = k
+        count = n
+    }
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    public func contains(_ sweepIndex: Int) -> Bool { sweepIndex % count == index - 1 }
+
+    public var description: String { "\(index)/\(count)" }
+
+    public static func directory(of sweep: String, index: Int) -> String { sweep + "/shards/\(index)" }
+
+    /// The shard journals present in a sweep directory, by shard index.
+    public static func journals(in sweep: String) -> [(index: Int, path: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: sweep + "/shards")) ?? []
+        return names.compactMap { name in Int(name).map { ($0, directory(of: sweep, index: $0) + "/results.sqlite") } }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+            .sorted { $0.index < $1.index }
+    }
+}
+
+public struct ShardError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// `progress.json` beside a journal, rewritten atomically when a trial starts or ends: what
+/// `archlab sweep --status` reads, so that a login node never opens a journal another machine is
+/// writing (a plain file renamed into place is safe on a network file system; SQLite is not).
+final class ShardProgress {
+    let path: String
+    let shard: Shard?
+    let journal: Journal
+
+    init(directory: String, shard: Shard?, journal: Journal) {
+        path = directory + "/progress.json"
+        self.shard = shard
+        self.journal = journal
+    }
+
+    func write(running: [String]) {
+        guard let rows = try? journal.database.query("SELECT status, COUNT(*) AS n FROM trials WHERE in_experiment = 1 GROUP BY status") else { return }
+        let counts = rows.map { "\(JSONString.quote($0["status"]?.string ?? "?")): \($0["n"]?.int ?? 0)" }.joined(separator: ", ")
+        let shardText = shard.map { "\"\($0.index)/\($0.count)\"" } ?? "null"
+        let text = """
+        {"shard": \(shardText), "host": \(JSONString.quote(ProcessInfo.processInfo.hostName)), "pid": \(getpid()), \
+        "updated_at": \(JSONString.quote(Journal.now())), "statuses": {\(counts)}, "running": [\(running.map { JSONString.quote($0) }.joined(separator: ", "))]}
+
+        """
+        try? AtomicFile.write(Data(text.utf8), to: path)
+    }
+}
