@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench clean reliability corpus fuzz
+.PHONY: run test build release validate fixtures bench clean reliability corpus fuzz slurm-test
 
 run:
 	./scripts/run.sh
@@ -34,3 +34,8 @@ reliability: release
 # Regenerates the malformed-input corpus in Tests/Fixtures/malformed
 corpus:
 	python3 scripts/reliability/make_corpus.py
+
+# Issue 8: a one-node Slurm (slurm-wlm + munge, needs root) runs experiments/smoke.yaml as a job
+# array with a requeue; the merged report must match a single-machine run
+slurm-test: release
+	scripts/slurm/integration-test.sh

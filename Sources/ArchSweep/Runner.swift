@@ -39,6 +39,8 @@ public final class SweepRunner {
 
     public struct Outcome: Sendable {
         public var completed = 0, failed = 0, diverged = 0, skipped = 0
+        /// Trials whose process was stopped by a signal (they run again on the next start).
+        public var interrupted = 0
         public var stale: [String] = []
     }
 
@@ -102,7 +104,7 @@ public final class SweepRunner {
             log("\(stale.count) recorded trial(s) no longer belong to \(experiment.file) and stay out of the report: \(stale.map { String($0.prefix(12)) }.joined(separator: ", "))")
         }
         let restarted = try journal.recoverInterrupted()
-        if !restarted.isEmpty { log("restarting \(restarted.count) trial(s) left running by a stopped runner") }
+        if !restarted.isEmpty { log("restarting \(restarted.count) trial(s) left running or interrupted by a stopped runner") }
         var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores)
         if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
         try journal.setMeta(meta)
@@ -128,6 +130,17 @@ public final class SweepRunner {
         }
         func collect(_ t: Trial, _ p: Process, _ start: Date) throws {
             let dir = options.directory + "/trials/" + t.id
+            // Stopped by a signal meant for the whole job (Slurm's requeue or time limit TERMs every
+            // process of the job at once, so the trial may die before the runner sees its own
+            // signal): not a failure of the trial. It runs again next time.
+            if p.terminationReason == .uncaughtSignal, [SIGTERM, SIGINT, SIGHUP].contains(p.terminationStatus) {
+                try journal.interrupt(t.id, reason: "stopped by signal \(p.terminationStatus) at \(Journal.now())")
+                done += 1
+                outcome.interrupted += 1
+                log("[\(done)/\(total)] interrupted: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))) stopped by signal \(p.terminationStatus); it runs again on the next start")
+                progress.write(running: running.map(\.0.id).filter { $0 != t.id })
+                return
+            }
             let metrics = try? JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.json")))
             let status: String, error: String?
             switch p.terminationStatus {

@@ -10,21 +10,39 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Run an experiment's trials (resuming a stopped sweep) and write the report.")
 
-    @Argument(help: "Experiment file (YAML).") var file: String
+    @Argument(help: "Experiment file (YAML).") var file: String?
     @Option(help: "Output directory (default: reports/<experiment name>).") var out: String?
     @Option(help: "Trials to run at once; the cores are split between them.") var jobs = 1
     @Flag(help: "List the trials with params, MACs and a measured time estimate; run nothing.") var dryRun = false
     @Flag(help: "Run failed and diverged trials again.") var retryFailed = false
+    @Option(help: ArgumentHelp("Run only shard K of N (trials with sweep index i, i % N == K - 1); its journal is DIR/shards/K/results.sqlite.",
+                               valueName: "K/N"))
+    var shard: String?
+    @Option(help: ArgumentHelp("Summarize the progress of the sweep in DIR (every shard; squeue when available) and exit.", valueName: "DIR"))
+    var status: String?
+    @OptionGroup var slurm: SlurmOptions
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if status != nil, file != nil { throw ValidationError("--status DIR takes no experiment file") }
+        if status == nil, file == nil { throw ValidationError("missing the experiment file (or --status DIR)") }
+        if let shard { _ = try Shard(parsing: shard) }
+        if slurm.slurm, shard != nil { throw ValidationError("--slurm writes a job array that passes --shard to each task; give only one of them") }
+        if slurm.submit, !slurm.slurm { throw ValidationError("--submit goes with --slurm") }
+        if let n = slurm.shards, n < 1 { throw ValidationError("--shards must be at least 1") }
     }
 
     func run() throws {
+        if let status {
+            do { print(try SweepStatus.summary(directory: status)) } catch let failure as Slurm.Failure { throw Diagnostics.fail(failure.description) }
+            return
+        }
+        let file = self.file!
         let experiment = try Diagnostics.run { try Experiment.load(file) }
         let trials = try Diagnostics.run { try experiment.trials() }
         let directory = out ?? "reports/\(experiment.name)"
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // on a Slurm node the job's allocation, not the machine's cores
+        let cores = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
         if dryRun {
             let estimates = try Diagnostics.run { try Calibration.estimate(trials, threads: max(1, cores / jobs)) }
             print("\(experiment.name): \(trials.count) trials (\(experiment.configurations.count) configurations x \(experiment.seeds.count) seeds), strategy \(experiment.strategy.rawValue), into \(directory)")
@@ -41,10 +59,15 @@ struct SweepCommand: ParsableCommand {
             return
         }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        if slurm.slurm {
+            try slurm.writeAndSubmit(experiment: experiment, trials: trials, directory: directory, executable: executable)
+            return
+        }
         var options = SweepRunner.Options(directory: directory, executable: executable)
         options.jobs = jobs
         options.retryFailed = retryFailed
         options.cores = cores
+        options.shard = try shard.map(Shard.init(parsing:))
         options.echoTrialOutput = isatty(STDOUT_FILENO) != 0
         print("\(experiment.name): \(trials.count) trials into \(directory) (all \(experiment.configurations.count) networks built and shape-checked)")
         let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
@@ -58,10 +81,51 @@ struct SweepCommand: ParsableCommand {
         } catch let stopped as SweepRunner.Interrupted {
             throw ExitCode(stopped.exitCode)
         }
+        if let shard = options.shard {
+            // other shards may still be writing their journals (on other machines): merge later
+            print("shard \(shard): \(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.interrupted) interrupted, \(outcome.skipped) already recorded")
+            print("when every shard is done: archlab report \(directory)   (progress: archlab sweep --status \(directory))")
+            if outcome.failed + outcome.interrupted > 0 { throw ExitCode(1) }
+            return
+        }
         let written = try Diagnostics.file { try ReportWriter.write(try SweepResults.load(directory: directory), to: directory) }
-        print("\(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.skipped) already recorded")
+        print("\(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.interrupted) interrupted, \(outcome.skipped) already recorded")
+        if outcome.interrupted > 0 { print("interrupted trials run again when you rerun the same command") }
         print("report: \(written.first ?? directory)")
-        if outcome.failed > 0 { throw ExitCode(1) }
+        if outcome.failed + outcome.interrupted > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `--slurm` and its settings: an sbatch job-array script in DIR/slurm, optionally submitted.
+struct SlurmOptions: ParsableArguments {
+    @Flag(help: "Write DIR/slurm/sweep.sbatch, a Slurm job array with one task per shard, instead of running.") var slurm = false
+    @Option(help: "With --slurm: number of shards (array tasks); default: one per trial.") var shards: Int?
+    @Option(help: "With --slurm: Slurm partition.") var partition: String?
+    @Option(help: "With --slurm: time limit per task (Slurm syntax, e.g. 2:00:00).") var time: String?
+    @Option(help: "With --slurm: CPUs per task (the trial's threads).") var cpusPerTask = 2
+    @Option(help: "With --slurm: memory per task (e.g. 8G).") var mem: String?
+    @Option(help: "With --slurm: at most this many tasks at once (%J of --array).") var arrayParallelism: Int?
+    @Option(help: "With --slurm: Slurm account.") var account: String?
+    @Flag(help: "With --slurm: submit the script with sbatch and print the job id.") var submit = false
+
+    func writeAndSubmit(experiment: Experiment, trials: [Trial], directory: String, executable: String) throws {
+        var o = Slurm.Options(shards: min(shards ?? trials.count, max(1, trials.count)))
+        o.partition = partition; o.time = time; o.cpusPerTask = cpusPerTask; o.mem = mem
+        o.arrayParallelism = arrayParallelism; o.account = account
+        let plan = try Diagnostics.file { try Slurm.write(experiment: experiment, trials: trials, directory: directory, executable: executable, options: o) }
+        print("\(experiment.name): \(trials.count) trials in \(o.shards) shard(s): wrote \(plan.script)")
+        print("every task runs \(executable) on the shared file system; the output directory, the data set and the binary must be visible from the compute nodes")
+        guard submit else {
+            print("submit with: sbatch \(plan.script)   (or rerun with --submit)")
+            return
+        }
+        do {
+            let id = try Slurm.submit(plan, directory: URL(fileURLWithPath: directory).standardizedFileURL.path)
+            print("submitted job \(id)")
+            print("progress: archlab sweep --status \(directory)   merged report when done: archlab report \(directory)")
+        } catch let failure as Slurm.Failure {
+            throw Diagnostics.fail(failure.description)
+        }
     }
 }
 
