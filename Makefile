@@ -39,3 +39,8 @@ corpus:
 # array with a requeue; the merged report must match a single-machine run
 slurm-test: release
 	scripts/slurm/integration-test.sh
+
+# Issue 7: libFuzzer targets (YAML spec loader, IDX, CIFAR-10, safetensors, .npy, JPEG), an hour
+# each (FUZZ_SECONDS), corpus in fuzz/corpus, crashes in fuzz/crashes, figures in fuzz/results
+fuzz: release
+	fuzz/run.sh

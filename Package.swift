@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ArchSpec", targets: ["ArchSpec"]),
         .library(name: "ArchGraph", targets: ["ArchGraph"]),
         .library(name: "ArchTensor", targets: ["ArchTensor"]),
+        .library(name: "ArchData", targets: ["ArchData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),

@@ -32,7 +32,8 @@ public enum NumPy {
               let q2 = descrField[descrField.index(after: q1)...].firstIndex(of: "'") else { throw TensorFileError(path, "header has no descr") }
         let descr = String(descrField[descrField.index(after: q1)..<q2])
         guard field("fortran_order")?.hasPrefix("False") == true else { throw TensorFileError(path, "only C-order arrays are supported") }
-        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField.firstIndex(of: ")") else {
+        // the closing parenthesis after the opening one (a fuzzed header had ")" first and trapped here)
+        guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("), let close = shapeField[open...].firstIndex(of: ")") else {
             throw TensorFileError(path, "header has no shape")
         }
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Builds the libFuzzer targets (every module compiled with -sanitize=fuzzer,address) and runs each
+# for FUZZ_SECONDS (default 3600), FUZZ_PARALLEL at a time (default: the number of cores), starting
+# from the committed corpus in fuzz/corpus/<target>/ (seeded from the repository's own files on
+# the first run). Crashing inputs go to fuzz/crashes/<target>/; the corpus is minimized (-merge)
+# afterwards; figures go to fuzz/results/<target>.json (read by scripts/reliability/run.py).
+#
+#   make fuzz                       every target for an hour
+#   FUZZ_SECONDS=60 fuzz/run.sh FuzzSpec FuzzJPEG
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(cd .. && pwd)
+SECONDS_EACH=${FUZZ_SECONDS:-3600}
+PARALLEL=${FUZZ_PARALLEL:-$(nproc)}
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzSpec FuzzIDX FuzzCIFAR FuzzSafetensors FuzzNumPy FuzzJPEG)
+
+# gold cannot link these (an internal error); the toolchain's lld can
+swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 | grep -E "error|Build" || true
+BIN=$(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --show-bin-path)
+
+seed() {
+  local t=$1 dir=corpus/$1
+  mkdir -p "$dir"
+  [ -z "$(ls -A "$dir")" ] || return 0
+  case $t in
+    FuzzSpec) cp "$ROOT"/architectures/*.yaml "$dir"/; cp "$ROOT"/Tests/Fixtures/architectures/bad/*.yaml "$dir"/ ;;
+    FuzzIDX) printf '\x00\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x07\x07\x07\x07\x07\x07\x07\x07' > "$dir/images"
+             printf '\x01\x00\x00\x08\x01\x00\x00\x00\x02\x01\x00' > "$dir/labels" ;;
+    FuzzCIFAR) head -c 6146 /dev/zero > "$dir/two-records" ;;
+    FuzzSafetensors) python3 - "$dir" <<'PY'
+import json, struct, sys
+h = json.dumps({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "b": {"dtype": "I64", "shape": [1], "data_offsets": [16, 24]},
+                "__metadata__": {"epoch": "1"}}).encode()
+open(sys.argv[1] + "/small.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + bytes(24))
+PY
+      ;;
+    FuzzNumPy) cp "$ROOT"/Tests/Fixtures/interop/*.npy "$dir"/ ;;
+    FuzzJPEG) "$ROOT/.build/release/archlab" data synth "$dir.tmp" --per-class 1 --size 32x24 >/dev/null
+              find "$dir.tmp" -name '*.jpg' -exec cp {} "$dir"/ \; ; rm -rf "$dir.tmp" ;;
+  esac
+}
+
+run() {
+  local t=$1
+  mkdir -p "crashes/$t" results "logs"
+  seed "$t"
+  local start=$SECONDS
+  # -detect_leaks=0: Foundation keeps a 4 KB read buffer that LeakSanitizer reports on every target
+  "$BIN/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -detect_leaks=0 \
+    -artifact_prefix="crashes/$t/" "corpus/$t" > "logs/$t.log" 2>&1 || true
+  local elapsed=$((SECONDS - start))
+  # minimize the corpus into a fresh directory, then replace it
+  rm -rf "corpus/$t.min" && mkdir -p "corpus/$t.min"
+  "$BIN/$t" -merge=1 "corpus/$t.min" "corpus/$t" > "logs/$t.merge.log" 2>&1 || true
+  if [ -n "$(ls -A "corpus/$t.min")" ]; then rm -rf "corpus/$t" && mv "corpus/$t.min" "corpus/$t"; else rm -rf "corpus/$t.min"; fi
+  local runs crashes files
+  runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "logs/$t.log" | awk '{print $2}' | tail -1)
+  crashes=$(ls "crashes/$t" | wc -l)
+  files=$(ls "corpus/$t" | wc -l)
+  printf '{"target": "%s", "seconds": %d, "executions": %d, "corpus_files": %d, "crashes": %d}\n' \
+    "$t" "$elapsed" "${runs:-0}" "$files" "$crashes" > "results/$t.json"
+  echo "$t: ${runs:-0} executions in ${elapsed} s, corpus $files files, crashes $crashes"
+}
+
+running=0
+for t in "${TARGETS[@]}"; do
+  run "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$PARALLEL" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
