@@ -26,7 +26,9 @@ struct SweepCommand: ParsableCommand {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if status != nil, file != nil { throw ValidationError("--status DIR takes no experiment file") }
         if status == nil, file == nil { throw ValidationError("missing the experiment file (or --status DIR)") }
-        if let shard { _ = try Shard(parsing: shard) }
+        if let shard {
+            do { _ = try Shard(parsing: shard) } catch let error as ShardError { throw ValidationError(error.message) }
+        }
         if slurm.slurm, shard != nil { throw ValidationError("--slurm writes a job array that passes --shard to each task; give only one of them") }
         if slurm.submit, !slurm.slurm { throw ValidationError("--submit goes with --slurm") }
         if let n = slurm.shards, n < 1 { throw ValidationError("--shards must be at least 1") }

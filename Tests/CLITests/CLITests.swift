@@ -122,11 +122,30 @@ import Testing
 
     @Test(arguments: [(["summary"], "Missing expected argument '<file>'"),
                       (["summary", "architectures/lenet.yaml", "--format", "pdf"], "The value 'pdf' is invalid for '--format <format>'"),
-                      (["frobnicate"], "Unexpected argument 'frobnicate'")])
+                      (["frobnicate"], "Unexpected argument 'frobnicate'"),
+                      (["sweep", "experiments/smoke.yaml", "--shard", "5/4"], "--shard expects K/N with 1 <= K <= N (for example 2/4), found '5/4'"),
+                      (["sweep"], "missing the experiment file (or --status DIR)"),
+                      (["sweep", "experiments/smoke.yaml", "--status", "runs/x"], "--status DIR takes no experiment file"),
+                      (["sweep", "experiments/smoke.yaml", "--submit"], "--submit goes with --slurm"),
+                      (["sweep", "experiments/smoke.yaml", "--slurm", "--shard", "1/2"], "give only one of them")])
     func usageErrors(arguments: [String], message: String) throws {
         let r = try Self.run(arguments)
         #expect(r.status == 64)
         #expect(r.stderr.contains(message))
+    }
+
+    /// --slurm writes the job-array script and the plan without running anything; --status reads them.
+    @Test func slurmScriptAndStatus() throws {
+        let dir = EngineCLITests.temporary("slurm")
+        let r = try Self.run(["sweep", "experiments/smoke.yaml", "--out", dir, "--slurm", "--shards", "3", "--partition", "cpu", "--time", "0:30:00"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let script = try String(contentsOfFile: dir + "/slurm/sweep.sbatch", encoding: .utf8)
+        #expect(script.contains("#SBATCH --array=1-3\n") && script.contains("#SBATCH --partition=cpu\n") && script.contains("--shard \"${SLURM_ARRAY_TASK_ID}/3\""))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/results.sqlite"))
+        let status = try Self.run(["sweep", "--status", dir])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("smoke: 4 trials in 3 shard(s)"))
+        #expect(status.stdout.contains("shard 1/3: 2 trial(s) not started") && status.stdout.contains("shard 3/3: 1 trial(s) not started"))
     }
 
     @Test func opsListsTheRegistry() throws {
