@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd .. && pwd)
 SECONDS_EACH=${FUZZ_SECONDS:-3600}
+# Foundation keeps a 4 KB read buffer alive to the end; LeakSanitizer's exit-time report of it
+# would be written as a crash artifact of every target that reads files
+export ASAN_OPTIONS=detect_leaks=0
 PARALLEL=${FUZZ_PARALLEL:-$(nproc)}
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzSpec FuzzIDX FuzzCIFAR FuzzSafetensors FuzzNumPy FuzzJPEG)
@@ -46,7 +49,6 @@ run() {
   mkdir -p "crashes/$t" results "logs"
   seed "$t"
   local start=$SECONDS
-  # -detect_leaks=0: Foundation keeps a 4 KB read buffer that LeakSanitizer reports on every target
   "$BIN/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -detect_leaks=0 \
     -artifact_prefix="crashes/$t/" "corpus/$t" > "logs/$t.log" 2>&1 || true
   local elapsed=$((SECONDS - start))

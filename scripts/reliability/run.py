@@ -514,8 +514,11 @@ def check_fuzz(work):
     for path in results:
         r = json.load(open(path))
         figures.append(f"{r['target']}: {r['executions']:,} executions in {r['seconds'] / 60:.0f} min, corpus {r['corpus_files']} files, "
-                       f"crashes {r['crashes']}")
+                       f"crashes {r['crashes']}" + (f" ({r['cpu_share']})" if r.get("cpu_share") else "")
+                       + "".join(f"; {n}" for n in r.get("notes", [])))
         passed = passed and r["crashes"] == 0
+    figures.append("crashing inputs become regression tests in Tests/Fixtures/fuzz-regressions; the minimized corpus in fuzz/corpus runs "
+                   "through the readers in every test run (Tests/ArchTrainTests/FuzzCorpusTests.swift)")
     return passed, figures, []
 
 
