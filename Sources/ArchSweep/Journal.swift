@@ -41,11 +41,16 @@ public final class Journal {
         // SQLite's procedure: create the new table, copy, drop the old one, rename the new one
         let create = String(Self.schema[..<Self.schema.range(of: ";")!.upperBound])
             .replacingOccurrences(of: "CREATE TABLE IF NOT EXISTS trials(", with: "CREATE TABLE trials_new(")
+        // (foreign keys off meanwhile: `epochs` references `trials`; they are checked again after)
+        try database.execute("PRAGMA foreign_keys=OFF")
+        defer { try? database.execute("PRAGMA foreign_keys=ON") }
         try database.transaction {
             try database.execute(create)
             try database.execute("INSERT INTO trials_new SELECT * FROM trials")
             try database.execute("DROP TABLE trials")
             try database.execute("ALTER TABLE trials_new RENAME TO trials")
+            let broken = try database.query("PRAGMA foreign_key_check")
+            if !broken.isEmpty { throw SQLiteDatabase.Failure(message: "\(database.path): \(broken.count) rows refer to missing trials after the migration") }
         }
     }
 
