@@ -30,9 +30,12 @@ public struct ConvGeometry: Sendable, Equatable {
     var isPointwise: Bool { kernel == (1, 1) && stride == (1, 1) && padding == (0, 0) }
     /// Output planes of at least this many pixels are computed sample by sample: each thread's
     /// im2col matrix [K, Ho*Wo] stays in cache and the GEMM writes straight into y (no scatter).
-    /// Smaller planes give GEMMs too narrow to be efficient; those go through one batch-wide GEMM.
+    /// Convolutions with a real im2col (not 1x1) already go that way from a third of it (their
+    /// batch-wide im2col matrix is the costly copy). Smaller planes give GEMMs too narrow to be
+    /// efficient; those go through one batch-wide GEMM. (Measured on ResNet-18 at 64x64 and
+    /// GoogLeNet at 96x96 with `archlab bench`: 64 for every conv helped ResNet and hurt GoogLeNet.)
     public var perSampleMinimumPlane = 196
-    var perSample: Bool { groups == 1 && outPlane >= perSampleMinimumPlane }
+    var perSample: Bool { groups == 1 && (outPlane >= perSampleMinimumPlane || (!isPointwise && outPlane >= perSampleMinimumPlane / 3)) }
 
     /// Floats of workspace a batch of `batch` samples needs with `threads` threads. Batch-wide:
     /// the im2col matrix of one group for the whole batch, [(C/g)*kh*kw, N*Ho*Wo], and the GEMM
