@@ -41,6 +41,11 @@ public final class SweepRunner {
         public var completed = 0, failed = 0, diverged = 0, skipped = 0
         /// Trials whose process was stopped by a signal (they run again on the next start).
         public var interrupted = 0
+
+        /// `3 completed, 0 diverged, 1 failed, 0 interrupted, 2 already recorded`.
+        public var summary: String {
+            "\(completed) completed, \(diverged) diverged, \(failed) failed, \(interrupted) interrupted, \(skipped) already recorded"
+        }
         public var stale: [String] = []
     }
 

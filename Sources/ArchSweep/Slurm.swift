@@ -158,12 +158,11 @@ public enum SweepStatus {
             lines.append("  single machine: " + describe(main))
             for (k, v) in main.statuses { totals[k, default: 0] += v }
         }
-        let shardCount = plan?.shards ?? Shard.journals(in: directory).map(\.index).max() ?? 0
-        var present = Set<Int>()
+        // the planned shards (started or not) and every shard directory present (an earlier shard count)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/shards")) ?? []
-        for name in names { if let k = Int(name) { present.insert(k) } }
-        for k in (1...max(1, max(shardCount, present.max() ?? 0))) where shardCount > 0 || present.contains(k) {
-            let label = "  shard \(k)/\(shardCount > 0 ? String(shardCount) : "?"): "
+        let shards = Set(plan.map { Array(1...$0.shards) } ?? []).union(names.compactMap { Int($0) }).sorted()
+        for k in shards {
+            let label = "  shard \(k)/\(plan.map { String($0.shards) } ?? "?"): "
             if let p = read(Shard.directory(of: directory, index: k) + "/progress.json") {
                 lines.append(label + describe(p))
                 for (s, v) in p.statuses { totals[s, default: 0] += v }

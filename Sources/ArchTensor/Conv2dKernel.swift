@@ -62,6 +62,18 @@ extension ConvGeometry {
         let a = max(ohLo * outWidth, -shift), b = max(a, min(ohHi * outWidth, inPlane - shift))
         return (ohLo, ohHi, shift, lo, hi, a, b)
     }
+
+    /// Zeroes, in one shifted-copy im2col row, the columns whose input position falls into the
+    /// padding (the contiguous copy or add wrapped them around to the neighbouring input row).
+    @inline(__always)
+    func zeroPaddingColumns(of row: UnsafeMutablePointer<Float>, _ r: (ohLo: Int, ohHi: Int, shift: Int, lo: Int, hi: Int, a: Int, b: Int)) {
+        guard r.lo > 0 || r.hi < outWidth else { return }
+        for oh in r.ohLo..<r.ohHi {
+            let line = row + oh * outWidth
+            for ow in 0..<r.lo { line[ow] = 0 }
+            for ow in r.hi..<outWidth { line[ow] = 0 }
+        }
+    }
 }
 
 /// Convolution as im2col + GEMM on OpenBLAS (pointwise convolutions as a plain GEMM), with a
@@ -93,13 +105,7 @@ public enum Conv2dKernel {
                         if r.a > 0 { dst.update(repeating: 0, count: r.a) }
                         (dst + r.a).update(from: plane + r.a + r.shift, count: r.b - r.a)
                         if r.b < P { (dst + r.b).update(repeating: 0, count: P - r.b) }
-                        if r.lo > 0 || r.hi < Wo {
-                            for oh in r.ohLo..<r.ohHi {
-                                let line = dst + oh * Wo
-                                for ow in 0..<r.lo { line[ow] = 0 }
-                                for ow in r.hi..<Wo { line[ow] = 0 }
-                            }
-                        }
+                        g.zeroPaddingColumns(of: dst, r)
                         row += 1
                     }
                 }
@@ -145,13 +151,7 @@ public enum Conv2dKernel {
                     for kj in 0..<kw {
                         let src = cols + row * rowStride
                         let r = g.shiftedRow(ki, kj)
-                        if r.lo > 0 || r.hi < Wo {
-                            for oh in r.ohLo..<r.ohHi {
-                                let line = src + oh * Wo
-                                for ow in 0..<r.lo { line[ow] = 0 }
-                                for ow in r.hi..<Wo { line[ow] = 0 }
-                            }
-                        }
+                        g.zeroPaddingColumns(of: src, r)
                         Vector.add(src + r.a, into: plane + r.a + r.shift, r.b - r.a)
                         row += 1
                     }

@@ -85,13 +85,13 @@ struct SweepCommand: ParsableCommand {
         }
         if let shard = options.shard {
             // other shards may still be writing their journals (on other machines): merge later
-            print("shard \(shard): \(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.interrupted) interrupted, \(outcome.skipped) already recorded")
+            print("shard \(shard): \(outcome.summary)")
             print("when every shard is done: archlab report \(directory)   (progress: archlab sweep --status \(directory))")
             if outcome.failed + outcome.interrupted > 0 { throw ExitCode(1) }
             return
         }
         let written = try Diagnostics.file { try ReportWriter.write(try SweepResults.load(directory: directory), to: directory) }
-        print("\(outcome.completed) completed, \(outcome.diverged) diverged, \(outcome.failed) failed, \(outcome.interrupted) interrupted, \(outcome.skipped) already recorded")
+        print(outcome.summary)
         if outcome.interrupted > 0 { print("interrupted trials run again when you rerun the same command") }
         print("report: \(written.first ?? directory)")
         if outcome.failed + outcome.interrupted > 0 { throw ExitCode(1) }

@@ -176,7 +176,7 @@ public enum AtomicFile {
         }
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
+            unlink(temporary)
             throw TensorFileError(path, "rename failed: \(reason)")
         }
         let directory = open(dir.isEmpty ? "." : dir, O_RDONLY)
