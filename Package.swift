@@ -20,7 +20,9 @@ let package = Package(
         // OpenBLAS's CBLAS (Debian: libopenblas-dev); only ArchTensor imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Tensors and kernels: forward and backward of every op, each beside a naive reference.
-        .target(name: "ArchTensor", dependencies: ["CBLAS"]),
+        // oneDNN (Debian: libdnnl-dev), the JIT convolution kernels; only ArchTensor imports it.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "ArchTensor", dependencies: ["CBLAS", "CDNNL"]),
         // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.

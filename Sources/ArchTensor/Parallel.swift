@@ -1,6 +1,12 @@
-import Dispatch
+internal import CDNNL
 
 /// Runs work split across a fixed number of threads; the count is passed explicitly (no global state).
+///
+/// The threads are OpenMP's (libgomp, through `GOMP_parallel`): oneDNN's kernels run on the same
+/// team, so the element-wise work between two convolutions does not compete with oneDNN's idle
+/// workers spinning on the cores (measured: max pooling in GoogLeNet took 38 ms per step on
+/// Dispatch threads next to oneDNN and 23 ms without oneDNN). A loop started inside another
+/// one runs serially on its thread (OpenMP's nesting is off).
 public struct Parallelism: Sendable {
     public var threads: Int
 
@@ -8,7 +14,7 @@ public struct Parallelism: Sendable {
 
     public static let serial = Parallelism(threads: 1)
 
-    /// Calls `body(i)` for `i` in `0..<count`, in chunks across the threads.
+    /// Calls `body(i)` for `i` in `0..<count`, in contiguous chunks, one per thread.
     public func forEach(_ count: Int, _ body: (Int) -> Void) {
         if threads == 1 || count < 2 {
             for i in 0..<count { body(i) }
@@ -16,10 +22,26 @@ public struct Parallelism: Sendable {
         }
         let chunks = min(threads, count)
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let lo = count * chunk / chunks, hi = count * (chunk + 1) / chunks
-                for i in lo..<hi { body(i) }
-            }
+            var job = ParallelJob(count: count, chunks: chunks, body: body)
+            withUnsafeMutablePointer(to: &job) { GOMP_parallel(runParallelJob, $0, UInt32(chunks), 0) }
         }
+    }
+}
+
+private struct ParallelJob {
+    let count: Int, chunks: Int
+    let body: (Int) -> Void
+}
+
+/// Each team member takes chunks `tid, tid + team, ...` (the team may be smaller than asked for).
+private let runParallelJob: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    let job = raw!.assumingMemoryBound(to: ParallelJob.self)
+    let count = job.pointee.count, chunks = job.pointee.chunks, body = job.pointee.body
+    let team = Int(omp_get_num_threads())
+    var chunk = Int(omp_get_thread_num())
+    while chunk < chunks {
+        let lo = count * chunk / chunks, hi = count * (chunk + 1) / chunks
+        for i in lo..<hi { body(i) }
+        chunk += team
     }
 }

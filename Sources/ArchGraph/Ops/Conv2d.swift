@@ -83,20 +83,41 @@ final class Conv2dRuntime: LayerRuntime {
     let geometry: ConvGeometry
     let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
     let batch: Int
+    let backend: ConvolutionBackend
+    /// oneDNN convolutions by batch size and threads (a smaller last batch gets its own), nil where
+    /// oneDNN declined.
+    private var onednn: [[Int]: DNNLConvolution?] = [:]
 
-    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int) {
+    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int,
+         backend: ConvolutionBackend = .preferred) {
         self.geometry = geometry
         self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
         self.batch = batch
+        self.backend = backend
+    }
+
+    private func onednnConvolution(batch n: Int, threads: Int) -> DNNLConvolution? {
+        guard backend == .onednn else { return nil }
+        if let made = onednn[[n, threads]] { return made }
+        let made = DNNLConvolution(geometry: geometry, batch: n, bias: bias != nil, threads: threads)
+        onednn[[n, threads]] = made
+        return made
     }
 
     // x: [N, C, H, W] -> y: [N, O, Ho, Wo]; the workspace is the plan's, shared by every layer
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        if let conv = onednnConvolution(batch: x.shape[0], threads: context.parallel.threads) {
+            return conv.forward(x: x, weight: weight, bias: bias, y: y, workspace: context.scratch(conv.workspaceCount))
+        }
         Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
                              workspace: context.scratch(geometry.workspaceCount(batch: batch, threads: context.parallel.threads)), parallel: context.parallel)
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        if let conv = onednnConvolution(batch: x.shape[0], threads: context.parallel.threads) {
+            return conv.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias,
+                                 workspace: context.scratch(conv.workspaceCount), accumulate: accumulate)
+        }
         Conv2dKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
                               workspace: context.scratch(geometry.workspaceCount(batch: batch, threads: context.parallel.threads)), accumulate: accumulate,
                               parallel: context.parallel)
