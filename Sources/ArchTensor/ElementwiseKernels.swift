@@ -86,13 +86,26 @@ public enum Elementwise {
     }
 }
 
-/// Fully connected layer on OpenBLAS.
+/// Fully connected layer on `BLAS.gemm`.
 public enum LinearKernel {
+    /// Floats of workspace `forward` uses for a batch of `batch` (the transposed product, see there).
+    public static func workspaceCount(batch: Int, outFeatures: Int) -> Int { batch * outFeatures }
+
     // x: [N, in], w: [out, in], b: [out] -> y: [N, out] = x w^T + b
-    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, naive: Bool = false, parallel: Parallelism = .serial) {
+    // With a workspace and oneDNN, the product is computed transposed, y^T [out, N] = w x^T, and
+    // transposed back: dnnl_sgemm packs the large w^T for the direct form and measured 45 ms against
+    // 13 ms for VGG's 16 x 4096 x 25088 classifier layer.
+    public static func forward(x: Tensor, weight: Tensor, bias: Tensor?, y: Tensor, workspace: Tensor? = nil, naive: Bool = false,
+                               parallel: Parallelism = .serial) {
         let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
         if naive {
             BLAS.naiveGemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.base, lda: inF, b: weight.base, ldb: inF, beta: 0, c: y.base, ldc: outF)
+        } else if let workspace, GEMMLibrary.preferred == .onednn, n < outF {
+            precondition(workspace.capacity >= n * outF, "linear workspace too small")
+            let t = workspace.base
+            BLAS.gemm(transA: false, transB: true, m: outF, n: n, k: inF, a: weight.base, lda: inF, b: x.base, ldb: inF, beta: 0, c: t,
+                      ldc: n, parallel: parallel)
+            for s in 0..<n { for o in 0..<outF { y.base[s * outF + o] = t[o * n + s] } }
         } else {
             BLAS.gemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.base, lda: inF, b: weight.base, ldb: inF, beta: 0, c: y.base,
                       ldc: outF, parallel: parallel)

@@ -87,13 +87,14 @@ struct ModelBenchCommand: ParsableCommand {
     }
 }
 
-/// `archlab sgemm --n 2048`: the machine's OpenBLAS sgemm throughput (the peak GEMM-bound work can reach).
+/// `archlab sgemm --n 2048`: the machine's sgemm throughput (the peak GEMM-bound work can reach),
+/// on oneDNN and on OpenBLAS.
 struct SgemmCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure OpenBLAS sgemm GFLOP/s (n x n x n).")
+    static let configuration = CommandConfiguration(commandName: "sgemm", abstract: "Measure sgemm GFLOP/s (n x n x n) on oneDNN and OpenBLAS.")
 
     @Option(help: "Matrix size.") var n = 2048
     @Option(help: "Threads.") var threads = 2
-    @Option(help: "Seconds.") var seconds = 3.0
+    @Option(help: "Seconds per measurement.") var seconds = 3.0
     @Option(help: "text or json.") var format: ModelBenchCommand.Format = .text
 
     func run() throws {
@@ -111,13 +112,21 @@ struct SgemmCommand: ParsableCommand {
             }
             return 2 * pow(Double(n), 3) * Double(runs) / Date().timeIntervalSince(start) / 1e9
         }
-        // OpenBLAS's own threads: the machine's peak
+        let parallel = Parallelism(threads: threads)
+        let onednn = measure { BLAS.matmul(a, b, into: c, parallel: parallel, library: .onednn) }
+        // OpenBLAS's own threads, then what the OpenBLAS path does: single-threaded calls on blocks split across our threads
         BLAS.setThreads(threads)
-        let gflops = measure { BLAS.matmul(a, b, into: c) }
-        // what the kernels do: single-threaded OpenBLAS on blocks split across our threads
+        let openblas = measure { BLAS.matmul(a, b, into: c, parallel: .serial, library: .openblas) }
         BLAS.setThreads(1)
-        let split = measure { BLAS.matmul(a, b, into: c, parallel: Parallelism(threads: threads)) }
-        print(format == .json ? "{\"n\": \(n), \"threads\": \(threads), \"gflops_per_second\": \(gflops), \"split_gflops_per_second\": \(split)}"
-                              : String(format: "sgemm n=%d, %d threads: %.1f GFLOP/s (OpenBLAS threads), %.1f GFLOP/s (split by ArchLab)", n, threads, gflops, split))
+        let split = measure { BLAS.matmul(a, b, into: c, parallel: parallel, library: .openblas) }
+        let best = max(onednn, openblas, split)
+        if format == .json {
+            print("{\"n\": \(n), \"threads\": \(threads), \"gflops_per_second\": \(best), \"onednn_gflops_per_second\": \(onednn), "
+                  + "\"openblas_gflops_per_second\": \(openblas), \"openblas_split_gflops_per_second\": \(split), "
+                  + "\"openblas_core\": \(JSONText.quote(BLAS.coreName)), \"library\": \"\(GEMMLibrary.preferred.rawValue)\"}")
+        } else {
+            print(String(format: "sgemm n=%d, %d threads: oneDNN %.1f GFLOP/s, OpenBLAS (%@ kernels) %.1f GFLOP/s with its threads, %.1f split by ArchLab; kernels use %@",
+                         n, threads, onednn, BLAS.coreName, openblas, split, GEMMLibrary.preferred.rawValue))
+        }
     }
 }

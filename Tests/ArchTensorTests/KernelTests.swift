@@ -69,28 +69,32 @@ import Testing
 }
 
 @Suite struct GEMMTests {
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func blasMatchesNaive(transA: Bool, transB: Bool) {
+    static let cases = GEMMLibrary.allCases.flatMap { library in
+        [(false, false), (true, false), (false, true), (true, true)].map { (library, $0.0, $0.1) }
+    }
+
+    @Test(arguments: cases)
+    func blasMatchesNaive(library: GEMMLibrary, transA: Bool, transB: Bool) {
         var random = RandomSource(seed: 3)
         let (m, n, k) = (7, 5, 9)
         let a = randomTensor(transA ? [k, m] : [m, k], &random), b = randomTensor(transB ? [n, k] : [k, n], &random)
         let c1 = randomTensor([m, n], &random), c2 = Tensor(shape: [m, n])
         c2.copy(from: c1)
-        BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5)
+        BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5, library: library)
         BLAS.matmul(a, b, into: c2, transA: transA, transB: transB, beta: 0.5, naive: true)
         for i in 0..<c1.count { #expect(abs(c1[i] - c2[i]) < 1e-5) }
     }
 
     /// The product split across threads (column blocks when N >= M, row blocks otherwise, edges
     /// not multiples of the block) equals the naive one.
-    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
-    func splitProductMatchesNaive(transA: Bool, transB: Bool) {
+    @Test(arguments: cases)
+    func splitProductMatchesNaive(library: GEMMLibrary, transA: Bool, transB: Bool) {
         var random = RandomSource(seed: 5)
         for (m, n, k) in [(37, 301, 45), (290, 33, 41), (64, 64, 64)] {
             let a = randomTensor(transA ? [k, m] : [m, k], &random), b = randomTensor(transB ? [n, k] : [k, n], &random)
             let c1 = randomTensor([m, n], &random), c2 = Tensor(shape: [m, n])
             c2.copy(from: c1)
-            BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5, parallel: Parallelism(threads: 3))
+            BLAS.matmul(a, b, into: c1, transA: transA, transB: transB, beta: 0.5, parallel: Parallelism(threads: 3), library: library)
             BLAS.matmul(a, b, into: c2, transA: transA, transB: transB, beta: 0.5, naive: true)
             var worst: Float = 0
             for i in 0..<c1.count { worst = max(worst, abs(c1[i] - c2[i])) }
@@ -112,6 +116,19 @@ import Testing
             })
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
         for i in 0..<y.count { #expect(abs(y[i] - yNaive[i]) < 1e-5) }
+    }
+
+    /// With a workspace, a batch smaller than the layer's width goes through the transposed product.
+    @Test(arguments: [(3, 40, 17), (40, 3, 17), (16, 300, 257)])
+    func linearWithWorkspaceMatchesNaive(batch: Int, outFeatures: Int, inFeatures: Int) {
+        var random = RandomSource(seed: 8)
+        let x = randomTensor([batch, inFeatures], &random), w = randomTensor([outFeatures, inFeatures], &random)
+        let b = randomTensor([outFeatures], &random)
+        let y = Tensor(shape: [batch, outFeatures]), yNaive = Tensor(shape: y.shape)
+        let workspace = Tensor(shape: [LinearKernel.workspaceCount(batch: batch, outFeatures: outFeatures)])
+        LinearKernel.forward(x: x, weight: w, bias: b, y: y, workspace: workspace, parallel: Parallelism(threads: 2))
+        LinearKernel.forward(x: x, weight: w, bias: b, y: yNaive, naive: true)
+        for i in 0..<y.count { #expect(abs(y[i] - yNaive[i]) < 1e-4) }
     }
 }
 

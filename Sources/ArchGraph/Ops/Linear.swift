@@ -51,7 +51,8 @@ final class LinearRuntime: LayerRuntime {
 
     // x: [N, in] -> y: [N, out]
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
-        LinearKernel.forward(x: x, weight: weight, bias: bias, y: y, parallel: context.parallel)
+        let workspace = context.scratch(LinearKernel.workspaceCount(batch: x.shape[0], outFeatures: weight.shape[0]))
+        LinearKernel.forward(x: x, weight: weight, bias: bias, y: y, workspace: workspace, parallel: context.parallel)
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
