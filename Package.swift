@@ -1,6 +1,21 @@
 // swift-tools-version: 6.0
 // ArchLab: CNN architecture experiments driven by declarative YAML.
 import PackageDescription
+import Foundation
+
+/// The kernels' SIMD8 loops compile to AVX2 (x86-64-v3: Haswell, 2013, and later; every AMD Zen)
+/// instead of baseline SSE2, which halves the width of every vector operation. `archlab` checks
+/// the CPU at start. `ARCHLAB_PORTABLE=1 swift build` builds for any x86-64.
+let kernelsNeedAVX2: Bool = {
+    #if arch(x86_64)
+    return ProcessInfo.processInfo.environment["ARCHLAB_PORTABLE"] == nil
+    #else
+    return false
+    #endif
+}()
+let kernelSettings: [SwiftSetting] = kernelsNeedAVX2 ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+/// Tells the CLI to check the CPU before it calls into the kernels.
+let cliSettings: [SwiftSetting] = kernelsNeedAVX2 ? [.define("ARCHLAB_KERNELS_NEED_AVX2")] : []
 
 let package = Package(
     name: "ArchLab",
@@ -22,7 +37,7 @@ let package = Package(
         // Tensors and kernels: forward and backward of every op, each beside a naive reference.
         // oneDNN (Debian: libdnnl-dev), the JIT convolution kernels; only ArchTensor imports it.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .target(name: "ArchTensor", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "ArchTensor", dependencies: ["CBLAS", "CDNNL"], swiftSettings: kernelSettings),
         // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.
@@ -43,7 +58,7 @@ let package = Package(
         .executableTarget(name: "archlab", dependencies: [
             "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: cliSettings),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchTensor"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec"]),

@@ -14,6 +14,8 @@ SECONDS_EACH=${FUZZ_SECONDS:-3600}
 # Foundation keeps a 4 KB read buffer alive to the end; LeakSanitizer's exit-time report of it
 # would be written as a crash artifact of every target that reads files
 export ASAN_OPTIONS=detect_leaks=0
+# ArchLab's kernels for any x86-64: SwiftPM refuses unsafeFlags (-target-cpu) in a dependency package
+export ARCHLAB_PORTABLE=1
 PARALLEL=${FUZZ_PARALLEL:-$(nproc)}
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzSpec FuzzIDX FuzzCIFAR FuzzSafetensors FuzzNumPy FuzzJPEG)

@@ -55,7 +55,7 @@ public enum MaxPoolKernel {
                 padded.initialize(repeating: -.infinity, count: paddedHeight * paddedWidth)
                 for p in (planes * part / parts)..<(planes * (part + 1) / parts) {
                     let src = x.base + p * H * W
-                    for ih in 0..<H { (padded + (ih + ph) * paddedWidth + pw).update(from: src + ih * W, count: W) }
+                    for ih in 0..<H { Vector.copy(src + ih * W, padded + (ih + ph) * paddedWidth + pw, W) }
                     for oh in 0..<Ho {
                         let h0 = oh * sh - ph, hs = max(h0, 0)
                         let out = y.base + (p * Ho + oh) * Wo, at = argmax + (p * Ho + oh) * Wo
@@ -71,6 +71,9 @@ public enum MaxPoolKernel {
                                     let v: Vector.F8
                                     if sw == 1 {
                                         v = Vector.load(row, kj)
+                                    } else if sw == 2 {
+                                        // lanes 0, 2, ..., 14 of sixteen floats (the buffer's tail area covers the read past the last row)
+                                        v = UnsafeRawPointer(row + kj).loadUnaligned(as: SIMD16<Float>.self).evenHalf
                                     } else {
                                         let r = row + kj
                                         v = Vector.F8(r[0], r[sw], r[2 * sw], r[3 * sw], r[4 * sw], r[5 * sw], r[6 * sw], r[7 * sw])
@@ -80,15 +83,15 @@ public enum MaxPoolKernel {
                                     index.replace(with: SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: ih * W + kj)) &+ columns, where: wins)
                                 }
                             }
-                            let valid = min(Vector.width, Wo - ow0)
-                            if valid == Vector.width {
+                            // a partial last chunk may spill into the plane's next rows, computed after this
+                            // one, never past the plane (another thread's); near its end lane by lane
+                            if ow0 + Vector.width <= Wo || oh * Wo + ow0 + Vector.width <= Ho * Wo {
                                 Vector.store(best, out, ow0)
                                 Vector.store(index, at, ow0)
                             } else {
                                 Vector.store(best, tailValues, 0)
                                 Vector.store(index, tailIndices, 0)
-                                (out + ow0).update(from: tailValues, count: valid)
-                                (at + ow0).update(from: tailIndices, count: valid)
+                                for l in 0..<(Wo - ow0) { out[ow0 + l] = tailValues[l]; at[ow0 + l] = tailIndices[l] }
                             }
                         }
                     }

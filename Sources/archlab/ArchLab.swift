@@ -12,6 +12,7 @@ struct ArchLab: ParsableCommand {
     )
 
     static func main() {
+        CPUCheck.exitUnlessKernelsCanRun()
         // OpenBLAS picks its kernels when it is loaded: restart once with the better core type
         // (see BLAS.preferredCoreType); if exec fails, go on with the detected kernels.
         if let core = BLAS.preferredCoreType() {
