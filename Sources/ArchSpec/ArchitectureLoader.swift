@@ -125,7 +125,7 @@ public struct ArchitectureLoader: Sendable {
     /// Child keys replace the base's; `params` and `templates` merge entry by entry. A child's plain
     /// value for a declared base parameter replaces only its default, keeping type, bounds and doc.
     static func merge(base: YNode, child: YNode) -> YNode {
-        guard case var .map(result, location) = base, case let .map(childEntries, _) = child else { return child }
+        guard case .map(var result, let location) = base, case let .map(childEntries, _) = child else { return child }
         for entry in childEntries where entry.key.text != "extends" && entry.key.text != "set" {
             guard let i = result.firstIndex(where: { $0.key.text == entry.key.text }) else {
                 result.append(entry)
@@ -154,7 +154,7 @@ public struct ArchitectureLoader: Sendable {
     }
 
     static func mergeEntries(base: YNode, child: YNode, combine: (YNode, YNode) -> YNode) -> YNode {
-        guard case var .map(result, location) = base, let childEntries = child.entries else { return child }
+        guard case .map(var result, let location) = base, let childEntries = child.entries else { return child }
         for entry in childEntries {
             if let i = result.firstIndex(where: { $0.key.text == entry.key.text }) {
                 result[i].value = combine(result[i].value, entry.value)

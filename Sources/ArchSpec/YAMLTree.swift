@@ -78,7 +78,7 @@ public indirect enum YNode: Sendable, Equatable {
 
     /// A mapping with `key` set to `value` (replaced in place, or appended).
     public func setting(_ key: String, to value: YNode, keyLocation: SourceLocation) -> YNode {
-        guard case var .map(entries, location) = self else { return self }
+        guard case .map(var entries, let location) = self else { return self }
         if let i = entries.firstIndex(where: { $0.key.text == key }) {
             entries[i].value = value
         } else {

@@ -109,7 +109,7 @@ public struct Experiment: Sendable {
             throw SpecError("'extends' cycle: \((all + [base]).joined(separator: " -> "))", at: s.location)
         }
         let baseTree = try mergedTree(base, chain: all)
-        guard case var .map(result, location) = baseTree, let child = tree.entries else { return tree }
+        guard case .map(var result, let location) = baseTree, let child = tree.entries else { return tree }
         for e in child where e.key.text != "extends" {
             if let i = result.firstIndex(where: { $0.key.text == e.key.text }) {
                 if ["set", "training"].contains(e.key.text), let old = result[i].value.entries, let new = e.value.entries {
@@ -199,7 +199,7 @@ public struct Experiment: Sendable {
                 }
                 var assignments: [(Axis, YNode)] = []
                 if let a = item.entry("architecture") { assignments.append((Axis(key: "architecture", keyLocation: a.key.location, values: []), a.value)) }
-                for e in try item["set"]?.entries ?? [] { assignments.append((Axis(key: e.key.text, keyLocation: e.key.location, values: []), e.value)) }
+                for e in item["set"]?.entries ?? [] { assignments.append((Axis(key: e.key.text, keyLocation: e.key.location, values: []), e.value)) }
                 for e in try Self.trainingEntries(item["training"]) {
                     assignments.append((Axis(key: "training." + e.key.text, keyLocation: e.key.location, values: []), e.value))
                 }

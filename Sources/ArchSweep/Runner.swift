@@ -153,9 +153,8 @@ public final class SweepRunner {
             case 2 where metrics?.diverged == true: (status, error) = ("diverged", metrics?.divergedAt)
             default:
                 status = "failed"
-                let logText = (try? String(contentsOfFile: dir + "/log.txt", encoding: .utf8)) ?? ""
                 let reason = p.terminationReason == .uncaughtSignal ? "killed by signal \(p.terminationStatus)" : "exit code \(p.terminationStatus)"
-                error = "\(reason): " + logText.split(separator: "\n").suffix(3).joined(separator: " | ")
+                error = "\(reason): " + Self.failureText(trialDirectory: dir)
             }
             try journal.finish(t.id, status: status, metrics: status == "failed" ? nil : metrics, error: error)
             done += 1
@@ -192,12 +191,15 @@ public final class SweepRunner {
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 let args = arguments(t, threads: threads, out: dir)
                 try (([options.executable] + args).map(Self.shellQuote).joined(separator: " ") + "\n").write(toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
-                fm.createFile(atPath: dir + "/log.txt", contents: nil)
+                _ = fm.createFile(atPath: dir + "/log.txt", contents: nil)
                 let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/log.txt"))
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: options.executable)
                 process.arguments = args
-                process.environment = Self.childEnvironment
+                var environment = Self.childEnvironment
+                environment[Self.errorFileVariable] = dir + "/error.txt"
+                try? fm.removeItem(atPath: dir + "/error.txt")  // a previous attempt's
+                process.environment = environment
                 process.standardError = logHandle
                 if options.echoTrialOutput && options.jobs == 1 {
                     // the trial's progress bar on the terminal, and its lines in the log
@@ -235,6 +237,20 @@ public final class SweepRunner {
         var env = ProcessInfo.processInfo.environment
         env[trialVariable] = String(getpid())
         return env
+    }
+
+    /// The file (set per trial) where `archlab train` also writes the errors it reports, so that a
+    /// failed trial's recorded reason is the error itself and not the progress lines before it.
+    public static let errorFileVariable = "ARCHLAB_TRIAL_ERROR_FILE"
+
+    /// A failed trial's reason: the errors it wrote to `error.txt`, else the last lines of its log.
+    public static func failureText(trialDirectory dir: String) -> String {
+        func lines(_ file: String) -> [Substring] {
+            ((try? String(contentsOfFile: dir + "/" + file, encoding: .utf8)) ?? "")
+                .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).filter { !$0.allSatisfy(\.isWhitespace) }
+        }
+        let errors = lines("error.txt")
+        return (errors.isEmpty ? lines("log.txt").suffix(3) : errors.prefix(6)).joined(separator: " | ")
     }
 
     /// Set (to the runner's pid) for trials started by a sweep runner.

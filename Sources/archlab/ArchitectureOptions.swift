@@ -1,6 +1,7 @@
 import ArchGraph
 import ArchData
 import ArchSpec
+import ArchSweep
 import ArchTensor
 import ArgumentParser
 import Foundation
@@ -39,6 +40,7 @@ enum Diagnostics {
     }
 
     /// Runs file I/O; a `TensorFileError` is printed and becomes exit code 1.
+    @discardableResult
     static func file<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
@@ -58,15 +60,27 @@ enum Diagnostics {
 
     /// Prints `message` to standard error; the returned error exits with code 1.
     static func fail(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        emit(message + "\n")
         return ExitCode(1)
+    }
+
+    /// Writes an error to standard error and, for a sweep's trial, to the file the runner reads the
+    /// failure's reason from (standard error alone is interleaved with progress lines in the log).
+    static func emit(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+        guard let path = ProcessInfo.processInfo.environment[SweepRunner.errorFileVariable] else { return }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let file = FileHandle(forWritingAtPath: path) else { return }
+        file.seekToEndOfFile()
+        file.write(Data(text.utf8))
+        try? file.close()
     }
 
     static func report(_ error: SpecError) {
         var text = error.description + "\n"
         if let location = error.location, let snippet = snippet(location) { text += snippet }
         for note in error.notes { text += "note: \(note)\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        emit(text)
     }
 
     static func snippet(_ location: SourceLocation) -> String? {

@@ -120,6 +120,25 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         #expect(integrity == "ok")
     }
 
+    @Test(arguments: [
+        // the error the trial reported wins over the progress lines before it in the log
+        ("epoch 1/3  10/94 loss 2.3\nepoch 1/3  20/94 loss 2.1\nroot/train/dots/x.jpg: empty file (0 bytes), not a JPEG image\n",
+         "root/train/dots/x.jpg: empty file (0 bytes), not a JPEG image\n", "root/train/dots/x.jpg: empty file (0 bytes), not a JPEG image"),
+        ("a.yaml:3:5: layers.fc1.out: expected an integer, found 'x'\n  out: x\n      ^\n", "a.yaml:3:5: layers.fc1.out: expected an integer, found 'x'\n  out: x\n      ^\n",
+         "a.yaml:3:5: layers.fc1.out: expected an integer, found 'x' |   out: x |       ^"),
+        // no error file (killed, or an error not reported through it): the last three lines, progress-bar redraws split apart
+        ("lenet: input 1x28x28\n\r[##..] epoch 1/1 3/9\r[####] epoch 1/1 9/9\nsweep runner 42 is gone: stopping this trial\n", nil,
+         "[##..] epoch 1/1 3/9 | [####] epoch 1/1 9/9 | sweep runner 42 is gone: stopping this trial"),
+        ("", nil, ""),
+    ] as [(String, String?, String)])
+    func failedTrialReason(log: String, errors: String?, expected: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-trial-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try log.write(toFile: dir + "/log.txt", atomically: true, encoding: .utf8)
+        try errors?.write(toFile: dir + "/error.txt", atomically: true, encoding: .utf8)
+        #expect(SweepRunner.failureText(trialDirectory: dir) == expected)
+    }
+
     @Test func secondRunnerIsRefusedWhileTheFirstHoldsTheLock() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-lock-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
