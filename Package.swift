@@ -32,35 +32,37 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        // JSON string quoting, shared by the spec and the kernels' file formats; no dependencies.
+        .target(name: "ArchJSON"),
         // OpenBLAS's CBLAS (Debian: libopenblas-dev); only ArchTensor imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Tensors and kernels: forward and backward of every op, each beside a naive reference.
         // oneDNN (Debian: libdnnl-dev), the JIT convolution kernels; only ArchTensor imports it.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .target(name: "ArchTensor", dependencies: ["CBLAS", "CDNNL"], swiftSettings: kernelSettings),
+        .target(name: "ArchTensor", dependencies: ["ArchJSON", "CBLAS", "CDNNL"], swiftSettings: kernelSettings),
         // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // Data sets, JPEG folders, transforms and the prefetching batch loader.
-        .target(name: "ArchData", dependencies: ["ArchTensor", "CZlib", "CTurboJPEG"]),
+        .target(name: "ArchData", dependencies: ["ArchJSON", "ArchTensor", "CZlib", "CTurboJPEG"]),
         // Optimizers, schedules, the training loop, metrics and checkpoints.
-        .target(name: "ArchTrain", dependencies: ["ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
+        .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
         // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Experiment files, trial expansion, the SQLite journal, the runner and generated reports.
-        .target(name: "ArchSweep", dependencies: ["ArchTrain", "ArchGraph", "ArchSpec", "ArchTensor", "CSQLite"]),
+        .target(name: "ArchSweep", dependencies: ["ArchJSON", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTensor", "CSQLite"]),
         // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
-        .target(name: "ArchSpec", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "ArchSpec", dependencies: ["ArchJSON", .product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
-        .target(name: "ArchGraph", dependencies: ["ArchSpec", "ArchTensor"]),
+        .target(name: "ArchGraph", dependencies: ["ArchJSON", "ArchSpec", "ArchTensor"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep",
+            "ArchJSON", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cliSettings),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
-        .testTarget(name: "ArchTensorTests", dependencies: ["ArchTensor"]),
+        .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec"]),
         .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],

@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchTensor
 import Foundation
 
@@ -96,7 +97,7 @@ public struct ImageFolder: SampleSource {
 
     /// `{"0": "daisy", "1": "dandelion", ...}`, as the course's class_indices.json.
     public static func classIndicesJSON(_ classNames: [String]) -> String {
-        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(JSONString.quote($0.element))" }.joined(separator: ",\n") + "\n}\n"
+        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(JSONText.quote($0.element))" }.joined(separator: ",\n") + "\n}\n"
     }
 }
 

@@ -1,3 +1,4 @@
+import ArchJSON
 import Foundation
 import ArchSpec
 

@@ -1,3 +1,4 @@
+import ArchJSON
 import Foundation
 
 /// A value in an architecture file after interpretation: what parameters hold and expressions compute.
@@ -87,28 +88,5 @@ public indirect enum Value: Sendable, Equatable, CustomStringConvertible {
             return "{" + entries.map { "\(JSONText.quote($0.key)): \($0.value.json)" }.joined(separator: ", ") + "}"
         case .null: return "null"
         }
-    }
-}
-
-/// JSON string quoting shared by every module that writes JSON by hand.
-public enum JSONText {
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

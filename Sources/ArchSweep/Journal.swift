@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchSpec
 import ArchTrain
 import Foundation

@@ -1,4 +1,5 @@
 import ArchGraph
+import ArchJSON
 import ArchSpec
 import ArchTensor
 import Foundation

@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchTensor
 import Foundation
 
@@ -59,11 +60,11 @@ final class ShardProgress {
 
     func write(running: [String]) {
         guard let rows = try? journal.database.query("SELECT status, COUNT(*) AS n FROM trials WHERE in_experiment = 1 GROUP BY status") else { return }
-        let counts = rows.map { "\(JSONString.quote($0["status"]?.string ?? "?")): \($0["n"]?.int ?? 0)" }.joined(separator: ", ")
+        let counts = rows.map { "\(JSONText.quote($0["status"]?.string ?? "?")): \($0["n"]?.int ?? 0)" }.joined(separator: ", ")
         let shardText = shard.map { "\"\($0.index)/\($0.count)\"" } ?? "null"
         let text = """
-        {"shard": \(shardText), "host": \(JSONString.quote(ProcessInfo.processInfo.hostName)), "pid": \(getpid()), \
-        "updated_at": \(JSONString.quote(Journal.now())), "statuses": {\(counts)}, "running": [\(running.map { JSONString.quote($0) }.joined(separator: ", "))]}
+        {"shard": \(shardText), "host": \(JSONText.quote(ProcessInfo.processInfo.hostName)), "pid": \(getpid()), \
+        "updated_at": \(JSONText.quote(Journal.now())), "statuses": {\(counts)}, "running": [\(running.map { JSONText.quote($0) }.joined(separator: ", "))]}
 
         """
         try? AtomicFile.write(Data(text.utf8), to: path)

@@ -1,5 +1,6 @@
 import ArchData
 import ArchGraph
+import ArchJSON
 import ArchTensor
 import ArchSpec
 import Foundation

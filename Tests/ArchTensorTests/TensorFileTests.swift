@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchTensor
 import Foundation
 import Testing
@@ -83,10 +84,10 @@ private func safetensors(header: String, dataBytes: Int, headerLength: UInt64? =
     }
 }
 
-@Suite struct JSONStringTests {
+@Suite struct JSONTextTests {
     @Test func escapesQuotesBackslashesAndControlCharacters() {
-        #expect(JSONString.quote("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
-        let data = Data(JSONString.quote("tab\there \"q\"").utf8)
+        #expect(JSONText.quote("a\"b\\c\nd\u{1}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+        let data = Data(JSONText.quote("tab\there \"q\"").utf8)
         #expect((try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)) as? String == "tab\there \"q\"")
     }
 }

@@ -27,7 +27,7 @@ import Testing
                 // the fuzz target's first byte picks images or labels; the rest is the file
                 let bytes = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
                 let body = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
-                FileManager.default.createFile(atPath: body, contents: bytes.dropFirst())
+                _ = FileManager.default.createFile(atPath: body, contents: bytes.dropFirst())
                 defer { try? FileManager.default.removeItem(atPath: body) }
                 _ = try IDX.read(images: body, labels: body, classNames: (0..<10).map(String.init))
             default: return "unknown target \(kind)"

@@ -1,3 +1,4 @@
+import ArchJSON
 import Foundation
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
@@ -99,11 +100,11 @@ public enum Safetensors {
         var header: [String] = []
         var offset = 0
         if !metadata.isEmpty {
-            header.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\(JSONString.quote($0.key)):\(JSONString.quote($0.value))" }.joined(separator: ",") + "}")
+            header.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\(JSONText.quote($0.value))" }.joined(separator: ",") + "}")
         }
         for (name, t) in tensors {
             let bytes = t.count * 4
-            header.append("\(JSONString.quote(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            header.append("\(JSONText.quote(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
