@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
                     resources: []),
-        .testTarget(name: "CLITests", dependencies: ["archlab"]),
+        .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain"]),
     ],
     swiftLanguageModes: [.v5]
 )

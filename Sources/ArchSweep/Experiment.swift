@@ -35,7 +35,8 @@ public struct Experiment: Sendable {
     public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline"]
     public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                                       "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
-                                      "limit_test", "flip", "pad_crop", "mean", "std", "threads"]
+                                      "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
+                                      "skip_bad_images", "init_from", "freeze_loaded", "threads"]
 
     /// One point of the sweep before seeds: a label, the varied values, and the overrides.
     public struct Configuration: Sendable {

@@ -77,6 +77,11 @@ public final class SweepRunner {
               "--threads", String(threads), "--out", out]
         if c.optimizer.nesterov { a.append("--nesterov") }
         if c.horizontalFlip { a.append("--flip") }
+        if c.randomResizedCrop { a.append("--random-resized-crop") }
+        if c.skipBadImages { a.append("--skip-bad-images") }
+        if let n = c.resizeShorter { a += ["--resize-shorter", String(n)] }
+        if let path = c.initFrom { a += ["--init-from", path] }
+        if c.freezeLoaded { a.append("--freeze-loaded") }
         if let r = c.resize { a += ["--resize", String(r)] }
         if let n = c.limitTrain { a += ["--limit-train", String(n)] }
         if let n = c.limitTest { a += ["--limit-test", String(n)] }

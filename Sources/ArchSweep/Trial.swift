@@ -128,6 +128,10 @@ extension Experiment {
                 guard case let .string(v) = try TypedReading.read(node, as: .string, what: "training.\(key)") else { return "" }
                 return v
             }
+            func bool() throws -> Bool {
+                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.\(key)") else { return false }
+                return b
+            }
             func floats() throws -> [Float] {
                 guard let items = node.items else { return [Float(try double(min: -.infinity))] }
                 return try items.map { item in
@@ -150,9 +154,7 @@ extension Experiment {
                 c.optimizer.kind = kind
             case "lr": c.lr = try double()
             case "momentum": c.optimizer.momentum = try double()
-            case "nesterov":
-                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.nesterov") else { break }
-                c.optimizer.nesterov = b
+            case "nesterov": c.optimizer.nesterov = try bool()
             case "weight_decay": c.optimizer.weightDecay = try double()
             case "schedule":
                 let v = try string()
@@ -167,15 +169,28 @@ extension Experiment {
             case "validation": c.validationFraction = try double()
             case "limit_train": c.limitTrain = try int()
             case "limit_test": c.limitTest = try int()
-            case "flip":
-                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.flip") else { break }
-                c.horizontalFlip = b
+            case "flip": c.horizontalFlip = try bool()
             case "pad_crop": c.padCrop = try int(min: 0)
             case "mean": c.mean = try floats()
             case "std": c.std = try floats()
+            case "random_resized_crop": c.randomResizedCrop = try bool()
+            case "resize_shorter": c.resizeShorter = try int()
+            case "skip_bad_images": c.skipBadImages = try bool()
+            case "init_from":
+                // a file, like the architecture: relative to the experiment file it is written in
+                let path = ArchitectureLoader.resolve(try string(), relativeTo: node.location.file)
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    throw SpecError("training.init_from: no readable weights file at '\(path)'", at: node.location)
+                }
+                c.initFrom = path
+            case "freeze_loaded": c.freezeLoaded = try bool()
             case "threads": c.threads = try int()
             default: break
             }
+        }
+        if c.freezeLoaded && c.initFrom == nil {
+            throw SpecError("training.freeze_loaded: needs init_from (the weights whose tensors it freezes)",
+                            at: entries.first { $0.key.text == "freeze_loaded" }?.value.location)
         }
         return c
     }

@@ -60,6 +60,8 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         ("axes:\n  num_clases: [3]\n", "4:3: unknown parameter 'num_clases'; did you mean 'num_classes'? (parameters: num_classes; document keys: input, layers, templates, name)"),
         ("seeds: [0, 0]\n", "3:8: seeds: duplicate seed"),
         ("strategy: zip\naxes:\n  layers.fc1.out: [1, 2]\n  layers.fc2.out: [3]\n", "6:3: zip: axis 'layers.fc2.out' has 1 values, 'layers.fc1.out' has 2; zipped axes need equal lengths"),
+        ("axes:\n  training.init_from: [missing.safetensors]\n", "4:24: training.init_from: no readable weights file at 'DIR/missing.safetensors'"),
+        ("axes:\n  training.freeze_loaded: [true]\n", "4:28: training.freeze_loaded: needs init_from (the weights whose tensors it freezes)"),
         ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline)"),
     ])
     func locatedErrors(tail: String, message: String) {
@@ -69,7 +71,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
             Issue.record("expected an error")
         } catch let error as SpecError {
             let expected = message.hasPrefix("ARCH") ? message.replacingOccurrences(of: "ARCH", with: repositoryRoot.path + "/architectures/")
-                                                     : "\(path):\(message)"
+                                                     : "\(path):" + message.replacingOccurrences(of: "DIR", with: (path as NSString).deletingLastPathComponent)
             #expect(error.description == expected)
         } catch {
             Issue.record("unexpected \(error)")

@@ -269,7 +269,7 @@ import Testing
         _ = try CLITests.run(["data", "synth", src, "--per-class", "4", "--size", "32x32"])
         _ = try CLITests.run(["data", "split", src, "--out", root, "--val", "0.5"])
         let bad = root + "/train/dots/zero.jpg"
-        FileManager.default.createFile(atPath: bad, contents: Data())
+        _ = FileManager.default.createFile(atPath: bad, contents: Data())
         let r = try CLITests.run(["train", "architectures/lenet.yaml", "--set", "num_classes=5", "--data", "folder:\(root)", "--resize", "32",
                                   "--epochs", "1", "--threads", "1", "--out", EngineCLITests.temporary("run")])
         #expect(r.status == 1)

@@ -1,0 +1,53 @@
+import ArchSweep
+import ArchTrain
+import Foundation
+import Testing
+
+/// A sweep's `training:` settings reach `archlab train` unchanged: the experiment's keys, the
+/// runner's command line and the train command's options are three spellings of one
+/// `TrainingConfig`, so every setting goes through all three and back out of `config.json`.
+@Suite struct SweepSettingsTests {
+    @Test func everyTrainingSettingRoundTripsThroughTheTrialCommandLine() throws {
+        let dir = EngineCLITests.temporary("sweep")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let src = dir + "/src", root = dir + "/root", weights = dir + "/start.safetensors"
+        _ = try CLITests.run(["data", "synth", src, "--per-class", "6", "--size", "40x40"])
+        _ = try CLITests.run(["data", "split", src, "--out", root, "--val", "0.5"])
+        let initialized = try CLITests.run(["init", "architectures/lenet.yaml", "--set", "num_classes=5", "--input", "3x32x32", "--out", weights])
+        #expect(initialized.status == 0, "\(initialized.stderr)")
+        // every setting away from its default (threads is a resource: the runner sets it)
+        let values: [String: String] = [
+            "data": "folder:\(root)", "resize": "32", "epochs": "2", "batch_size": "4", "optimizer": "adamw", "lr": "0.003",
+            "momentum": "0.8", "nesterov": "true", "weight_decay": "0.0001", "schedule": "step", "step_size": "1", "gamma": "0.5",
+            "warmup": "0.5", "label_smoothing": "0.1", "validation": "0.2", "limit_train": "20", "limit_test": "10", "flip": "true",
+            "pad_crop": "2", "mean": "[0.5, 0.4, 0.3]", "std": "[0.2, 0.25, 0.3]", "random_resized_crop": "true", "resize_shorter": "36",
+            "skip_bad_images": "true", "init_from": "start.safetensors", "freeze_loaded": "true", "threads": "1",
+        ]
+        #expect(Set(values.keys) == Set(Experiment.trainingKeys), "a training setting without a value here")
+        let training = Experiment.trainingKeys.map { "  \($0): \(values[$0] ?? "")" }.joined(separator: "\n")
+        let file = dir + "/every-setting.yaml"
+        try """
+        name: every-setting
+        architecture: \(CLITests.root.path)/architectures/lenet.yaml
+        set: {num_classes: 5}
+        training:
+        \(training)
+        seeds: [7]
+        strategy: grid
+        axes:
+          layers.fc1.out: [50]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let trial = try #require(try Experiment.load(file).trials().first)
+        #expect(trial.training.initFrom == weights)
+        let runner = SweepRunner(experiment: try Experiment.load(file), trials: [trial],
+                                 options: SweepRunner.Options(directory: dir + "/out", executable: CLITests.binary.path), log: { _ in })
+        let out = dir + "/run"
+        let arguments = runner.arguments(trial, threads: 1, out: out)
+        let r = try CLITests.run(arguments)
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/config.json")))
+        var expected = trial.training
+        expected.threads = 1
+        #expect(written == expected)
+    }
+}
