@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench clean reliability corpus fuzz slurm-test
+.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test
 
 run:
 	./scripts/run.sh
@@ -23,6 +23,10 @@ fixtures:
 # ArchLab against PyTorch (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow): writes reports/performance.md
 bench: release
 	python3 bench/compare_pytorch.py
+
+# Every experiment in experiments/ into reports/<name>/ (resumes; delete a folder to rerun it; about 20 minutes from scratch)
+sweeps: release
+	for e in experiments/*.yaml; do .build/release/archlab sweep "$$e" || exit 1; done
 
 clean:
 	rm -rf .build

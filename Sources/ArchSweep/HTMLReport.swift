@@ -102,7 +102,7 @@ enum HTMLReport {
         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(2){text-align:left}.plots{display:flex;flex-wrap:wrap;gap:20px}
         pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}</style></head><body>
         <h1>\(escape(r.meta["experiment"] ?? "sweep"))</h1>
-        <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(r.meta["host"] ?? "?")), \(escape(r.meta["cores"] ?? "?")) cores, commit \(escape(r.meta["commit"] ?? "?")).</p>
+        <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(r.meta["host"] ?? "?")), \(escape(r.meta["cores"] ?? "?")) cores, commit \(escape(r.meta["commit"] ?? "?"))\(r.meta["engine"].map { "; " + escape($0) } ?? "").</p>
         <div class="plots">
         <div><h3>Accuracy vs MACs (Pareto front dashed, error bars: std over seeds)</h3>\(scatter(points, xLabel: "MACs (log scale)", yLabel: "test accuracy %", logX: true, front: true))</div>
         <div><h3>Accuracy vs parameters</h3>\(scatter(paramPoints, xLabel: "parameters (log scale)", yLabel: "test accuracy %", logX: true, front: false))</div>

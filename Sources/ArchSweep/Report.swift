@@ -214,6 +214,7 @@ public enum ReportWriter {
                   "| machine | \(m["host"] ?? "?"), \(m["cpu"] ?? "?"), \(m["cores"] ?? "?") cores |",
                   "| threads | \(m["threads_per_trial"] ?? "?") per trial, \(m["jobs"] ?? "?") trial(s) at a time |",
                   "| versions | \(m["swift"] ?? "?"); ArchLab commit \(m["commit"] ?? "?") |"]
+        if let engine = m["engine"] { lines.append("| engine | \(engine) |") }
         let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1["status"]?.string ?? "?", default: 0] += 1 }
         lines.append("| trials | " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + " |")
         if r.journals.count > 1 || r.journals.first?.name != "main" {

@@ -1,4 +1,5 @@
 import ArchSpec
+import ArchTensor
 import ArchTrain
 import Foundation
 
@@ -115,9 +116,6 @@ public final class SweepRunner {
         }
         let restarted = try journal.recoverInterrupted()
         if !restarted.isEmpty { log("restarting \(restarted.count) trial(s) left running or interrupted by a stopped runner") }
-        var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores)
-        if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
-        try journal.setMeta(meta)
         progress.write(running: [])
         defer { progress.write(running: []) }
         var queue: [Trial] = []
@@ -127,6 +125,13 @@ public final class SweepRunner {
             else { outcome.skipped += 1 }
         }
         if outcome.skipped > 0 { log("\(outcome.skipped) of \(trials.count) trials already recorded; \(queue.count) to run") }
+        // the report's header describes the runner that trains: a resume with nothing to run
+        // (on another machine, or after an upgrade) leaves the recorded machine and versions alone
+        if try !queue.isEmpty || journal.meta().isEmpty {
+            var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores)
+            if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
+            try journal.setMeta(meta)
+        }
         let threads = max(1, options.cores / max(1, options.jobs))
         var running: [(Trial, Process, Date)] = []
         var durations: [Double] = []
@@ -350,7 +355,16 @@ public enum SweepMetadata {
                     "cores": String(cores), "jobs": String(jobs), "os": ProcessInfo.processInfo.operatingSystemVersionString,
                     "threads_per_trial": String(max(1, cores / max(1, jobs))), "strategy": experiment.strategy.rawValue]
         if let doc = experiment.doc { meta["doc"] = doc }
-        meta["commit"] = shell("git rev-parse --short HEAD 2>/dev/null") ?? "unknown"
+        // the working directory's repository, when it is ArchLab's own checkout
+        if let top = shell("git rev-parse --show-toplevel 2>/dev/null"), FileManager.default.fileExists(atPath: top + "/Sources/ArchSweep/Runner.swift"),
+           let commit = shell("git rev-parse --short HEAD 2>/dev/null") {
+            // tracked files changed since that commit: the commit alone does not say what ran
+            let modified = shell("git status --porcelain --untracked-files=no -- ':/Sources' ':/Package.swift' 2>/dev/null") != nil
+            meta["commit"] = commit + (modified ? " with uncommitted changes to Sources" : "")
+        } else {
+            meta["commit"] = "unknown"
+        }
+        meta["engine"] = ComputeLibraries.description
         meta["swift"] = shell("swift --version 2>/dev/null | head -n 1") ?? "unknown"
         meta["cpu"] = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2") ?? "unknown"
         return meta

@@ -50,4 +50,30 @@ import Testing
         expected.threads = 1
         #expect(written == expected)
     }
+
+    /// The report's header describes the runner that trained: a resume with nothing left to run
+    /// keeps the recorded machine, commit and engine.
+    @Test func resumeWithNothingToRunKeepsTheRecordedMachine() throws {
+        let dir = EngineCLITests.temporary("sweep")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = dir + "/tiny.yaml"
+        try """
+        name: tiny
+        architecture: \(CLITests.root.path)/architectures/lenet.yaml
+        training: {data: fashion-mnist, epochs: 1, batch_size: 32, limit_train: 96, limit_test: 32, validation: 0}
+        seeds: [0]
+        axes:
+          layers.fc1.out: [30]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let first = try CLITests.run(["sweep", file, "--out", out])
+        #expect(first.status == 0, "\(first.stderr)")
+        let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(report.contains("| engine | convolutions on oneDNN "), "\(report.prefix(800))")
+        try Journal(path: out + "/results.sqlite").setMeta(["host": "elsewhere"])
+        let again = try CLITests.run(["sweep", file, "--out", out])
+        #expect(again.status == 0 && again.stdout.contains("0 to run"), "\(again.stdout)")
+        #expect(try Journal(path: out + "/results.sqlite").meta()["host"] == "elsewhere")
+        #expect(try String(contentsOfFile: out + "/report.md", encoding: .utf8).contains("| machine | elsewhere,"))
+    }
 }
