@@ -43,12 +43,22 @@ extension Experiment {
             let summary = NetworkSummary(network)
             let modules = network.nodes.compactMap(Self.moduleCost)
             let parameters = "{" + resolved.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+            // the starting weights by content: the same file reached by another path is the same trial,
+            // a file rewritten in place is not
+            let initFromContent = try training.initFrom.map { path in
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw SpecError("training.init_from: cannot read '\(path)'", at: configuration.training.first { $0.key.text == "init_from" }?.value.location)
+                }
+                return "content " + StableHash.hex(data)
+            }
             for seed in seeds {
                 training.seed = seed
                 training.architecture = configuration.architecture
                 training.overrides = overrides
+                var identity = training
+                identity.initFrom = initFromContent
                 let canonical = Self.canonicalJSON(architecture: fileStem(configuration.architecture), document: network.name,
-                                                   parameters: parameters, input: network.input.dims, training: training)
+                                                   parameters: parameters, input: network.input.dims, training: identity)
                 out.append(Trial(id: StableHash.hex(canonical), index: out.count, configurationIndex: ci, configuration: configuration,
                                  seed: seed, training: training, architecture: configuration.architecture, overrides: overrides,
                                  parametersJSON: parameters, params: summary.totalParams, macs: summary.macs,
@@ -199,9 +209,14 @@ extension Experiment {
 /// A stable 128-bit hash (two FNV-1a streams) as 32 hex characters: trial ids that do
 /// not change between runs, machines or Swift versions.
 public enum StableHash {
-    public static func hex(_ text: String) -> String {
+    public static func hex(_ text: String) -> String { hex(bytes: text.utf8) }
+
+    /// The same hash of a file's bytes.
+    public static func hex(_ data: Data) -> String { data.withUnsafeBytes { hex(bytes: $0) } }
+
+    static func hex<Bytes: Sequence>(bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var a: UInt64 = 0xCBF2_9CE4_8422_2325, b: UInt64 = 0x6C62_272E_07BB_0142
-        for byte in text.utf8 {
+        for byte in bytes {
             a = (a ^ UInt64(byte)) &* 0x100_0000_01B3
             b = (b ^ UInt64(byte)) &* 0x100_0000_01B3 ^ (b >> 29)
         }

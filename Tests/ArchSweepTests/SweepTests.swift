@@ -78,6 +78,23 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         }
     }
 
+    @Test func startingWeightsCountByContentNotPath() throws {
+        let path = experiment("w.yaml", "")
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir + "/weights", withIntermediateDirectories: true)
+        try Data("first".utf8).write(to: URL(fileURLWithPath: dir + "/weights/start.safetensors"))
+        func id(_ initFrom: String) throws -> String {
+            let file = experiment("w.yaml", "")  // a fresh directory each time; point back at the shared file
+            let text = header.replacingOccurrences(of: "training: {", with: "training: {init_from: \(initFrom), ") + "seeds: [0]\n"
+            try text.replacingOccurrences(of: "ARCH/", with: repositoryRoot.path + "/architectures/").write(toFile: file, atomically: true, encoding: .utf8)
+            return try #require(try Experiment.load(file).trials().first).id
+        }
+        let direct = try id(dir + "/weights/start.safetensors")
+        #expect(try id(dir + "/weights/../weights/start.safetensors") == direct)
+        try Data("second".utf8).write(to: URL(fileURLWithPath: dir + "/weights/start.safetensors"))
+        #expect(try id(dir + "/weights/start.safetensors") != direct)
+    }
+
     @Test func extendsMergesTrainingAndCatchesCycles() throws {
         let base = experiment("base.yaml", header + "seeds: [0]\n")
         let dir = URL(fileURLWithPath: base).deletingLastPathComponent().path
