@@ -3,7 +3,8 @@
 # for FUZZ_SECONDS (default 3600), FUZZ_PARALLEL at a time (default: the number of cores), starting
 # from the committed corpus in fuzz/corpus/<target>/ (seeded from the repository's own files on
 # the first run). Crashing inputs go to fuzz/crashes/<target>/; the corpus is minimized (-merge)
-# afterwards; figures go to fuzz/results/<target>.json (read by scripts/reliability/run.py).
+# afterwards; figures go to fuzz/results/<target>.json (read by scripts/reliability/run.py), each
+# run added as a session to the totals (the corpus carries over; delete the file to start counting anew).
 #
 #   make fuzz                       every target for an hour
 #   FUZZ_SECONDS=60 fuzz/run.sh FuzzSpec FuzzJPEG
@@ -62,8 +63,28 @@ run() {
   runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "logs/$t.log" | awk '{print $2}' | tail -1)
   crashes=$(ls "crashes/$t" | wc -l)
   files=$(ls "corpus/$t" | wc -l)
-  printf '{"target": "%s", "seconds": %d, "executions": %d, "corpus_files": %d, "crashes": %d}\n' \
-    "$t" "$elapsed" "${runs:-0}" "$files" "$crashes" > "results/$t.json"
+  # each run continues from the last one's minimized corpus: its session is added to the totals
+  python3 - "results/$t.json" "$t" "$elapsed" "${runs:-0}" "$files" "$crashes" "$PARALLEL" "$(nproc)" <<'PY'
+import json, os, sys, time
+path, target, seconds, runs, files, crashes, parallel, cores = sys.argv[1:]
+old = json.load(open(path)) if os.path.exists(path) else {}
+# a results file from before sessions were kept: its figures become one session, "earlier runs"
+sessions = old.get("sessions") or ([{"seconds": old["seconds"], "executions": old["executions"], "date": "earlier runs",
+                                     "how": old.get("cpu_share", "")}] if old else [])
+sessions.append({"seconds": int(seconds), "executions": int(runs), "date": time.strftime("%Y-%m-%d"),
+                 "how": f"{parallel} target(s) at a time on {cores} cores"})
+total = sum(x["seconds"] for x in sessions)
+minutes = ", ".join(str(round(x["seconds"] / 60)) + (" (earlier runs)" if x.get("date") == "earlier runs" else "") for x in sessions)
+share = (f"{len(sessions)} sessions of {minutes} minutes, each from the previous one's minimized corpus, "
+         f"up to {parallel} targets at a time on {cores} cores" if len(sessions) > 1 else f"{parallel} target(s) at a time on {cores} cores")
+if total < 3600:
+    share += "; the issue asks for an hour"
+out = {"target": target, "seconds": total, "executions": sum(x["executions"] for x in sessions), "corpus_files": int(files),
+       "crashes": int(crashes), "cpu_share": share, "sessions": sessions}  # crashes/<target>/ keeps every session's
+if old.get("notes"):
+    out["notes"] = old["notes"]
+json.dump(out, open(path, "w"))
+PY
   echo "$t: ${runs:-0} executions in ${elapsed} s, corpus $files files, crashes $crashes"
 }
 
