@@ -21,7 +21,8 @@ public final class Journal {
       in_experiment INTEGER NOT NULL DEFAULT 1);
     CREATE TABLE IF NOT EXISTS epochs(
       trial_id TEXT NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL, lr REAL, train_loss REAL, train_accuracy REAL,
-      validation_accuracy REAL, test_loss REAL, test_accuracy REAL, seconds REAL, PRIMARY KEY(trial_id, epoch));
+      validation_accuracy REAL, test_loss REAL, test_accuracy REAL, seconds REAL, load_average REAL, cpu_share REAL,
+      PRIMARY KEY(trial_id, epoch));
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
     CREATE TABLE IF NOT EXISTS modules(
       configuration_index INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL, params INTEGER NOT NULL, macs INTEGER NOT NULL,
@@ -37,6 +38,11 @@ public final class Journal {
     /// Journals written before the `interrupted` status existed get the current CHECK constraint
     /// (SQLite cannot alter one: the table is rebuilt in one transaction).
     func migrate() throws {
+        // journals from before the machine's load was recorded get its columns (empty for old epochs)
+        let epochColumns = Set(try database.query("PRAGMA table_info(epochs)").compactMap { $0["name"]?.string })
+        for column in ["load_average", "cpu_share"] where !epochColumns.contains(column) {
+            try database.execute("ALTER TABLE epochs ADD COLUMN \(column) REAL")
+        }
         let sql = try database.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trials'").first?["sql"]?.string ?? ""
         guard !sql.contains("'interrupted'") else { return }
         // SQLite's procedure: create the new table, copy, drop the old one, rename the new one
@@ -141,10 +147,12 @@ public final class Journal {
             try database.execute("DELETE FROM epochs WHERE trial_id = ?", [.text(id)])
             for e in metrics?.epochs ?? [] {
                 try database.execute("""
-                    INSERT INTO epochs(trial_id, epoch, lr, train_loss, train_accuracy, validation_accuracy, test_loss, test_accuracy, seconds)
-                    VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO epochs(trial_id, epoch, lr, train_loss, train_accuracy, validation_accuracy, test_loss, test_accuracy, seconds,
+                                       load_average, cpu_share)
+                    VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.text(id), .integer(e.epoch), .real(e.lr), .real(e.trainLoss), .real(e.trainAccuracy),
-                          e.validationAccuracy.map { .real($0) } ?? .null, .real(e.testLoss), .real(e.testAccuracy), .real(e.seconds)])
+                          e.validationAccuracy.map { .real($0) } ?? .null, .real(e.testLoss), .real(e.testAccuracy), .real(e.seconds),
+                          e.load.map { .real($0.loadAverage) } ?? .null, e.load.map { .real($0.cpuShare) } ?? .null])
             }
             try database.execute("""
                 UPDATE trials SET status = ?, test_accuracy = ?, best_epoch = ?, train_seconds = ?, images_per_second = ?, finished_at = ?, error = ?

@@ -104,15 +104,41 @@ extension Experiment {
         return [c, resize ?? h, resize ?? w]
     }
 
-    /// The canonical text a trial id hashes: keys sorted, threads excluded (a resource, not a setting).
+    /// The canonical text a trial id hashes: keys sorted, threads excluded (a resource, not a
+    /// setting), and only the training settings that differ from `TrainingConfig`'s defaults, so
+    /// that a version of ArchLab which adds a setting (at a default that changes nothing) keeps
+    /// every recorded trial's id.
     static func canonicalJSON(architecture: String, document: String, parameters: String, input: [Int], training: TrainingConfig) -> String {
         var t = training
         t.threads = 0
         t.architecture = architecture
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let trainingJSON = (try? encoder.encode(t)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        var defaults = TrainingConfig(architecture: architecture)
+        defaults.threads = 0
+        let trainingJSON = nonDefault(t, defaults)
         return "{\"architecture\":\(JSONText.quote(architecture)),\"input\":\(input),\"network\":\(JSONText.quote(document)),\"parameters\":\(parameters),\"training\":\(trainingJSON)}"
+    }
+
+    /// `value` as key-sorted JSON without the (nested) keys whose value equals the one in `defaults`.
+    static func nonDefault<T: Encodable>(_ value: T, _ defaults: T) -> String {
+        func object(_ v: T) -> [String: Any] {
+            (try? JSONEncoder().encode(v)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        }
+        func prune(_ v: [String: Any], _ d: [String: Any]) -> [String: Any] {
+            var out: [String: Any] = [:]
+            for (key, x) in v {
+                if let nested = x as? [String: Any], let nestedDefault = d[key] as? [String: Any] {
+                    let kept = prune(nested, nestedDefault)
+                    if !kept.isEmpty { out[key] = kept }
+                } else if let y = d[key], (x as? NSObject)?.isEqual(y) == true {
+                    continue
+                } else {
+                    out[key] = x
+                }
+            }
+            return out
+        }
+        let pruned = prune(object(value), object(defaults))
+        return (try? JSONSerialization.data(withJSONObject: pruned, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// Reads the `training:` settings into a training configuration (types checked, located).

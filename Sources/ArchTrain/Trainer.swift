@@ -59,15 +59,18 @@ public struct EpochMetrics: Codable, Sendable {
     public var testLoss: Double
     public var testAccuracy: Double
     public var seconds: Double
+    /// What the machine was doing during the epoch (nil in runs recorded before it was measured).
+    public var load: MachineLoad?
 
     public init(epoch: Int, lr: Double, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, testLoss: Double,
-                testAccuracy: Double, seconds: Double) {
+                testAccuracy: Double, seconds: Double, load: MachineLoad? = nil) {
         self.epoch = epoch; self.lr = lr; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
         self.validationAccuracy = validationAccuracy; self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.seconds = seconds
+        self.load = load
     }
 
     enum CodingKeys: String, CodingKey {
-        case epoch, lr, seconds
+        case epoch, lr, seconds, load
         case trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationAccuracy = "validation_accuracy"
         case testLoss = "test_loss", testAccuracy = "test_accuracy"
     }
@@ -220,6 +223,7 @@ public final class Trainer {
         var bestValidation = -1.0
         for epoch in 0..<config.epochs {
             let epochStart = Date()
+            let loadProbe = MachineLoad.Probe(threads: parallel.threads)
             var lossSum = 0.0, correct = 0, seen = 0
             var divergedMessage: String?
             let context = StepContext(training: true, random: RandomSource.stream(seed: config.seed, 0xD409, UInt64(epoch)), parallel: parallel)
@@ -254,7 +258,8 @@ public final class Trainer {
             let (testAccuracy, testLoss) = try evaluate(test)
             let record = EpochMetrics(epoch: epoch + 1, lr: lr, trainLoss: lossSum / Double(max(1, seen)),
                                       trainAccuracy: Double(correct) / Double(max(1, seen)), validationAccuracy: validationAccuracy,
-                                      testLoss: testLoss, testAccuracy: testAccuracy, seconds: Date().timeIntervalSince(epochStart))
+                                      testLoss: testLoss, testAccuracy: testAccuracy, seconds: Date().timeIntervalSince(epochStart),
+                                      load: loadProbe.finish())
             metrics.epochs.append(record)
             let score = validationAccuracy ?? testAccuracy
             let isBest = score > bestValidation
