@@ -100,7 +100,7 @@ public enum LinearKernel {
         let n = x.shape[0], inF = weight.shape[1], outF = weight.shape[0]
         if naive {
             BLAS.naiveGemm(transA: false, transB: true, m: n, n: outF, k: inF, a: x.base, lda: inF, b: weight.base, ldb: inF, beta: 0, c: y.base, ldc: outF)
-        } else if let workspace, GEMMLibrary.preferred == .onednn, n < outF {
+        } else if let workspace, parallel.gemm == .onednn, n < outF {
             precondition(workspace.capacity >= n * outF, "linear workspace too small")
             let t = workspace.base
             BLAS.gemm(transA: false, transB: true, m: outF, n: n, k: inF, a: weight.base, lda: inF, b: x.base, ldb: inF, beta: 0, c: t,

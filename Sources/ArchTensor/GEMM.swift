@@ -33,7 +33,8 @@ public enum BLAS {
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Parallelism = .serial,
-                     library: GEMMLibrary = .preferred) {
+                     library: GEMMLibrary? = nil) {
+        let library = library ?? parallel.gemm
         guard m > 0, n > 0 else { return }
         if k == 0 {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
@@ -97,7 +98,7 @@ public enum BLAS {
     /// Tensor form for tests: C = op(A) * op(B) + beta * C with shapes taken from the tensors.
     public static func matmul(_ a: Tensor, _ b: Tensor, into c: Tensor, transA: Bool = false, transB: Bool = false,
                               beta: Float = 0, naive: Bool = false, parallel: Parallelism = .serial,
-                              library: GEMMLibrary = .preferred) {
+                              library: GEMMLibrary? = nil) {
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let n = transB ? b.shape[0] : b.shape[1]
         precondition((transB ? b.shape[1] : b.shape[0]) == k && c.shape == [m, n], "matmul shapes \(a.shape) \(b.shape) \(c.shape)")

@@ -7,10 +7,22 @@ internal import CDNNL
 /// workers spinning on the cores (measured: max pooling in GoogLeNet took 38 ms per step on
 /// Dispatch threads next to oneDNN and 23 ms without oneDNN). A loop started inside another
 /// one runs serially on its thread (OpenMP's nesting is off).
+///
+/// It also carries which libraries the kernels call (`convolution`, `gemm`), so that one process
+/// can run the same network on both engines (the golden tests do); the defaults come from
+/// `ARCHLAB_CONV` / `ARCHLAB_GEMM`.
 public struct Parallelism: Sendable {
     public var threads: Int
+    /// Where convolutions run (oneDNN, or im2col + sgemm).
+    public var convolution: ConvolutionBackend
+    /// Where matrix products run.
+    public var gemm: GEMMLibrary
 
-    public init(threads: Int) { self.threads = max(1, threads) }
+    public init(threads: Int, convolution: ConvolutionBackend = .preferred, gemm: GEMMLibrary = .preferred) {
+        self.threads = max(1, threads)
+        self.convolution = convolution
+        self.gemm = gemm
+    }
 
     public static let serial = Parallelism(threads: 1)
 

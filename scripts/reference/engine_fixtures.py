@@ -4,10 +4,13 @@ must reproduce (Tests/ArchGraphTests/PyTorchEngineTests.swift).
 
 Weights are not stored: both sides fill every state_dict tensor with the same deterministic values
 (`deterministic_values`, mirrored by DeterministicWeights.swift), so fixtures stay small however
-large the network. Each fixture holds the input batch, the labels, the eval logits, and for a
-training step (batch-norm batch statistics, dropout off, aux heads on with weight 0.3): the loss,
-the main logits, the updated running statistics and, per parameter gradient, its sum, L2 norm and
-the values at a few fixed indices.
+large the network; the few biases moved to keep ReLU inputs away from zero (`ReluMargins`) are
+listed in `bias_overrides`. The reference is PyTorch in float64; next to each value the fixture
+records how far PyTorch's own float32 run is from it, and the Swift test allows ArchLab at most
+3x that (with a floor). Each fixture holds the labels, the eval logits, and for a training step
+(batch-norm batch statistics, dropout off, aux heads on with weight 0.3): the loss, the main
+logits, the updated running statistics and, per parameter gradient, its L2 norm, the values at a
+few fixed indices and the whole tensor (small ones) or a 64-bucket count sketch of it.
 
 Usage: pip install torch==2.13.0+cpu torchvision==0.28.0 pillow numpy
        python3 scripts/reference/engine_fixtures.py
@@ -190,9 +193,12 @@ def no_dropout(model):
 
 
 tv = torchvision.models
+RESNETS = {"resnet18": tv.resnet18, "resnet34": tv.resnet34, "resnet50": tv.resnet50, "resnet101": tv.resnet101,
+           "resnet152": tv.resnet152}
 CASES = [
     # name, architecture file, --set, input [C,H,W], batch, constructor
     ("lenet", "lenet", [], [3, 32, 32], 4, lambda: LeNet()),
+    ("lenet-b1", "lenet", [], [3, 32, 32], 1, lambda: LeNet()),
     ("alexnet-64", "alexnet", ["num_classes=10", "hidden=64"], [3, 64, 64], 2,
      lambda: small_classifier(tv.alexnet(num_classes=10), [1, 4, 6], 64, 10)),
     ("alexnet-half-96", "alexnet-half", ["num_classes=5", "hidden=64"], [3, 96, 96], 2,
@@ -203,55 +209,217 @@ CASES = [
        (lambda d=d, bn=bn: small_classifier(getattr(tv, f"vgg{d}{bn.replace('-', '_')}")(num_classes=10), [0, 3, 6], 32, 10)))
       for d in (11, 13, 16, 19) for bn in ("", "-bn") if not (d == 11 and bn == "-bn")],
     ("resnet18-32", "resnet18", ["num_classes=10"], [3, 32, 32], 3, lambda: tv.resnet18(num_classes=10)),
-    ("resnet34-64", "resnet34", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet34(num_classes=10)),
-    ("resnet101-64", "resnet101", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet101(num_classes=10)),
-    ("resnet152-64", "resnet152", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet152(num_classes=10)),
-    ("resnet50-64", "resnet50", ["num_classes=10"], [3, 64, 64], 3, lambda: tv.resnet50(num_classes=10)),
+    ("resnet18-64-b1", "resnet18", ["num_classes=10"], [3, 64, 64], 1, lambda: tv.resnet18(num_classes=10)),
+    *[(f"{r}-64", r, ["num_classes=10"], [3, 64, 64], 2, (lambda r=r: RESNETS[r](num_classes=10)))
+      for r in ("resnet34", "resnet50", "resnet101", "resnet152")],
+    ("resnet50-64-b1", "resnet50", ["num_classes=10"], [3, 64, 64], 1, lambda: tv.resnet50(num_classes=10)),
     ("googlenet-96", "googlenet", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
      lambda: GoogLeNetFromTable(10, 0.25, 128, False)),
     ("googlenet-torchvision-96", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
      lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
+    ("googlenet-torchvision-64", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 64, 64], 2,
+     lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
+    ("googlenet-torchvision-64-b1", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 64, 64], 1,
+     lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
 ]
 
 PICKS = 6
+# Gradient tensors up to this size are stored whole; larger ones as a sketch of SKETCH buckets.
+WHOLE = 256
+SKETCH = 64
 
 
 def picks(count):
     return sorted({(i * 7919 + 13) % count for i in range(PICKS)})
 
 
+def sketch_signs(count):
+    """+1/-1 for indices 0..<count: the top bit of splitmix64((i+1) * golden) (mirrored in Swift)."""
+    with np.errstate(over="ignore"):
+        i = np.arange(1, count + 1, dtype=np.uint64)
+        z = i * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return np.where((z >> np.uint64(63)) == 0, 1.0, -1.0)
+
+
+def sketch(values):
+    """A count sketch: bucket i % SKETCH gets sign(i) * v_i. For any error vector e the squared
+    norm of its sketch estimates |e|^2 without bias, so a wrong entry anywhere shows."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return np.bincount(np.arange(v.size) % SKETCH, weights=v * sketch_signs(v.size), minlength=SKETCH)
+
+
+class ReluMargins:
+    """Moves every ReLU input at least `delta` away from zero by shifting the per-channel bias
+    that adds into it (a batch-norm or convolution/linear bias), so that float32 rounding cannot
+    flip a ReLU between its two sides. Without this, one flipped element in a batch-norm population
+    of 8 (ResNet's last stage at batch 2, 64x64) changes every gradient below it by 1-5 % in any
+    float32 engine (scripts/reference/gradient_conditioning.py measures it), and the fixture would
+    compare rounding luck instead of arithmetic."""
+
+    def __init__(self, model):
+        self.model = model
+        self.biases = {n: p for n, p in model.named_parameters() if p.dim() == 1 and n.endswith("bias")}
+        self.original = F.relu
+
+    def _channels(self, z):
+        dims = [d for d in range(z.dim()) if d != 1]
+        return z.permute(1, *dims).reshape(z.shape[1], -1)
+
+    def _map_calls(self, x):
+        """For each ReLU call in training mode, the bias that adds into its input unchanged."""
+        inputs = []
+
+        def capture(z, inplace=False):
+            inputs.append(z)
+            return self.original(z)
+        F.relu = capture
+        try:
+            self.model.train()
+            self.model(x)
+        finally:
+            F.relu = self.original
+        names, params = list(self.biases), list(self.biases.values())
+        mapping = []
+        for z in inputs:
+            m = torch.randn(z.shape[1], dtype=z.dtype)
+            shape = [1, -1] + [1] * (z.dim() - 2)
+            grads = torch.autograd.grad((z * m.view(shape)).sum(), params, retain_graph=True, allow_unused=True)
+            count = z.numel() // z.shape[1]
+            found = None
+            for name, g in zip(names, grads):
+                if g is not None and g.shape[0] == z.shape[1] and torch.allclose(g, m * count, rtol=1e-9, atol=1e-9):
+                    found = name
+            mapping.append(found)
+        return mapping
+
+    @staticmethod
+    def _shift(values, delta):
+        """The smallest s with |v + s| >= delta for every v."""
+        v = np.sort(values)
+        lo, hi = -v - delta, -v + delta  # forbidden intervals for s, ascending by lo
+        order = np.argsort(lo)
+        lo, hi = lo[order], hi[order]
+        merged = []
+        for a, b in zip(lo, hi):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        for a, b in merged:
+            if a < 0 < b:
+                return a if -a < b else b
+        return 0.0
+
+    def apply(self, x):
+        mapping = self._map_calls(x)
+        calls = iter(mapping)
+        shifts = {}
+        report = {"calls": len(mapping), "shifted_channels": 0, "min_margin": math.inf}
+
+        def shifted(z, inplace=False):
+            name = next(calls)
+            c = self._channels(z.detach())
+            scale = float(c.std())
+            per_channel = c.shape[1]
+            delta = scale * min(1e-3, 0.25 / per_channel)
+            s = torch.zeros(z.shape[1], dtype=z.dtype)
+            if name is not None:
+                for ch in range(z.shape[1]):
+                    s[ch] = self._shift(c[ch].numpy(), delta)
+                if (s != 0).any():
+                    shifts[name] = shifts.get(name, torch.zeros_like(s)) + s
+                    report["shifted_channels"] += int((s != 0).sum())
+                z = z + s.view([1, -1] + [1] * (z.dim() - 2))
+            margin = float(self._channels(z.detach()).abs().min()) / scale
+            report["min_margin"] = min(report["min_margin"], margin)
+            if name is None:
+                report.setdefault("unmapped_calls", 0)
+                report["unmapped_calls"] += 1
+            return self.original(z)
+        F.relu = shifted
+        try:
+            with torch.no_grad():
+                self.model(x)
+        finally:
+            F.relu = self.original
+        overrides = {}
+        with torch.no_grad():
+            for name, s in shifts.items():
+                p = self.biases[name]
+                new = (p + s).float().double()  # what a float32 weights file holds
+                changed = torch.nonzero(s).flatten().tolist()
+                overrides[name] = [[i, float(new[i])] for i in changed]
+                p.copy_(new)
+        return overrides, report
+
+
+def r9(values):
+    """Nine significant digits: far below any tolerance, a third of the file size."""
+    return [float(f"{v:.9g}") for v in values]
+
+
+def relative_error(a, ref, scale):
+    return float((a - ref).norm() / max(float(ref.norm()), scale))
+
+
 def run_case(name, arch, sets, shape, batch, make):
     torch.manual_seed(0)
-    model = no_dropout(make())
+    model = no_dropout(make()).double()
     fill(model, arch)
-    x = torch.from_numpy(uniform_stream("input:" + name, batch * int(np.prod(shape))).reshape([batch] + shape))
+    buffers = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    x = torch.from_numpy(uniform_stream("input:" + name, batch * int(np.prod(shape))).reshape([batch] + shape)).double()
+    overrides, margins = ReluMargins(model).apply(x)
+    with torch.no_grad():  # the shifting passes moved the running statistics: back to the filled values
+        for k, v in model.state_dict().items():
+            if (k.endswith("running_mean") or k.endswith("running_var")):
+                v.copy_(buffers[k])
     labels = [int(v) for v in (np.arange(batch) * 3 + 1) % 5]
-    model.eval()
-    with torch.no_grad():
-        eval_logits = model(x)
-    model.train()
-    out = model(x)
-    if isinstance(out, tuple):
-        logits, auxes = out
-    else:
-        logits, auxes = out, []
     target = torch.tensor(labels)
-    main = F.cross_entropy(logits, target)
-    loss = main + sum(0.3 * F.cross_entropy(a, target) for a in auxes if a is not None)
-    model.zero_grad()
-    loss.backward()
+
+    def run(dtype):
+        m = no_dropout(make()).to(dtype)
+        m.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()})
+        m.eval()
+        with torch.no_grad():
+            eval_logits = m(x.to(dtype)).double()
+        m.train()
+        out = m(x.to(dtype))
+        logits, auxes = out if isinstance(out, tuple) else (out, [])
+        main = F.cross_entropy(logits, target)
+        loss = main + sum(0.3 * F.cross_entropy(a, target) for a in auxes if a is not None)
+        m.zero_grad()
+        loss.backward()
+        grads = {n: p.grad.detach().double().flatten() for n, p in m.named_parameters()}
+        running = {n: b.detach().double().flatten() for n, b in m.named_buffers() if n.endswith(("running_mean", "running_var"))}
+        return eval_logits, logits.detach().double(), float(loss), float(main), grads, running
+
+    e64, t64, loss64, main64, g64, r64 = run(torch.float64)
+    e32, t32, loss32, main32, g32, r32 = run(torch.float32)
+    largest = max(float(g.norm()) for g in g64.values())
+    floor = 1e-4 * largest  # gradients that are zero in exact arithmetic (a conv bias before batch norm)
     grads = {}
-    for pname, p in model.named_parameters():
-        g = p.grad.detach().double().flatten()
-        grads[pname] = {"sum": float(g.sum()), "norm": float(g.norm()), "max_abs": float(g.abs().max()),
-                        "picks": [[i, float(g[i])] for i in picks(g.numel())]}
-    running = {}
-    for bname, b in model.named_buffers():
-        if bname.endswith("running_mean") or bname.endswith("running_var"):
-            running[bname] = [float(v) for v in b.flatten()[:8]]
+    for pname, g in g64.items():
+        entry = {"count": g.numel(), "norm": float(g.norm()), "max_abs": float(g.abs().max()),
+                 "picks": [[i, float(f"{float(g[i]):.9g}")] for i in picks(g.numel())],
+                 "pytorch_float32_error": relative_error(g32[pname], g, floor)}
+        if g.numel() <= WHOLE:
+            entry["values"] = r9(g.tolist())
+        else:
+            s64 = sketch(g.numpy())
+            entry["sketch"] = r9(s64.tolist())
+            entry["pytorch_float32_sketch_error"] = float(np.linalg.norm(sketch(g32[pname].numpy()) - s64) / max(float(g.norm()), floor))
+        grads[pname] = entry
+    logit_scale = max(1.0, float(e64.abs().max()))
     return {"name": name, "architecture": arch, "set": sets, "input_shape": [batch] + shape, "labels": labels,
-            "eval_logits": eval_logits.flatten().tolist(), "train_logits": logits.detach().flatten().tolist(),
-            "loss": float(loss), "main_loss": float(main), "gradients": grads, "running_stats": running}
+            "bias_overrides": overrides, "relu_margins": margins, "gradient_floor": floor,
+            "eval_logits": e64.flatten().tolist(), "train_logits": t64.flatten().tolist(),
+            "pytorch_float32_eval_error": float((e32 - e64).abs().max()) / logit_scale,
+            "pytorch_float32_train_error": float((t32 - t64).abs().max()) / max(1.0, float(t64.abs().max())),
+            "loss": loss64, "main_loss": main64, "pytorch_float32_loss_error": abs(loss32 - loss64) / max(1.0, abs(loss64)),
+            "gradients": grads, "running_stats": {k: v[:8].tolist() for k, v in r64.items()}}
 
 
 def main():

@@ -83,21 +83,19 @@ final class Conv2dRuntime: LayerRuntime {
     let geometry: ConvGeometry
     let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
     let batch: Int
-    let backend: ConvolutionBackend
     /// oneDNN convolutions by batch size and threads (a smaller last batch gets its own), nil where
     /// oneDNN declined.
     private var onednn: [[Int]: DNNLConvolution?] = [:]
 
-    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int,
-         backend: ConvolutionBackend = .preferred) {
+    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int) {
         self.geometry = geometry
         self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
         self.batch = batch
-        self.backend = backend
     }
 
-    private func onednnConvolution(batch n: Int, threads: Int) -> DNNLConvolution? {
-        guard backend == .onednn else { return nil }
+    private func onednnConvolution(batch n: Int, _ parallel: Parallelism) -> DNNLConvolution? {
+        guard parallel.convolution == .onednn else { return nil }
+        let threads = parallel.threads
         if let made = onednn[[n, threads]] { return made }
         let made = DNNLConvolution(geometry: geometry, batch: n, bias: bias != nil, threads: threads)
         onednn[[n, threads]] = made
@@ -106,7 +104,7 @@ final class Conv2dRuntime: LayerRuntime {
 
     // x: [N, C, H, W] -> y: [N, O, Ho, Wo]; the workspace is the plan's, shared by every layer
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
-        if let conv = onednnConvolution(batch: x.shape[0], threads: context.parallel.threads) {
+        if let conv = onednnConvolution(batch: x.shape[0], context.parallel) {
             return conv.forward(x: x, weight: weight, bias: bias, y: y, workspace: context.scratch(conv.workspaceCount))
         }
         Conv2dKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
@@ -114,7 +112,7 @@ final class Conv2dRuntime: LayerRuntime {
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
-        if let conv = onednnConvolution(batch: x.shape[0], threads: context.parallel.threads) {
+        if let conv = onednnConvolution(batch: x.shape[0], context.parallel) {
             return conv.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias,
                                  workspace: context.scratch(conv.workspaceCount), accumulate: accumulate)
         }
