@@ -1,0 +1,115 @@
+@testable import ArchSweep
+import Foundation
+import Testing
+
+/// Statistics.swift against SciPy 1.17: Tests/Fixtures/statistics.json, written by
+/// scripts/reference/statistics_fixtures.py. Quantiles, CDFs and p-values agree to 1e-9
+/// (relative); SciPy's infinite t statistics (zero variance, nonzero difference) may be finite
+/// but huge here, where the differences carry rounding noise.
+@Suite struct StatisticsTests {
+    static let fixture: [String: Any] = {
+        let path = repositoryRoot.appendingPathComponent("Tests/Fixtures/statistics.json").path
+        guard let data = FileManager.default.contents(atPath: path),
+              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        return o
+    }()
+
+    static func cases(_ key: String) -> [[String: Any]] { fixture[key] as? [[String: Any]] ?? [] }
+
+    /// nil (SciPy's NaN), "inf", "-inf" or a number.
+    static func value(_ any: Any?) -> Double {
+        switch any {
+        case let d as Double: return d
+        case let i as Int: return Double(i)
+        case let s as String: return s == "inf" ? .infinity : -.infinity
+        default: return .nan
+        }
+    }
+
+    static func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-9) -> Bool {
+        if b.isNaN { return a.isNaN }
+        if b.isInfinite { return a.isInfinite ? a == b : abs(a) > 1e10 && a.sign == b.sign }
+        return abs(a - b) <= tolerance * max(1, abs(b))
+    }
+
+    @Test func fixtureHasEveryKindOfCase() {
+        for key in ["t_quantiles", "t_cdfs", "summaries", "paired", "welch", "holm"] { #expect(!Self.cases(key).isEmpty, "\(key)") }
+    }
+
+    @Test func studentTQuantilesAndCDFMatchSciPy() {
+        for c in Self.cases("t_quantiles") {
+            let p = Self.value(c["p"]), df = Self.value(c["df"]), t = Self.value(c["t"])
+            #expect(Self.close(Statistics.tQuantile(p, df: df), t), "t.ppf(\(p), \(df))")
+        }
+        for c in Self.cases("t_cdfs") {
+            let t = Self.value(c["t"]), df = Self.value(c["df"]), cdf = Self.value(c["cdf"])
+            #expect(Self.close(Statistics.tCDF(t, df: df), cdf, 1e-10), "t.cdf(\(t), \(df))")
+        }
+    }
+
+    @Test func meansStandardDeviationsAndIntervalsMatchSciPy() {
+        for c in Self.cases("summaries") {
+            let values = (c["values"] as? [Double]) ?? []
+            let s = Statistics.Summary(values)
+            #expect(s.n == values.count)
+            #expect(Self.close(s.mean, Self.value(c["mean"])))
+            if values.count > 1 {
+                #expect(Self.close(s.std ?? .nan, Self.value(c["std"])))
+                #expect(Self.close(s.interval?.lowerBound ?? .nan, Self.value(c["low"])))
+                #expect(Self.close(s.interval?.upperBound ?? .nan, Self.value(c["high"])))
+            } else {
+                #expect(s.std == nil && s.interval == nil, "one value has no interval")
+            }
+        }
+    }
+
+    @Test func pairedTTestMatchesSciPy() throws {
+        for c in Self.cases("paired") {
+            let a = c["a"] as! [Double], b = c["b"] as! [Double]
+            let test = try #require(Statistics.paired(a, b))
+            #expect(Self.close(test.t, Self.value(c["t"])), "t of \(a) vs \(b)")
+            #expect(Self.close(test.p, Self.value(c["p"])), "p of \(a) vs \(b): \(test.p)")
+            #expect(test.df == Self.value(c["df"]))
+            #expect(Self.close(test.difference, Self.value(c["difference"])))
+            if let low = c["low"] {
+                #expect(Self.close(test.interval?.lowerBound ?? .nan, Self.value(low)))
+                #expect(Self.close(test.interval?.upperBound ?? .nan, Self.value(c["high"])))
+            }
+        }
+        #expect(Statistics.paired([0.9], [0.8]) == nil, "one pair: no test")
+    }
+
+    @Test func welchTTestMatchesSciPy() throws {
+        for c in Self.cases("welch") {
+            let a = c["a"] as! [Double], b = c["b"] as! [Double]
+            let test = try #require(Statistics.welch(a, b))
+            #expect(Self.close(test.t, Self.value(c["t"])), "t of \(a) vs \(b)")
+            #expect(Self.close(test.p, Self.value(c["p"])), "p of \(a) vs \(b)")
+            if test.t.isFinite { #expect(Self.close(test.df, Self.value(c["df"]))) }
+            if let low = c["low"] {
+                #expect(Self.close(test.interval?.lowerBound ?? .nan, Self.value(low)))
+                #expect(Self.close(test.interval?.upperBound ?? .nan, Self.value(c["high"])))
+            }
+        }
+    }
+
+    @Test func holmAdjustmentMatchesTheDefinition() {
+        for c in Self.cases("holm") {
+            let p = c["p"] as! [Double], expected = c["adjusted"] as! [Double]
+            let adjusted = Statistics.holm(p)
+            for (x, y) in zip(adjusted, expected) { #expect(Self.close(x, y)) }
+        }
+        #expect(Statistics.holm([.nan, 0.01]).last == 0.01, "NaN takes no rank")
+    }
+
+    @Test func detectableDifferenceShrinksWithSeedsAndSeedsNeededInvertsIt() throws {
+        let three = try #require(Statistics.detectableDifference(std: 0.01, n: 3))
+        let ten = try #require(Statistics.detectableDifference(std: 0.01, n: 10))
+        #expect(ten < three)
+        // (t_0.975,2 + t_0.8,2) * 0.01 / sqrt(3) = (4.302653 + 1.060660) * 0.01 / 1.732051
+        #expect(abs(three - 0.030966) < 1e-5)
+        let needed = try #require(Statistics.seedsNeeded(difference: ten, std: 0.01))
+        #expect(needed == 10)
+        #expect(Statistics.seedsNeeded(difference: 0, std: 0.01) == nil)
+    }
+}
