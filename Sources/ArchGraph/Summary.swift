@@ -42,6 +42,23 @@ public enum Count {
         }
         return n < 0 ? "-" + out : out
     }
+
+    /// Three significant digits with a unit: `950`, `1.9K`, `121M`, `4.1G`.
+    public static func abbreviated(_ n: Int) -> String { abbreviated(Double(n)) }
+
+    public static func abbreviated(_ v: Double) -> String {
+        let a = abs(v)
+        for (limit, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")] where a >= limit {
+            let x = v / limit
+            var text = abs(x) >= 100 ? String(format: "%.0f", x) : abs(x) >= 10 ? String(format: "%.1f", x) : String(format: "%.2f", x)
+            if text.contains(".") {
+                while text.hasSuffix("0") { text.removeLast() }
+                if text.hasSuffix(".") { text.removeLast() }
+            }
+            return text + unit
+        }
+        return a >= 1 || a == 0 ? String(format: "%.0f", v) : String(format: "%.2g", v)
+    }
 }
 
 /// Left- or right-aligned text columns.

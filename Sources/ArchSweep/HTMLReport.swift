@@ -10,31 +10,40 @@ enum HTMLReport {
 
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
-    /// A scatter plot with error bars; `front` draws a step line through the marked points.
-    static func scatter(_ points: [(x: Double, y: Double, err: Double, label: String, marked: Bool)], xLabel: String, yLabel: String,
-                        logX: Bool, front: Bool) -> String {
-        let w = 560.0, h = 340.0, left = 70.0, right = 20.0, top = 20.0, bottom = 50.0
+    /// One point of a scatter plot: its 95 % interval (nil: one seed, no interval) and whether it
+    /// is on the Pareto front.
+    struct Point {
+        var x: Double, y: Double, low: Double?, high: Double?
+        var number: Int, label: String, marked: Bool
+    }
+
+    /// A scatter plot with 95 % interval bars. Points carry their number (the table's and the
+    /// legend's), never a long label that could overlap or be cut; `front` joins the marked points.
+    static func scatter(_ points: [Point], xLabel: String, yLabel: String, front: Bool) -> String {
+        let w = 600.0, h = 360.0, left = 64.0, right = 20.0, top = 16.0, bottom = 52.0
         guard !points.isEmpty else { return "<p>No completed trials yet.</p>" }
-        let xs = points.map { logX ? log10(max($0.x, 1)) : $0.x }
+        let xs = points.map { log10(max($0.x, 1)) }
         var (x0, x1) = (xs.min()!, xs.max()!)
-        if x1 - x0 < 1e-9 { x0 -= 1; x1 += 1 }
-        let pad = (x1 - x0) * 0.08
+        if x1 - x0 < 1e-9 { x0 -= 0.5; x1 += 0.5 }
+        let pad = (x1 - x0) * 0.1
         x0 -= pad; x1 += pad
-        var y0 = points.map { $0.y - $0.err }.min()!, y1 = points.map { $0.y + $0.err }.max()!
-        if y1 - y0 < 1e-6 { y0 -= 0.01; y1 += 0.01 }
-        let ypad = (y1 - y0) * 0.1
+        var y0 = points.map { $0.low ?? $0.y }.min()!, y1 = points.map { $0.high ?? $0.y }.max()!
+        if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
+        let ypad = (y1 - y0) * 0.12
         y0 -= ypad; y1 += ypad
         func px(_ v: Double) -> Double { left + (v - x0) / (x1 - x0) * (w - left - right) }
         func py(_ v: Double) -> Double { top + (1 - (v - y0) / (y1 - y0)) * (h - top - bottom) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"11\">"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
-        for i in 0...4 {
-            let yv = y0 + Double(i) / 4 * (y1 - y0), xv = x0 + Double(i) / 4 * (x1 - x0)
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", yv * 100))</text>"
-            let xText = logX ? Count.grouped(Int(pow(10, xv))) : String(format: "%.3g", xv)
-            svg += "<text x=\"\(px(xv))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(xText)</text>"
+        for tick in niceTicks(y0, y1, count: 5) {
+            svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", tick * 100))</text>"
         }
-        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
+        for tick in logTicks(x0, x1) {
+            svg += "<line x1=\"\(px(tick))\" x2=\"\(px(tick))\" y1=\"\(top)\" y2=\"\(h - bottom)\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(px(tick))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(Count.abbreviated(pow(10, tick)))</text>"
+        }
+        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
         svg += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\">\(escape(yLabel))</text>"
         if front {
             let marked = zip(xs, points).filter { $0.1.marked }.sorted { $0.0 < $1.0 }
@@ -43,72 +52,133 @@ enum HTMLReport {
                 svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>"
             }
         }
-        for (i, (x, p)) in zip(xs, points).enumerated() {
-            let color = palette[i % palette.count]
-            if p.err > 0 {
-                svg += "<line x1=\"\(px(x))\" x2=\"\(px(x))\" y1=\"\(py(p.y - p.err))\" y2=\"\(py(p.y + p.err))\" stroke=\"\(color)\"/>"
+        var placed: [(x: Double, y: Double)] = []
+        for (x, p) in zip(xs, points) {
+            let color = palette[(p.number - 1) % palette.count]
+            if let low = p.low, let high = p.high {
+                svg += "<line x1=\"\(px(x))\" x2=\"\(px(x))\" y1=\"\(py(low))\" y2=\"\(py(high))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                for v in [low, high] { svg += "<line x1=\"\(px(x) - 4)\" x2=\"\(px(x) + 4)\" y1=\"\(py(v))\" y2=\"\(py(v))\" stroke=\"\(color)\" stroke-width=\"2\"/>" }
             }
-            svg += "<circle cx=\"\(px(x))\" cy=\"\(py(p.y))\" r=\"\(p.marked ? 6 : 4)\" fill=\"\(color)\" stroke=\"\(p.marked ? "#d62728" : "none")\" stroke-width=\"2\"><title>\(escape(p.label))</title></circle>"
-            let rightHalf = px(x) > (left + w - right) / 2
-            svg += "<text x=\"\(px(x) + (rightHalf ? -8 : 8))\" y=\"\(py(p.y) - 6)\" text-anchor=\"\(rightHalf ? "end" : "start")\" fill=\"#333\">\(escape(String(p.label.prefix(28))))</text>"
+            svg += "<circle cx=\"\(px(x))\" cy=\"\(py(p.y))\" r=\"\(p.marked ? 6 : 4.5)\" fill=\"\(color)\" stroke=\"\(p.marked ? "#d62728" : "none")\" stroke-width=\"2\"><title>\(p.number): \(escape(p.label))</title></circle>"
+            // the number beside the point, moved down until it clears the numbers already placed
+            var ly = py(p.y) + 4, lx = px(x) + 9
+            while placed.contains(where: { abs($0.x - lx) < 18 && abs($0.y - ly) < 13 }) { ly += 13 }
+            if lx > w - right - 14 { lx = px(x) - 22 }
+            placed.append((lx, ly))
+            svg += "<text x=\"\(lx)\" y=\"\(ly)\" fill=\"#222\" font-weight=\"bold\">\(p.number)</text>"
         }
         return svg + "</svg>"
     }
 
-    static func curves(_ r: SweepResults) -> String {
-        let w = 560.0, h = 300.0, left = 60.0, right = 150.0, top = 20.0, bottom = 40.0
-        let series = r.configurations.compactMap { c -> (String, [Double])? in
+    /// Round tick values between a and b.
+    static func niceTicks(_ a: Double, _ b: Double, count: Int) -> [Double] {
+        let raw = (b - a) / Double(count)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        var ticks: [Double] = [], v = ceil(a / step) * step
+        while v <= b + 1e-12 { ticks.append(v); v += step }
+        return ticks
+    }
+
+    /// log10 positions of 1, 2 and 5 times powers of ten between a and b (log10 values).
+    static func logTicks(_ a: Double, _ b: Double) -> [Double] {
+        var ticks: [Double] = []
+        for e in Int(floor(a))...Int(ceil(b)) {
+            for m in (b - a > 2.5 ? [1.0] : [1.0, 2, 5]) {
+                let v = log10(m) + Double(e)
+                if v >= a && v <= b { ticks.append(v) }
+            }
+        }
+        return ticks
+    }
+
+    /// Mean test accuracy per epoch for each configuration, with a band from the lowest to the
+    /// highest seed; the legend is the table's numbers and labels.
+    static func curves(_ r: SweepResults, _ numbers: [Int: (Int, String)]) -> String {
+        let w = 600.0, h = 320.0, left = 56.0, right = 20.0, top = 16.0, bottom = 44.0
+        let series = r.configurations.compactMap { c -> (Int, [(mean: Double, low: Double, high: Double)])? in
             let runs = c.curves.values.filter { !$0.isEmpty }
-            guard let n = runs.map(\.count).min(), n > 0 else { return nil }
-            return (c.label, (0..<n).map { e in runs.map { $0[e] }.reduce(0, +) / Double(runs.count) })
+            guard let n = runs.map(\.count).min(), n > 0, let number = numbers[c.index]?.0 else { return nil }
+            return (number, (0..<n).map { e in
+                let v = runs.map { $0[e] }
+                return (v.reduce(0, +) / Double(v.count), v.min()!, v.max()!)
+            })
         }
         guard !series.isEmpty else { return "<p>No epochs recorded yet.</p>" }
         let maxEpoch = series.map { $0.1.count }.max()!
-        let all = series.flatMap(\.1)
-        var y0 = all.min()!, y1 = all.max()!
-        if y1 - y0 < 1e-6 { y0 -= 0.01; y1 += 0.01 }
+        // the first epoch can sit far below the rest; the axis follows the later epochs when so
+        let later = series.flatMap { $0.1.dropFirst(maxEpoch > 2 ? 1 : 0) }
+        var y0 = later.map(\.low).min()!, y1 = later.map(\.high).max()!
+        if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
+        let ypad = (y1 - y0) * 0.08
+        y0 -= ypad; y1 += ypad
         func px(_ e: Int) -> Double { left + (maxEpoch > 1 ? Double(e) / Double(maxEpoch - 1) : 0.5) * (w - left - right) }
-        func py(_ v: Double) -> Double { top + (1 - (v - y0) / (y1 - y0)) * (h - top - bottom) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"11\">"
+        func py(_ v: Double) -> Double { top + (1 - (min(max(v, y0), y1) - y0) / (y1 - y0)) * (h - top - bottom) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
-        for i in 0...4 {
-            let v = y0 + Double(i) / 4 * (y1 - y0)
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(v) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", v * 100))</text>"
+        for tick in niceTicks(y0, y1, count: 5) {
+            svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", tick * 100))</text>"
         }
         for e in 0..<maxEpoch { svg += "<text x=\"\(px(e))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(e + 1)</text>" }
-        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 6)\" text-anchor=\"middle\">epoch (test accuracy %, mean over seeds)</text>"
-        for (i, (label, ys)) in series.enumerated() {
-            let color = palette[i % palette.count]
-            svg += "<polyline points=\"\(ys.enumerated().map { "\(px($0.offset)),\(py($0.element))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(w - right + 8)\" y=\"\(top + 14 * Double(i + 1))\" fill=\"\(color)\">\(escape(String(label.prefix(24))))</text>"
+        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">epoch</text>"
+        svg += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\">test accuracy %</text>"
+        for (number, points) in series {
+            let color = palette[(number - 1) % palette.count]
+            if points.count > 1 {
+                let upper = points.enumerated().map { "\(px($0.offset)),\(py($0.element.high))" }
+                let lower = points.enumerated().reversed().map { "\(px($0.offset)),\(py($0.element.low))" }
+                svg += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\"/>"
+            }
+            svg += "<polyline points=\"\(points.enumerated().map { "\(px($0.offset)),\(py($0.element.mean))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            if let last = points.last {
+                svg += "<text x=\"\(px(points.count - 1) - 4)\" y=\"\(py(last.mean) - 5)\" text-anchor=\"end\" fill=\"\(color)\" font-weight=\"bold\">\(number)</text>"
+            }
         }
         return svg + "</svg>"
     }
 
-    static func render(_ r: SweepResults) -> String {
-        let done = r.configurations.filter { $0.mean != nil }
-        let points = done.map { (x: Double($0.macs), y: $0.mean!, err: $0.std ?? 0, label: $0.label, marked: $0.pareto) }
-        let paramPoints = done.map { (x: Double($0.params), y: $0.mean!, err: $0.std ?? 0, label: $0.label, marked: false) }
-        let markdown = ReportWriter.markdown(r)
-        var table = "<table><tr><th></th><th>configuration</th><th>params</th><th>MACs</th><th>test accuracy %</th><th>Δ vs baseline</th></tr>"
-        for c in r.ranked {
-            table += "<tr><td>\(c.pareto ? "★" : "")</td><td>\(escape(c.label))</td><td>\(Count.grouped(c.params))</td><td>\(Count.grouped(c.macs))</td><td>\(ReportWriter.accuracyText(c))</td><td>\(ReportWriter.deltaText(r, c))</td></tr>"
+    static func render(_ r: SweepResults, _ comparison: Comparison) -> String {
+        let ordered = comparison.ordered
+        var numbers: [Int: (Int, String)] = [:]
+        for (i, row) in ordered.enumerated() { numbers[row.index] = (i + 1, row.label) }
+        let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
+        func points(_ x: (SweepResults.Configuration) -> Int, marked: Bool) -> [Point] {
+            ordered.compactMap { row in
+                guard row.accuracy.n > 0, let c = byIndex[row.index] else { return nil }
+                return Point(x: Double(x(c)), y: row.accuracy.mean, low: row.accuracy.interval?.lowerBound, high: row.accuracy.interval?.upperBound,
+                             number: numbers[row.index]!.0, label: row.label, marked: marked && row.pareto)
+            }
+        }
+        var table = "<table><tr><th>#</th><th>rank</th><th></th><th>configuration</th><th>params</th><th>MACs</th><th>test accuracy % [95% CI]</th><th>Δ pp [95% CI]</th><th>p (Holm)</th><th>verdict</th><th>train s</th></tr>"
+        for row in ordered {
+            let c = byIndex[row.index]!
+            let number = numbers[row.index]!.0
+            let time = c.meanTrainSeconds.map { String(format: "%.0f", $0) + (c.busySeeds.isEmpty ? "" : " †") } ?? "–"
+            table += "<tr><td style=\"color:\(palette[(number - 1) % palette.count]);font-weight:bold\">\(number)</td><td>\(MarkdownReport.rankText(comparison, row))</td><td>\(row.pareto ? "★" : "")</td>"
+                + "<td>\(escape(row.label))</td><td>\(Count.abbreviated(c.params))</td><td>\(Count.abbreviated(c.macs))</td>"
+                + "<td>\(MarkdownReport.accuracyText(row.accuracy))</td><td>\(escape(MarkdownReport.deltaText(row)))</td>"
+                + "<td>\(MarkdownReport.pText(row.adjustedP))</td><td class=\"verdict\">\(escape(comparison.verdictText(row)))</td><td>\(time)</td></tr>"
         }
         table += "</table>"
+        let markdown = MarkdownReport.render(r, comparison)
         return """
         <!DOCTYPE html>
         <html><head><meta charset="utf-8"><title>\(escape(r.meta["experiment"] ?? "sweep"))</title>
-        <style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
-        td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(2){text-align:left}.plots{display:flex;flex-wrap:wrap;gap:20px}
+        <style>body{font-family:sans-serif;max-width:1260px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:14px}
+        td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(4),td.verdict{text-align:left}td.verdict{max-width:330px}
+        .plots{display:flex;flex-wrap:wrap;gap:24px}.plots h3{font-size:15px;margin:0.5em 0}
         pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}</style></head><body>
         <h1>\(escape(r.meta["experiment"] ?? "sweep"))</h1>
+        <p>\(escape(r.meta["doc"] ?? ""))</p>
         <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(r.meta["host"] ?? "?")), \(escape(r.meta["cores"] ?? "?")) cores, commit \(escape(r.meta["commit"] ?? "?"))\(r.meta["engine"].map { "; " + escape($0) } ?? "").</p>
-        <div class="plots">
-        <div><h3>Accuracy vs MACs (Pareto front dashed, error bars: std over seeds)</h3>\(scatter(points, xLabel: "MACs (log scale)", yLabel: "test accuracy %", logX: true, front: true))</div>
-        <div><h3>Accuracy vs parameters</h3>\(scatter(paramPoints, xLabel: "parameters (log scale)", yLabel: "test accuracy %", logX: true, front: false))</div>
-        <div><h3>Learning curves</h3>\(curves(r))</div>
-        </div>
         <h2>Comparison</h2>\(table)
+        <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rows whose intervals overlap share a rank. ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
+        <div class="plots">
+        <div><h3>Test accuracy against MACs</h3>\(scatter(points({ $0.macs }, marked: true), xLabel: "MACs per image (log scale)", yLabel: "test accuracy %", front: true))</div>
+        <div><h3>Test accuracy against parameters</h3>\(scatter(points({ $0.params }, marked: false), xLabel: "parameters (log scale)", yLabel: "test accuracy %", front: false))</div>
+        <div><h3>Learning curves (mean over seeds; band: lowest to highest seed)</h3>\(curves(r, numbers))</div>
+        </div>
         <h2>Full report</h2><pre>\(escape(markdown))</pre>
         </body></html>
         """

@@ -2,6 +2,7 @@ import ArchGraph
 import ArchJSON
 import ArchSpec
 import ArchTensor
+import ArchTrain
 import Foundation
 
 /// A sweep's results aggregated per configuration, read only from `results.sqlite`.
@@ -21,7 +22,10 @@ public struct SweepResults: Sendable {
         /// Test accuracy per epoch, per seed.
         public var curves: [UInt64: [Double]] = [:]
         public var modules: [(name: String, params: Int, macs: Int)] = []
+        /// On the Pareto front of what the intervals resolve (`Comparison`).
         public var pareto = false
+        /// Seeds whose trial ran at least one epoch on a busy machine (`MachineLoad.isBusy`).
+        public var busySeeds: Set<UInt64> = []
 
         public var n: Int { accuracy.count }
         public var mean: Double? { n > 0 ? accuracy.values.reduce(0, +) / Double(n) : nil }
@@ -104,9 +108,14 @@ public struct SweepResults: Sendable {
         var meta: [String: String] = [:], journals: [(name: String, host: String)] = []
         var modulesSeen = Set<Int>()
         for (i, source) in sources.enumerated() {
+            let cores = Int(try source.journal.meta()["cores"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
             for e in try source.journal.epochs() {
                 guard let id = e["trial_id"]?.string, winner[id] == i, let (ci, seed) = seedOf[id], let acc = e["test_accuracy"]?.double else { continue }
                 byIndex[ci]?.curves[seed, default: []].append(acc)
+                if let load = e["load_average"]?.double, let share = e["cpu_share"]?.double,
+                   MachineLoad(loadAverage: load, cores: cores, threads: 1, cpuShare: share).isBusy {
+                    byIndex[ci]?.busySeeds.insert(seed)
+                }
             }
             var added = Set<Int>()
             for m in try source.journal.modules() {
@@ -120,14 +129,8 @@ public struct SweepResults: Sendable {
             journals.append((source.name, sourceMeta["host"] ?? "?"))
         }
         var configurations = byIndex.keys.sorted().map { byIndex[$0]! }
-        for i in configurations.indices {
-            guard let a = configurations[i].mean else { continue }
-            let m = configurations[i].macs
-            configurations[i].pareto = !configurations.contains { o in
-                guard let b = o.mean else { return false }
-                return o.macs <= m && b >= a && (o.macs < m || b > a)
-            }
-        }
+        let front = Comparison(SweepResults(meta: [:], configurations: configurations, trials: [])).rows.filter(\.pareto).map(\.index)
+        for i in configurations.indices { configurations[i].pareto = front.contains(configurations[i].index) }
         meta["shard"] = nil
         return SweepResults(meta: meta, configurations: configurations, trials: trials, journals: journals, duplicates: duplicates)
     }
@@ -160,11 +163,6 @@ public struct SweepResults: Sendable {
         return (mean, std, diffs.count)
     }
 
-    /// Configurations sorted by mean accuracy (best first), unfinished last.
-    public var ranked: [Configuration] {
-        configurations.sorted { ($0.mean ?? -1, -$0.macs) > ($1.mean ?? -1, -$1.macs) }
-    }
-
     public var axisKeys: [String] {
         var keys: [String] = []
         for c in configurations { for (k, _) in c.varied where !keys.contains(k) { keys.append(k) } }
@@ -172,7 +170,8 @@ public struct SweepResults: Sendable {
     }
 }
 
-/// Writes `report.md`, `results.csv`, `results.json`, `report.html` and the architecture diagram.
+/// Writes `report.md`, `results.csv` (per trial), `comparison.csv` (per configuration), `results.json`,
+/// `report.html` and the architecture diagram.
 public enum ReportWriter {
     public static func write(_ r: SweepResults, to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -181,153 +180,15 @@ public enum ReportWriter {
             try AtomicFile.write(Data(text.utf8), to: directory + "/" + name)
             written.append(directory + "/" + name)
         }
-        try save("report.md", markdown(r))
-        try save("results.csv", csv(r))
-        try save("results.json", json(r))
-        try save("report.html", HTMLReport.render(r))
+        let comparison = Comparison(r)
+        try save("report.md", MarkdownReport.render(r, comparison))
+        try save("results.csv", CSVReport.trials(r))
+        try save("comparison.csv", CSVReport.configurations(r, comparison))
+        try save("results.json", try JSONReport.render(r, comparison))
+        try save("report.html", HTMLReport.render(r, comparison))
         let dot = Diagram.dot(r)
         try save("architecture.dot", dot)
         if let svg = Diagram.renderSVG(dot) { try save("architecture.svg", svg); }
         return written
-    }
-
-    static func percent(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 * 100) } ?? "–" }
-
-    static func accuracyText(_ c: SweepResults.Configuration) -> String {
-        guard let m = c.mean else { return "–" }
-        return c.n > 1 ? String(format: "%.2f ± %.2f (n=%d)", m * 100, (c.std ?? 0) * 100, c.n) : String(format: "%.2f (n=1)", m * 100)
-    }
-
-    static func deltaText(_ r: SweepResults, _ c: SweepResults.Configuration) -> String {
-        if c.index == r.baseline?.index { return "baseline" }
-        guard let d = r.delta(c) else { return "–" }
-        return d.n > 1 ? String(format: "%+.2f ± %.2f", d.mean * 100, d.std * 100) : String(format: "%+.2f", d.mean * 100)
-    }
-
-    static func header(_ r: SweepResults) -> [String] {
-        let m = r.meta
-        var lines = ["# \(m["experiment"] ?? "sweep")", ""]
-        if let doc = m["doc"] { lines += [doc, ""] }
-        lines += ["Generated by `archlab report` from the sweep's journal\(r.journals.count > 1 ? "s" : "") (`results.sqlite`\(r.journals.contains { $0.name != "main" } ? ", `shards/*/results.sqlite`" : "")); nothing here is typed by hand.", "",
-                  "| | |", "|---|---|",
-                  "| experiment file | `\(m["experiment_file"] ?? "?")` (strategy \(m["strategy"] ?? "?")) |",
-                  "| machine | \(m["host"] ?? "?"), \(m["cpu"] ?? "?"), \(m["cores"] ?? "?") cores |",
-                  "| threads | \(m["threads_per_trial"] ?? "?") per trial, \(m["jobs"] ?? "?") trial(s) at a time |",
-                  "| versions | \(m["swift"] ?? "?"); ArchLab commit \(m["commit"] ?? "?") |"]
-        if let engine = m["engine"] { lines.append("| engine | \(engine) |") }
-        let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1["status"]?.string ?? "?", default: 0] += 1 }
-        lines.append("| trials | " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + " |")
-        if r.journals.count > 1 || r.journals.first?.name != "main" {
-            lines.append("| journals merged | " + r.journals.map { "\($0.name) (\($0.host))" }.joined(separator: ", ") + " |")
-        }
-        if !r.duplicates.isEmpty {
-            lines.append("| duplicates | \(r.duplicates.count) trial(s) completed in more than one journal, counted once (earliest completion): "
-                         + r.duplicates.map { "`\($0.id.prefix(12))` in \($0.journals.joined(separator: " and "))" }.joined(separator: "; ") + " |")
-        }
-        if let t = r.trials.first?["config"]?.string, let data = t.data(using: .utf8),
-           let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let training = o["training"] as? [String: Any] {
-            let keys = ["data", "resize", "epochs", "batch_size", "lr", "limit_train", "limit_test"]
-            let settings = keys.compactMap { k in training[k].map { "\(k) \($0)" } }.joined(separator: ", ")
-            lines.append("| settings | \(settings) (reduced for this 2-core machine where limits are set) |")
-        }
-        return lines + [""]
-    }
-
-    static func markdown(_ r: SweepResults) -> String {
-        var lines = header(r)
-        let axes = r.axisKeys
-        lines += ["## Comparison", "",
-                  "Test accuracy in %, mean ± standard deviation over seeds; Δ is the paired difference in percentage points to the baseline, `\(r.baseline?.label ?? "-")` (same seeds). ★ marks the Pareto front (no configuration is both cheaper in MACs and at least as accurate).", ""]
-        let head = ["", "configuration"] + axes + ["params", "MACs", "FLOPs", "test accuracy %", "Δ vs baseline", "train s"]
-        lines.append("| " + head.joined(separator: " | ") + " |")
-        lines.append("|" + head.enumerated().map { i, _ in i >= 2 + axes.count ? "--:" : "---" }.joined(separator: "|") + "|")
-        for c in r.ranked {
-            let values = axes.map { k in c.varied.first { $0.key == k }?.value ?? "" }
-            let row = [c.pareto ? "★" : "", c.label] + values + [Count.grouped(c.params), Count.grouped(c.macs), Count.grouped(2 * c.macs),
-                       accuracyText(c), deltaText(r, c), c.meanTrainSeconds.map { String(format: "%.0f", $0) } ?? "–"]
-            lines.append("| " + row.joined(separator: " | ") + " |")
-        }
-        lines.append("")
-        if r.meta["strategy"] == "ablation", let b = r.baseline {
-            lines += ["## Per-axis effects (one at a time from the baseline)", "", "| axis | value | Δ accuracy (pp) | Δ params | Δ MACs |", "|---|---|--:|--:|--:|"]
-            for k in axes {
-                for c in r.configurations where !c.isBaseline && c.varied.first?.key == k {
-                    lines.append("| \(k) | \(c.varied.first?.value ?? "") | \(deltaText(r, c)) | \(signed(c.params - b.params)) | \(signed(c.macs - b.macs)) |")
-                }
-            }
-            lines.append("")
-        }
-        if let b = r.baseline {
-            var changed: [String] = []
-            for c in r.configurations where c.index != b.index && c.architecture == b.architecture {
-                let diffs = zip(b.modules, c.modules).filter { $0.name == $1.name && ($0.params != $1.params || $0.macs != $1.macs) }
-                guard !diffs.isEmpty, b.modules.count == c.modules.count else { continue }
-                changed.append("### \(c.label)")
-                changed.append("")
-                changed.append("| module | params (baseline → variant) | Δ params | MACs (baseline → variant) | Δ MACs |")
-                changed.append("|---|--:|--:|--:|--:|")
-                for (x, y) in diffs {
-                    changed.append("| `\(x.name)` | \(Count.grouped(x.params)) → \(Count.grouped(y.params)) | \(signed(y.params - x.params)) | \(Count.grouped(x.macs)) → \(Count.grouped(y.macs)) | \(signed(y.macs - x.macs)) |")
-                }
-                changed.append("")
-            }
-            if !changed.isEmpty { lines += ["## Where the cost moved (per module, against the baseline)", ""] + changed }
-        }
-        let failed = r.trials.filter { ["failed", "diverged"].contains($0["status"]?.string ?? "") }
-        if !failed.isEmpty {
-            lines += ["## Failed and diverged trials", "", "| trial | configuration | seed | status | error |", "|---|---|--:|---|---|"]
-            for t in failed {
-                lines.append("| `\((t["id"]?.string ?? "").prefix(12))` | \(t["configuration"]?.string ?? "") | \(t["seed"]?.int ?? 0) | \(t["status"]?.string ?? "") | \((t["error"]?.string ?? "").replacingOccurrences(of: "|", with: "/")) |")
-            }
-            lines.append("")
-        }
-        lines += ["Also here: `results.csv`, `results.json`, `report.html` (plots), `architecture.dot`/`.svg`, and `trials/<id>/` (config, metrics, weights, log).", ""]
-        return lines.joined(separator: "\n")
-    }
-
-    static func signed(_ v: Int) -> String { v == 0 ? "0" : (v > 0 ? "+" : "-") + Count.grouped(abs(v)) }
-
-    static func csv(_ r: SweepResults) -> String {
-        let columns = ["id", "configuration", "seed", "status", "params", "macs", "test_accuracy", "best_epoch", "train_seconds",
-                       "images_per_second", "started_at", "finished_at", "error"]
-        func cell(_ v: SQLiteDatabase.Value?) -> String {
-            switch v {
-            case let .integer(i)?: return String(i)
-            case let .real(d)?: return String(d)
-            case let .text(s)?: return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-            default: return ""
-            }
-        }
-        let axes = r.axisKeys
-        var lines = [(columns + axes).joined(separator: ",")]
-        for t in r.trials {
-            let varied = SweepResults.parseVaried(t["varied"]?.string ?? "{}")
-            let axisCells = axes.map { k in cell(.text(varied.first { $0.key == k }?.value ?? "")) }
-            lines.append((columns.map { cell(t[$0]) } + axisCells).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    static func json(_ r: SweepResults) -> String {
-        func num(_ d: Double?) -> String { d.map { $0.isFinite ? String($0) : "null" } ?? "null" }
-        let configs = r.configurations.map { c -> String in
-            let varied = "{" + c.varied.map { "\(JSONText.quote($0.key)): \(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
-            let acc = "{" + c.accuracy.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
-            let d = r.delta(c)
-            return "{\"label\": \(JSONText.quote(c.label)), \"varied\": \(varied), \"baseline\": \(c.index == r.baseline?.index), \"params\": \(c.params), \"macs\": \(c.macs), \"flops\": \(2 * c.macs), \"test_accuracy_mean\": \(num(c.mean)), \"test_accuracy_std\": \(num(c.std)), \"seeds\": \(c.n), \"test_accuracy_by_seed\": \(acc), \"delta_vs_baseline\": \(num(d?.mean)), \"delta_std\": \(num(d?.std)), \"pareto\": \(c.pareto), \"train_seconds_mean\": \(num(c.meanTrainSeconds))}"
-        }
-        let trials = r.trials.map { t -> String in
-            let fields = ["id", "configuration", "seed", "status", "params", "macs", "test_accuracy", "best_epoch", "train_seconds", "started_at", "finished_at", "error"]
-            return "{" + fields.map { k -> String in
-                switch t[k] {
-                case let .integer(i)?: return "\"\(k)\": \(i)"
-                case let .real(d)?: return "\"\(k)\": \(num(d))"
-                case let .text(s)?: return "\"\(k)\": \(JSONText.quote(s))"
-                default: return "\"\(k)\": null"
-                }
-            }.joined(separator: ", ") + "}"
-        }
-        let meta = "{" + r.meta.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)): \(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
-        return "{\n\"meta\": \(meta),\n\"configurations\": [\n" + configs.joined(separator: ",\n") + "\n],\n\"trials\": [\n" + trials.joined(separator: ",\n") + "\n]\n}\n"
     }
 }

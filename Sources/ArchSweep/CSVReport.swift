@@ -1,0 +1,55 @@
+import ArchSpec
+import Foundation
+
+/// `results.csv` (one row per trial, as journaled) and `comparison.csv` (one row per
+/// configuration: accuracy with its interval, the difference to the reference, its test and verdict).
+enum CSVReport {
+    /// RFC 4180 quoting: fields with a comma, quote, carriage return or newline are quoted.
+    static func field(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    static func number(_ v: Double?) -> String { v.map { $0.isFinite ? String($0) : ($0.isNaN ? "" : ($0 > 0 ? "inf" : "-inf")) } ?? "" }
+
+    static func trials(_ r: SweepResults) -> String {
+        let columns = ["id", "configuration", "seed", "status", "params", "macs", "test_accuracy", "best_epoch", "train_seconds",
+                       "images_per_second", "started_at", "finished_at", "error"]
+        func cell(_ v: SQLiteDatabase.Value?) -> String {
+            switch v {
+            case let .integer(i)?: return String(i)
+            case let .real(d)?: return String(d)
+            case let .text(s)?: return field(s)
+            default: return ""
+            }
+        }
+        let axes = r.axisKeys
+        var lines = [(columns + axes).joined(separator: ",")]
+        for t in r.trials {
+            let varied = SweepResults.parseVaried(t["varied"]?.string ?? "{}")
+            let axisCells = axes.map { k in field(varied.first { $0.key == k }?.value ?? "") }
+            lines.append((columns.map { cell(t[$0]) } + axisCells).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func configurations(_ r: SweepResults, _ comparison: Comparison) -> String {
+        let axes = r.axisKeys
+        let columns = ["label", "rank", "tied", "pareto", "params", "macs", "seeds", "accuracy_mean", "accuracy_std", "accuracy_ci_low",
+                       "accuracy_ci_high", "reference", "test", "difference", "difference_ci_low", "difference_ci_high", "t", "df", "p",
+                       "p_holm", "verdict", "detectable_difference", "seeds_for_observed_difference", "train_seconds_mean", "busy_trials"] + axes
+        var lines = [columns.joined(separator: ",")]
+        let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
+        for row in comparison.ordered {
+            let c = byIndex[row.index]!, s = row.accuracy, t = row.test
+            var cells = [field(row.label), row.rank.map(String.init) ?? "", String(comparison.tied(row)), String(row.pareto),
+                         String(c.params), String(c.macs), String(s.n), number(s.n > 0 ? s.mean : nil), number(s.std),
+                         number(s.interval?.lowerBound), number(s.interval?.upperBound), String(row.verdict == .reference),
+                         t?.kind.rawValue ?? "", number(t?.difference), number(t?.interval?.lowerBound), number(t?.interval?.upperBound),
+                         number(t?.t), number(t?.df), number(t?.p), number(row.adjustedP), field(comparison.verdictText(row)),
+                         number(row.detectable), row.seedsForObserved.map(String.init) ?? "", number(c.meanTrainSeconds), String(c.busySeeds.count)]
+            cells += axes.map { k in field(c.varied.first { $0.key == k }?.value ?? "") }
+            lines.append(cells.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

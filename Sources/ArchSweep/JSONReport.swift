@@ -1,0 +1,103 @@
+import Foundation
+
+/// `results.json`: the sweep's metadata, each configuration with its statistics, and each trial.
+/// Encoded from Codable types; non-finite numbers (a t statistic of zero-variance samples) become null.
+enum JSONReport {
+    struct Interval: Codable { var low: Double, high: Double }
+
+    struct TestRecord: Codable {
+        var kind: String
+        var difference: Double
+        var interval: Interval?
+        var t: Double?
+        var df: Double?
+        var p: Double?
+        var pHolm: Double?
+        enum CodingKeys: String, CodingKey { case kind, difference, interval, t, df, p, pHolm = "p_holm" }
+    }
+
+    struct ConfigurationRecord: Codable {
+        var label: String
+        var fullLabel: String
+        var varied: [String: String]
+        var baseline: Bool
+        var reference: Bool
+        var params: Int
+        var macs: Int
+        var flops: Int
+        var seeds: Int
+        var testAccuracyBySeed: [String: Double]
+        var testAccuracyMean: Double?
+        var testAccuracyStd: Double?
+        var testAccuracyInterval: Interval?
+        var comparison: TestRecord?
+        var verdict: String
+        var verdictText: String
+        var detectableDifference: Double?
+        var seedsForObservedDifference: Int?
+        var rank: Int?
+        var tied: Int
+        var pareto: Bool
+        var trainSecondsMean: Double?
+        var busyTrials: Int
+
+        enum CodingKeys: String, CodingKey {
+            case label, varied, baseline, reference, params, macs, flops, seeds, comparison, verdict, rank, tied, pareto
+            case fullLabel = "full_label", testAccuracyBySeed = "test_accuracy_by_seed", testAccuracyMean = "test_accuracy_mean"
+            case testAccuracyStd = "test_accuracy_std", testAccuracyInterval = "test_accuracy_ci95", verdictText = "verdict_text"
+            case detectableDifference = "detectable_difference", seedsForObservedDifference = "seeds_for_observed_difference"
+            case trainSecondsMean = "train_seconds_mean", busyTrials = "busy_trials"
+        }
+    }
+
+    struct TrialRecord: Codable {
+        var id: String, configuration: String, seed: Int, status: String
+        var params: Int?, macs: Int?, testAccuracy: Double?, bestEpoch: Int?, trainSeconds: Double?
+        var startedAt: String?, finishedAt: String?, error: String?
+        enum CodingKeys: String, CodingKey {
+            case id, configuration, seed, status, params, macs, error
+            case testAccuracy = "test_accuracy", bestEpoch = "best_epoch", trainSeconds = "train_seconds"
+            case startedAt = "started_at", finishedAt = "finished_at"
+        }
+    }
+
+    struct Document: Codable {
+        var meta: [String: String]
+        var statistics: String
+        var configurations: [ConfigurationRecord]
+        var trials: [TrialRecord]
+    }
+
+    static func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
+
+    static func render(_ r: SweepResults, _ comparison: Comparison) throws -> String {
+        let configurations = r.configurations.map { c -> ConfigurationRecord in
+            let row = comparison.row(c.index)!
+            let t = row.test
+            return ConfigurationRecord(
+                label: row.label, fullLabel: c.label, varied: Dictionary(c.varied.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                baseline: c.isBaseline, reference: row.verdict == .reference, params: c.params, macs: c.macs, flops: 2 * c.macs, seeds: c.n,
+                testAccuracyBySeed: Dictionary(uniqueKeysWithValues: c.accuracy.map { (String($0.key), $0.value) }),
+                testAccuracyMean: c.mean, testAccuracyStd: row.accuracy.std,
+                testAccuracyInterval: row.accuracy.interval.map { Interval(low: $0.lowerBound, high: $0.upperBound) },
+                comparison: t.map { TestRecord(kind: $0.kind.rawValue, difference: $0.difference,
+                                               interval: $0.interval.map { Interval(low: $0.lowerBound, high: $0.upperBound) },
+                                               t: finite($0.t), df: finite($0.df), p: finite($0.p), pHolm: finite(row.adjustedP)) },
+                verdict: row.verdict.rawValue, verdictText: comparison.verdictText(row), detectableDifference: finite(row.detectable),
+                seedsForObservedDifference: row.seedsForObserved, rank: row.rank, tied: comparison.tied(row), pareto: row.pareto,
+                trainSecondsMean: c.meanTrainSeconds, busyTrials: c.busySeeds.count)
+        }
+        let trials = r.trials.map { t in
+            TrialRecord(id: t["id"]?.string ?? "", configuration: t["configuration"]?.string ?? "", seed: t["seed"]?.int ?? 0,
+                        status: t["status"]?.string ?? "", params: t["params"]?.int, macs: t["macs"]?.int, testAccuracy: t["test_accuracy"]?.double,
+                        bestEpoch: t["best_epoch"]?.int, trainSeconds: t["train_seconds"]?.double, startedAt: t["started_at"]?.string,
+                        finishedAt: t["finished_at"]?.string, error: t["error"]?.string)
+        }
+        let statistics = "accuracy: mean over seeds, 95% t interval; comparison: paired t-test over shared seeds (Welch where fewer than 2 are shared) against the "
+            + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons; rank: 1 + configurations whose interval lies wholly above"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(Document(meta: r.meta, statistics: statistics, configurations: configurations, trials: trials))
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
