@@ -94,7 +94,7 @@ enum MarkdownReport {
         guard let text = r.trials.first?["config"]?.string, let data = text.data(using: .utf8),
               let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         let input = (o["input"] as? [Int])?.map(String.init).joined(separator: "x") ?? "?"
-        return (o["training"] as? [String: Any] ?? [:], o["parameters"] as? [String: Any] ?? [:], input)
+        return (Experiment.nonDefaultTraining(o["training"] as? [String: Any] ?? [:]), o["parameters"] as? [String: Any] ?? [:], input)
     }
 
     static func flat(_ v: Any) -> String {
@@ -112,7 +112,8 @@ enum MarkdownReport {
                      "Test accuracy in %: the mean over seeds with its 95 % confidence interval (Student's t, n − 1 degrees of freedom). "
                      + "Δ: the difference in percentage points to the \(comparison.referenceIsBaseline ? "baseline" : "most accurate configuration"), `\(ref)`, "
                      + "paired over the seeds both ran (Welch's t-test where they share fewer than 2), with its 95 % interval; "
-                     + "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it. "
+                     + (comparison.family == 0 ? "p: none could be tested (a test needs 2 seeds shared with the reference, or 2 on each side). "
+                        : "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it. ")
                      + "Rank: 1 + the configurations whose interval lies wholly above; rows whose intervals overlap share a rank (tied). "
                      + "★: the Pareto front of what is resolved (no other configuration has as few or fewer MACs and a wholly higher interval, or fewer MACs and an interval not wholly lower). "
                      + "Train s: mean training time per trial; † where some trial of the row ran on a busy machine (load average above the cores, or its threads short of CPU), so its time is not comparable.", ""]

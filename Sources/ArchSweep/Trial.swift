@@ -123,22 +123,33 @@ extension Experiment {
         func object(_ v: T) -> [String: Any] {
             (try? JSONEncoder().encode(v)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
         }
-        func prune(_ v: [String: Any], _ d: [String: Any]) -> [String: Any] {
-            var out: [String: Any] = [:]
-            for (key, x) in v {
-                if let nested = x as? [String: Any], let nestedDefault = d[key] as? [String: Any] {
-                    let kept = prune(nested, nestedDefault)
-                    if !kept.isEmpty { out[key] = kept }
-                } else if let y = d[key], (x as? NSObject)?.isEqual(y) == true {
-                    continue
-                } else {
-                    out[key] = x
-                }
-            }
-            return out
-        }
-        let pruned = prune(object(value), object(defaults))
+        let pruned = withoutDefaults(object(value), object(defaults))
         return (try? JSONSerialization.data(withJSONObject: pruned, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// `object` without the (nested) keys whose value equals the one in `defaults`.
+    static func withoutDefaults(_ object: [String: Any], _ defaults: [String: Any]) -> [String: Any] {
+        var out: [String: Any] = [:]
+        for (key, x) in object {
+            if let nested = x as? [String: Any], let nestedDefault = defaults[key] as? [String: Any] {
+                let kept = withoutDefaults(nested, nestedDefault)
+                if !kept.isEmpty { out[key] = kept }
+            } else if let y = defaults[key], (x as? NSObject)?.isEqual(y) == true {
+                continue
+            } else {
+                out[key] = x
+            }
+        }
+        return out
+    }
+
+    /// A recorded trial's training settings (its `config` JSON's `training`, written by this or an
+    /// earlier version) without those at `TrainingConfig`'s defaults.
+    public static func nonDefaultTraining(_ training: [String: Any]) -> [String: Any] {
+        var defaults = TrainingConfig(architecture: "")
+        defaults.threads = 0
+        let object = (try? JSONEncoder().encode(defaults)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+        return withoutDefaults(training, object)
     }
 
     /// Reads the `training:` settings into a training configuration (types checked, located).
