@@ -28,8 +28,9 @@ public struct Comparison: Sendable {
         public var detectable: Double?
         /// Seeds per configuration that would detect a true difference as large as the observed one.
         public var seedsForObserved: Int?
-        /// 1 + the number of configurations whose 95 % interval lies wholly above this one's; rows
-        /// that share a rank are tied (their intervals overlap). nil without an interval (n < 2).
+        /// 1 + the number of configurations resolved above this one (a 95 % interval wholly above
+        /// this one's, or a decided test against the reference); rows that share a rank are tied.
+        /// nil without an interval (n < 2).
         public var rank: Int?
         public var pareto: Bool
     }
@@ -94,11 +95,14 @@ public struct Comparison: Sendable {
             }
         }
         // rank and Pareto front from what the intervals resolve
+        // a is resolved above b: a's interval lies wholly above b's, or the test against the
+        // reference decided it (the paired test resolves more than two intervals can)
         func above(_ a: Row, _ b: Row) -> Bool {
+            if a.verdict == .reference && b.verdict == .worse || b.verdict == .reference && a.verdict == .better { return true }
             guard let x = a.accuracy.interval, let y = b.accuracy.interval else { return false }
             return x.lowerBound > y.upperBound
         }
-        for i in rows.indices where rows[i].accuracy.interval != nil {
+        for i in rows.indices where rows[i].accuracy.interval != nil || rows[i].verdict == .better || rows[i].verdict == .worse {
             rows[i].rank = 1 + rows.filter { above($0, rows[i]) }.count
         }
         for i in rows.indices where rows[i].accuracy.n > 0 {

@@ -27,6 +27,9 @@ public struct Experiment: Sendable {
     public var set: [Override]
     public var training: [YEntry]
     public var seeds: [UInt64]
+    /// `seeds: {min, max, until}`: seeds 0..<max exist, and rounds add them only where the
+    /// question is still open (`AdaptiveSeeds`); nil for a fixed list.
+    public var seedPolicy: SeedPolicy?
     public var strategy: Strategy
     public var configurations: [Configuration]
 
@@ -67,8 +70,15 @@ public struct Experiment: Sendable {
         let set = try root["set"].map(Override.parse(setSection:)) ?? []
         let training = try trainingEntries(root["training"])
         var seeds: [UInt64] = [0]
-        if let s = root["seeds"] {
-            guard let items = s.items, !items.isEmpty else { throw SpecError("'seeds' must be a non-empty list of integers", at: s.location) }
+        var seedPolicy: SeedPolicy?
+        if let s = root["seeds"], s.entries != nil {
+            let policy = try SeedPolicy(s)
+            seedPolicy = policy
+            seeds = (0..<UInt64(policy.max)).map { $0 }
+        } else if let s = root["seeds"] {
+            guard let items = s.items, !items.isEmpty else {
+                throw SpecError("'seeds' must be a non-empty list of integers, or {min: N, max: M, until: decided}", at: s.location)
+            }
             seeds = try items.map {
                 guard let sc = $0.scalar, let v = try ScalarReading.int(sc), v >= 0 else {
                     throw SpecError("seeds: expected a non-negative integer, found \($0.kindDescription)", at: $0.location)
@@ -85,7 +95,7 @@ public struct Experiment: Sendable {
             strategy = v
         }
         var experiment = Experiment(file: path, name: name, doc: root["doc"]?.scalar?.text, architecture: architecture, set: set,
-                                    training: training, seeds: seeds, strategy: strategy, configurations: [])
+                                    training: training, seeds: seeds, seedPolicy: seedPolicy, strategy: strategy, configurations: [])
         experiment.configurations = try experiment.expand(root)
         return experiment
     }

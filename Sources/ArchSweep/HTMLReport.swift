@@ -70,17 +70,23 @@ enum HTMLReport {
         return svg + "</svg>"
     }
 
-    /// Round tick values between a and b.
+    /// Round tick values between a and b: the finest step of 1, 2, 2.5 or 5 times a power of ten
+    /// that gives at most `count` + 1 ticks.
     static func niceTicks(_ a: Double, _ b: Double, count: Int) -> [Double] {
-        let raw = (b - a) / Double(count)
-        let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+        guard b > a else { return [a] }
+        let magnitude = pow(10, floor(log10((b - a) / Double(count)))) / 10
+        var step = magnitude
+        for m in [1.0, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500] {
+            step = m * magnitude
+            if (b - a) / step <= Double(count) + 1 { break }
+        }
         var ticks: [Double] = [], v = ceil(a / step) * step
-        while v <= b + 1e-12 { ticks.append(v); v += step }
+        while v <= b + step * 1e-9 { ticks.append(v); v += step }
         return ticks
     }
 
-    /// log10 positions of 1, 2 and 5 times powers of ten between a and b (log10 values).
+    /// log10 positions of ticks between a and b (log10 values): 1, 2 and 5 times powers of ten,
+    /// or, when the range is too narrow for two of those, round values within it.
     static func logTicks(_ a: Double, _ b: Double) -> [Double] {
         var ticks: [Double] = []
         for e in Int(floor(a))...Int(ceil(b)) {
@@ -89,7 +95,8 @@ enum HTMLReport {
                 if v >= a && v <= b { ticks.append(v) }
             }
         }
-        return ticks
+        if ticks.count >= 2 { return ticks }
+        return niceTicks(pow(10, a), pow(10, b), count: 4).filter { $0 > 0 }.map(log10)
     }
 
     /// Mean test accuracy per epoch for each configuration, with a band from the lowest to the
@@ -123,6 +130,7 @@ enum HTMLReport {
         for e in 0..<maxEpoch { svg += "<text x=\"\(px(e))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(e + 1)</text>" }
         svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">epoch</text>"
         svg += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\">test accuracy %</text>"
+        var placed: [Double] = []
         for (number, points) in series {
             let color = palette[(number - 1) % palette.count]
             if points.count > 1 {
@@ -132,7 +140,10 @@ enum HTMLReport {
             }
             svg += "<polyline points=\"\(points.enumerated().map { "\(px($0.offset)),\(py($0.element.mean))" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             if let last = points.last {
-                svg += "<text x=\"\(px(points.count - 1) - 4)\" y=\"\(py(last.mean) - 5)\" text-anchor=\"end\" fill=\"\(color)\" font-weight=\"bold\">\(number)</text>"
+                var ly = py(last.mean) - 5
+                while placed.contains(where: { abs($0 - ly) < 13 }) { ly -= 13 }
+                placed.append(ly)
+                svg += "<text x=\"\(px(points.count - 1) - 4)\" y=\"\(ly)\" text-anchor=\"end\" fill=\"\(color)\" font-weight=\"bold\">\(number)</text>"
             }
         }
         return svg + "</svg>"
@@ -173,7 +184,7 @@ enum HTMLReport {
         <p>\(escape(r.meta["doc"] ?? ""))</p>
         <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(r.meta["host"] ?? "?")), \(escape(r.meta["cores"] ?? "?")) cores, commit \(escape(r.meta["commit"] ?? "?"))\(r.meta["engine"].map { "; " + escape($0) } ?? "").</p>
         <h2>Comparison</h2>\(table)
-        <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rows whose intervals overlap share a rank. ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
+        <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rows share a rank unless an interval lies wholly above the other or the test against the reference decided. ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
         <div class="plots">
         <div><h3>Test accuracy against MACs</h3>\(scatter(points({ $0.macs }, marked: true), xLabel: "MACs per image (log scale)", yLabel: "test accuracy %", front: true))</div>
         <div><h3>Test accuracy against parameters</h3>\(scatter(points({ $0.params }, marked: false), xLabel: "parameters (log scale)", yLabel: "test accuracy %", front: false))</div>

@@ -9,6 +9,7 @@ enum MarkdownReport {
     static func render(_ r: SweepResults, _ comparison: Comparison) -> String {
         var lines = header(r)
         lines += comparisonSection(r, comparison)
+        lines += adaptiveSeedsSection(r, comparison)
         lines += curvesSection(r, comparison)
         lines += legend(r, comparison)
         lines += costSection(r, comparison)
@@ -38,7 +39,7 @@ enum MarkdownReport {
     static func pText(_ p: Double?) -> String {
         guard let p else { return "–" }
         if p.isNaN { return "–" }
-        return p < 0.001 ? "<0.001" : String(format: "%.3f", p)
+        return p < 0.001 ? "<0.001" : String(format: "%.3g", p)
     }
 
     static func rankText(_ comparison: Comparison, _ row: Comparison.Row) -> String {
@@ -114,8 +115,8 @@ enum MarkdownReport {
                      + "paired over the seeds both ran (Welch's t-test where they share fewer than 2), with its 95 % interval; "
                      + (comparison.family == 0 ? "p: none could be tested (a test needs 2 seeds shared with the reference, or 2 on each side). "
                         : "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it. ")
-                     + "Rank: 1 + the configurations whose interval lies wholly above; rows whose intervals overlap share a rank (tied). "
-                     + "★: the Pareto front of what is resolved (no other configuration has as few or fewer MACs and a wholly higher interval, or fewer MACs and an interval not wholly lower). "
+                     + "Rank: 1 + the configurations resolved above (an interval wholly above, or a decided test against the reference); rows that share a rank are tied. "
+                     + "★: the Pareto front of what is resolved (no other configuration has as few or fewer MACs and is resolved above, or fewer MACs and is not resolved below). "
                      + "Train s: mean training time per trial; † where some trial of the row ran on a busy machine (load average above the cores, or its threads short of CPU), so its time is not comparable.", ""]
         let head = ["rank", "", "configuration", "params", "MACs", "test accuracy % [95% CI]", "Δ pp [95% CI]", "p (Holm)", "verdict", "train s"]
         lines.append("| " + head.joined(separator: " | ") + " |")
@@ -138,6 +139,21 @@ enum MarkdownReport {
             lines.append("")
         }
         return lines
+    }
+
+    /// Which configurations stopped adding seeds, when and why (from the journal's metadata).
+    static func adaptiveSeedsSection(_ r: SweepResults, _ comparison: Comparison) -> [String] {
+        guard let policy = r.meta["adaptive_seeds"] else { return [] }
+        var lines = ["## Adaptive seeds", "", "Policy: \(policy).", ""]
+        lines += (r.meta["seed_rounds"] ?? "").split(separator: "\n").map { "- \($0)" } + [""]
+        lines += ["| configuration | seeds run | why it stopped |", "|---|--:|---|"]
+        for line in (r.meta["seed_stops"] ?? "").split(separator: "\n") {
+            let parts = line.split(separator: "\t", maxSplits: 2).map(String.init)
+            guard parts.count == 3 else { continue }
+            let label = r.configurations.first { $0.label == parts[0] }.flatMap { comparison.row($0.index)?.label } ?? parts[0]
+            lines.append("| `\(label)` | \(parts[1]) | \(parts[2]) |")
+        }
+        return lines + [""]
     }
 
     /// Mean test accuracy per epoch (and the spread over seeds): has accuracy levelled off?

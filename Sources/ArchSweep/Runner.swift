@@ -94,14 +94,19 @@ public final class SweepRunner {
     /// Where this runner's journal and lock live: DIR, or DIR/shards/K for a shard.
     public var journalDirectory: String { options.shard.map { Shard.directory(of: options.directory, index: $0.index) } ?? options.directory }
 
-    public func run() throws -> Outcome {
+    public func run() throws -> Outcome { try run(self.trials) }
+
+    /// Runs `subset` of the sweep's trials (adaptive seeds run one round at a time); recorded
+    /// trials outside it leave the report until a later round includes them again, silently
+    /// when `replaying` (a later round's trials are expected then).
+    public func run(_ subset: [Trial], replaying: Bool = false) throws -> Outcome {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.directory + "/trials", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: journalDirectory, withIntermediateDirectories: true)
         let lock = try DirectoryLock(directory: journalDirectory)
         defer { lock.release() }
         let journal = try Journal(path: journalDirectory + "/results.sqlite")
-        let trials = options.shard.map { shard in self.trials.filter { shard.contains($0.index) } } ?? self.trials
+        let trials = options.shard.map { shard in subset.filter { shard.contains($0.index) } } ?? subset
         if let shard = options.shard {
             log("shard \(shard.index)/\(shard.count): \(trials.count) of \(self.trials.count) trials, journal \(journalDirectory)/results.sqlite")
         }
@@ -111,7 +116,7 @@ public final class SweepRunner {
         outcome.stale = stale
         let recorded = trials.count - new.count
         if recorded > 0 && !new.isEmpty { log("\(new.count) new trial(s) added to the \(recorded) already recorded: \(new.map { String($0.prefix(12)) }.joined(separator: ", "))") }
-        if !stale.isEmpty {
+        if !stale.isEmpty && !replaying && experiment.seedPolicy == nil {
             log("\(stale.count) recorded trial(s) no longer belong to \(experiment.file) and stay out of the report: \(stale.map { String($0.prefix(12)) }.joined(separator: ", "))")
         }
         let restarted = try journal.recoverInterrupted()

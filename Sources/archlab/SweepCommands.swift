@@ -45,6 +45,9 @@ struct SweepCommand: ParsableCommand {
         let directory = out ?? "reports/\(experiment.name)"
         // on a Slurm node the job's allocation, not the machine's cores
         let cores = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
+        if experiment.seedPolicy != nil, shard != nil || slurm.slurm {
+            throw Diagnostics.fail("\(file): adaptive seeds (seeds: {min, max, until}) decide each round from every configuration's results, which one shard does not have; run the sweep without --shard/--slurm, or give a list of seeds")
+        }
         if dryRun {
             let estimates = try Diagnostics.run { try Calibration.estimate(trials, threads: max(1, cores / jobs)) }
             print("\(experiment.name): \(trials.count) trials (\(experiment.configurations.count) configurations x \(experiment.seeds.count) seeds), strategy \(experiment.strategy.rawValue), into \(directory)")
@@ -56,6 +59,11 @@ struct SweepCommand: ParsableCommand {
                 let label = t.configuration.label.count > 40 ? String(t.configuration.label.prefix(39)) + "…" : t.configuration.label
                 print(String(format: "%3d  %@  %@ %4d %13@ %15@ %10@", t.index + 1, String(t.id.prefix(12)), label.padding(toLength: 40, withPad: " ", startingAt: 0),
                              Int(t.seed), Count.grouped(t.params), Count.grouped(t.macs), SweepRunner.duration(e.trialSeconds)))
+            }
+            if let policy = experiment.seedPolicy {
+                let perSeed = total / Double(trials.count)
+                let low = perSeed * Double(policy.min * experiment.configurations.count) / Double(jobs)
+                print("adaptive seeds: \(policy.description); between \(policy.min * experiment.configurations.count) and \(trials.count) trials, about \(SweepRunner.duration(low)) to \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs)")
             }
             print("total estimate: \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine)")
             return
@@ -75,7 +83,7 @@ struct SweepCommand: ParsableCommand {
         let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
         let outcome: SweepRunner.Outcome
         do {
-            outcome = try runner.run()
+            outcome = try experiment.seedPolicy.map(runner.runAdaptive) ?? runner.run()
         } catch let busy as DirectoryLock.Busy {
             throw Diagnostics.fail(busy.description)
         } catch let failure as SQLiteDatabase.Failure {

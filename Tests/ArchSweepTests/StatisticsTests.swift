@@ -1,3 +1,4 @@
+import ArchSpec
 @testable import ArchSweep
 import Foundation
 import Testing
@@ -111,5 +112,75 @@ import Testing
         let needed = try #require(Statistics.seedsNeeded(difference: ten, std: 0.01))
         #expect(needed == 10)
         #expect(Statistics.seedsNeeded(difference: 0, std: 0.01) == nil)
+    }
+}
+
+/// Adaptive seeds: the `seeds:` mapping and the round decisions (the end-to-end run, kill -9 mid-round
+/// included, is in the session notes; a sweep of real trials is too slow for the test suite).
+@Suite struct AdaptiveSeedTests {
+    static func file(_ seeds: String) -> String {
+        """
+        name: adaptive
+        architecture: ARCH/lenet.yaml
+        training: {data: fashion-mnist, epochs: 1, limit_train: 100, limit_test: 50}
+        seeds: \(seeds)
+        axes:
+          layers.fc1.out: [60, 120]
+        """
+    }
+
+    @Test(arguments: [
+        ("{min: 3, max: 10, until: decided}", nil),
+        ("{min: 2, max: 4, until: {ci_halfwidth: 0.3}}", nil),
+        ("{min: 4, max: 3, until: decided}", "seeds: min (4) is larger than max (3)"),
+        ("{min: 1, max: 3, until: decided}", "seeds.min: a decision needs at least 2 seeds per configuration (a paired test), found 1"),
+        ("{min: 3, max: 5, until: sure}", "seeds.until: expected 'decided' or {ci_halfwidth: points}"),
+        ("{min: 3, max: 5}", "seeds: missing 'until'"),
+        ("{min: 3, maximum: 5, until: decided}", "seeds: unknown key 'maximum'"),
+    ] as [(String, String?)])
+    func seedPolicyIsReadWithLocatedErrors(_ seeds: String, _ error: String?) throws {
+        let path = experiment("adaptive.yaml", Self.file(seeds))
+        do {
+            let e = try Experiment.load(path)
+            #expect(error == nil, "expected an error for \(seeds)")
+            let policy = try #require(e.seedPolicy)
+            #expect(e.seeds == (0..<UInt64(policy.max)).map { $0 })
+        } catch let e as SpecError {
+            let expected = try #require(error, "unexpected error \(e.description)")
+            #expect(e.description.contains(expected), "\(e.description)")
+            #expect(e.description.hasPrefix(path + ":4:"), "located at the seeds line: \(e.description)")
+        }
+    }
+
+    static func results(_ accuracies: [[Double]]) -> SweepResults {
+        let configs = accuracies.enumerated().map { i, values in
+            var c = SweepResults.Configuration(index: i, label: "c=\(i)", varied: [("c", String(i))], isBaseline: i == 0,
+                                               architecture: "a", params: 1, macs: 1 + i)
+            for (seed, v) in values.enumerated() { c.accuracy[UInt64(seed)] = v }
+            return c
+        }
+        return SweepResults(meta: [:], configurations: configs, trials: [])
+    }
+
+    @Test func undecidedRowsAndTheReferenceGetAnotherSeedUntilMax() {
+        let policy = SeedPolicy(min: 3, max: 5, until: .decided)
+        // c1 is clearly worse than the baseline c0 on every seed; c2 is noise around it
+        let r = Self.results([[0.90, 0.91, 0.92, 0.90, 0.91], [0.80, 0.81, 0.815, 0.80, 0.81], [0.91, 0.89, 0.93, 0.88, 0.92]])
+        let (next, reasons) = policy.nextRound(r, counts: [0: 3, 1: 3, 2: 3])
+        #expect(next == [0: 4, 1: 3, 2: 4])
+        #expect(reasons[1] == "decided (worse) at 3 seeds")
+        #expect(reasons[2] == "still undecided")
+        // at the maximum nothing grows and the reason says so
+        let (last, why) = policy.nextRound(r, counts: [0: 5, 1: 3, 2: 5])
+        #expect(last == [0: 5, 1: 3, 2: 5])
+        #expect(why[2] == "still undecided; stopped at the maximum of 5 seeds")
+    }
+
+    @Test func intervalPolicyStopsARowOnceItsIntervalIsNarrowEnough() {
+        let policy = SeedPolicy(min: 2, max: 6, until: .halfWidth(0.01))
+        let r = Self.results([[0.900, 0.901, 0.900], [0.80, 0.85, 0.90]])
+        let (next, reasons) = policy.nextRound(r, counts: [0: 3, 1: 3])
+        #expect(next == [0: 3, 1: 4])
+        #expect(reasons[0]?.hasPrefix("interval ±0.") == true)
     }
 }
