@@ -34,7 +34,8 @@ public enum DataSource: Sendable, Equatable {
         return (train, test, [])
     }
 
-    func loadInMemory() throws -> (train: ImageSet, test: ImageSet) {
+    /// The training and test sets of an in-memory data set (Fashion-MNIST, CIFAR-10).
+    public func loadInMemory() throws -> (train: ImageSet, test: ImageSet) {
         switch self {
         case let .fashionMNIST(dir):
             func file(_ stem: String) -> String {

@@ -10,7 +10,7 @@ import Foundation
 /// `archlab data split|bench`.
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "data", abstract: "Prepare and measure image data.",
-                                                    subcommands: [SplitCommand.self, BenchCommand.self, SynthCommand.self])
+                                                    subcommands: [SplitCommand.self, BenchCommand.self, SynthCommand.self, SampleCommand.self])
 }
 
 /// `archlab data synth ROOT`: a generated ImageFolder of JPEGs to try the workflow.
@@ -28,6 +28,32 @@ struct SynthCommand: ParsableCommand {
         guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 <= 8192 }) else { throw ValidationError("--size must be WxH, e.g. 500x375") }
         try Diagnostics.data { try SyntheticImages.write(root: root, perClass: perClass, width: parts[0], height: parts[1], seed: seed) }
         print("\(root): \(SyntheticImages.classNames.count) classes x \(perClass) JPEGs of \(size)")
+    }
+}
+
+/// `archlab data sample fashion-mnist --index 7 --out x.jpg`: one image of a data set, to try
+/// `archlab predict` on an image of the data a run trained on.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sample",
+        abstract: "Write one image of a data set (its test split by default) as .npy, .jpg or .jpeg, and print its class.")
+
+    @Argument(help: "Data set: fashion-mnist, cifar10[:DIR] or fashion-mnist:DIR.") var data: String
+    @Option(help: "Index of the image in the split.") var index = 0
+    @Option(help: "train or test.") var split = "test"
+    @Option(help: "Output file (.npy: float32 [C, H, W] in [0, 1]; .jpg: 8-bit).") var out: String
+
+    func run() throws {
+        guard split == "train" || split == "test" else { throw ValidationError("--split must be train or test, found '\(split)'") }
+        let source = try Diagnostics.data { try DataSource.parse(data) }
+        guard case .folder = source else {
+            let (train, test) = try Diagnostics.data { try source.loadInMemory() }
+            let set = split == "train" ? train : test
+            guard index >= 0, index < set.count else { throw ValidationError("--index must be in 0..<\(set.count) (the \(split) split), found \(index)") }
+            try Diagnostics.data { try ImageFile.write(set, index: index, to: out) }
+            print("\(out): \(split) image \(index) of \(data), \(set.channels)x\(set.height)x\(set.width), class \(set.labels[index]) (\(set.classNames[set.labels[index]]))")
+            return
+        }
+        throw Diagnostics.fail("\(data): a JPEG folder's images are files already; give one of them to predict")
     }
 }
 
@@ -87,14 +113,16 @@ struct PredictCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     @Argument(help: "Architecture file (YAML).") var file: String
-    @Argument(help: "JPEG images.") var images: [String]
+    @Argument(help: "Images: JPEG (colour or grayscale; converted to what the network was trained on) or .npy (float32 [C, H, W] in [0, 1]).")
+    var images: [String]
     @Option(help: "Weights (safetensors).") var weights: String
-    @Option(help: "class_indices.json ({\"0\": \"daisy\", ...}); a config.json beside it supplies the run's --set, size and normalization.")
+    @Option(help: "class_indices.json ({\"0\": \"daisy\", ...}); the run's config.json beside it supplies its --set, input shape and normalization.")
     var classes: String
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter or document value (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Input size N x N (default: the training run's).") var resize: Int?
     @Option(help: "Resize the shorter side to N, then center-crop (default: the training run's).") var resizeShorter: Int?
+    @Option(help: "Input channels, 1 or 3 (default: the training run's).") var channels: Int?
     @Option(help: "Per-channel mean (default: the training run's).") var mean: String?
     @Option(help: "Per-channel std (default: the training run's).") var std: String?
     @Option(help: "Classes to print per image.") var top = 5
@@ -102,29 +130,37 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let names = try Diagnostics.data { try Self.readClasses(classes) }
+        let configPath = URL(fileURLWithPath: classes).deletingLastPathComponent().appendingPathComponent("config.json").path
         let config = Self.runConfig(beside: classes)
         let setting = overrides.isEmpty ? (config?["overrides"] as? [String] ?? []) : overrides
-        guard let size = resize ?? config?["resize"] as? Int else { throw Diagnostics.fail("give --resize N (no config.json beside \(classes))") }
+        // the network's recorded input [C, H, W]: Fashion-MNIST runs have no `resize`, but their input is 1x28x28
+        let recorded = (config?["network"] as? [String: Any])?["input"] as? [Int]
+        guard let size = resize ?? config?["resize"] as? Int ?? recorded?.last else {
+            throw Diagnostics.fail(config == nil
+                ? "give --resize N and --channels C: there is no config.json beside \(classes) (the training run writes one)"
+                : "give --resize N: \(configPath) records no input shape (a run from an older ArchLab?)")
+        }
+        let inputChannels = channels ?? recorded?.first ?? 3
         var transform = Transform(size: (size, size))
         transform.resizeShorter = resizeShorter ?? config?["resize_shorter"] as? Int
         transform.mean = try mean.map { try DataOptions().floats($0) } ?? (config?["mean"] as? [Double] ?? []).map(Float.init)
         transform.std = try std.map { try DataOptions().floats($0) } ?? (config?["std"] as? [Double] ?? []).map(Float.init)
         var options = ArchitectureOptions()
-        options.input = "3x\(size)x\(size)"
+        options.input = "\(inputChannels)x\(size)x\(size)"
         options.overrides = setting
         let model = Model(network: try options.build(file))
         guard model.network.output.dims == [names.count] else {
             throw Diagnostics.fail("\(classes): \(names.count) classes, but the network gives \(model.network.output) outputs (--set num_classes=\(names.count)?)")
         }
         try Diagnostics.file { try model.load(safetensors: weights) }
-        let batch = Tensor(shape: [images.count, 3, size, size])
-        let sample = 3 * size * size
+        let batch = Tensor(shape: [images.count, inputChannels, size, size])
+        let sample = inputChannels * size * size
         for (i, path) in images.enumerated() {
-            let folder = ImageFolder(single: path)
             var random = RandomSource(seed: 0)
             try Diagnostics.data {
+                let image = try ImageFile.read(path, channels: inputChannels)
                 try batch.withUnsafeMutableBufferPointer { dst in
-                    try folder.write(0, transform: transform, training: false, into: dst.baseAddress! + i * sample, random: &random)
+                    try image.write(0, transform: transform, training: false, into: dst.baseAddress! + i * sample, random: &random)
                 }
             }
         }

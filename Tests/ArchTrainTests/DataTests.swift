@@ -58,8 +58,8 @@ import Testing
         #expect(throws: DataError(path, "size 3078 is not a multiple of the 3073-byte CIFAR-10 record")) { try CIFAR10.read(files: [path]) }
     }
 
-    @Test func realFashionMNISTWhenInstalled() throws {
-        guard FileManager.default.fileExists(atPath: DataSource.fashionMNISTDirectory) else { return }
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: DataSource.fashionMNISTDirectory), "Debian's dataset-fashion-mnist is not installed"))
+    func realFashionMNISTWhenInstalled() throws {
         let (train, test, _) = try DataSource.parse("fashion-mnist").load()
         #expect(train.count == 60_000 && test.count == 10_000)
         #expect(train.nativeShape == [1, 28, 28])

@@ -213,8 +213,10 @@ import Testing
         #expect(r.stderr.contains("size mismatch for fc1.weight: the file has [120, 512], the model needs [120, 800]"))
     }
 
-    @Test func trainAndEvalOnFashionMNIST() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { return }
+    static let hasFashionMNIST = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist")
+
+    @Test(.enabled(if: hasFashionMNIST, "Debian's dataset-fashion-mnist is not installed"))
+    func trainAndEvalOnFashionMNIST() throws {
         let out = Self.temporary("run")
         let r = try CLITests.run(["train", "architectures/lenet.yaml", "--data", "fashion-mnist", "--epochs", "1", "--limit-train", "2000",
                                   "--limit-test", "500", "--threads", "1", "--out", out])
@@ -224,6 +226,19 @@ import Testing
         let e = try CLITests.run(["eval", "architectures/lenet.yaml", "--weights", out + "/best.safetensors", "--limit-test", "500", "--threads", "1"])
         #expect(e.status == 0, "\(e.stderr)")
         #expect(e.stdout.hasPrefix("{\"accuracy\": "))
+
+        // predict on test images of the data the run trained on: the run's config.json gives the
+        // 1x28x28 input (Fashion-MNIST runs record no --resize), a JPEG is read as grayscale
+        let jpeg = Self.temporary("x.jpg"), npy = Self.temporary("x.npy")
+        let s = try CLITests.run(["data", "sample", "fashion-mnist", "--index", "2", "--out", jpeg])
+        #expect(s.status == 0 && s.stdout.contains("1x28x28, class 1 (Trouser)"), "\(s.stderr)")
+        #expect(try CLITests.run(["data", "sample", "fashion-mnist", "--index", "2", "--out", npy]).status == 0)
+        let p = try CLITests.run(["predict", "architectures/lenet.yaml", "--weights", out + "/best.safetensors", "--classes",
+                                  out + "/class_indices.json", jpeg, npy, "--top", "1", "--format", "json"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as? [[String: Any]])
+        let classes = results.compactMap { ($0["top"] as? [[String: Any]])?.first?["class"] as? String }
+        #expect(classes.count == 2 && classes[0] == classes[1], "the JPEG and the .npy of one image classify alike: \(classes)")
     }
 
     @Test func badDataSourceIsAnError() throws {
