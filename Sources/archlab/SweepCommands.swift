@@ -1,6 +1,7 @@
 import ArchGraph
 import ArchSpec
 import ArchSweep
+import ArchTensor
 import ArgumentParser
 import Foundation
 
@@ -13,7 +14,9 @@ struct SweepCommand: ParsableCommand {
     @Argument(help: "Experiment file (YAML).") var file: String?
     @Option(help: "Output directory (default: reports/<experiment name>).") var out: String?
     @Option(help: "Trials to run at once; the cores are split between them.") var jobs = 1
-    @Flag(help: "List the trials with params, MACs and a measured time estimate; run nothing.") var dryRun = false
+    @Flag(help: "Build and shape-check every trial's network and list the trials with params and MACs; run nothing.") var dryRun = false
+    @Flag(help: "With --dry-run: also time a few training steps of each network here and estimate the sweep's cost (takes a while).")
+    var estimate = false
     @Flag(help: "Run failed and diverged trials again.") var retryFailed = false
     @Option(help: ArgumentHelp("Run only shard K of N (trials with sweep index i, i % N == K - 1); its journal is DIR/shards/K/results.sqlite.",
                                valueName: "K/N"))
@@ -49,23 +52,40 @@ struct SweepCommand: ParsableCommand {
             throw Diagnostics.fail("\(file): adaptive seeds (seeds: {min, max, until}) decide each round from every configuration's results, which one shard does not have; run the sweep without --shard/--slurm, or give a list of seeds")
         }
         if dryRun {
-            let estimates = try Diagnostics.run { try Calibration.estimate(trials, threads: max(1, cores / jobs)) }
+            let estimates = estimate ? try Diagnostics.run { try Calibration.estimate(trials, threads: max(1, cores / jobs)) } : [:]
             print("\(experiment.name): \(trials.count) trials (\(experiment.configurations.count) configurations x \(experiment.seeds.count) seeds), strategy \(experiment.strategy.rawValue), into \(directory)")
-            print("  #  id            configuration                             seed        params            MACs   estimate")
+            var rows = [["#", "id", "configuration", "seed", "params", "MACs"] + (estimate ? ["estimate"] : [])]
             var total = 0.0
             for t in trials {
-                let e = estimates[t.id]!
-                total += e.trialSeconds
-                let label = t.configuration.label.count > 40 ? String(t.configuration.label.prefix(39)) + "…" : t.configuration.label
-                print(String(format: "%3d  %@  %@ %4d %13@ %15@ %10@", t.index + 1, String(t.id.prefix(12)), label.padding(toLength: 40, withPad: " ", startingAt: 0),
-                             Int(t.seed), Count.grouped(t.params), Count.grouped(t.macs), SweepRunner.duration(e.trialSeconds)))
+                var row = [String(t.index + 1), String(t.id.prefix(12)), t.configuration.label, String(t.seed), Count.grouped(t.params), Count.grouped(t.macs)]
+                if let e = estimates[t.id] {
+                    total += e.trialSeconds
+                    row.append(SweepRunner.duration(e.trialSeconds))
+                }
+                rows.append(row)
+            }
+            // columns as wide as their widest cell: numbers right-aligned under their headers
+            let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+            let left: Set<Int> = [1, 2]
+            for row in rows {
+                print("  " + row.enumerated().map { i, cell in
+                    let pad = String(repeating: " ", count: widths[i] - cell.count)
+                    return left.contains(i) ? cell + pad : pad + cell
+                }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
             }
             if let policy = experiment.seedPolicy {
-                let perSeed = total / Double(trials.count)
-                let low = perSeed * Double(policy.min * experiment.configurations.count) / Double(jobs)
-                print("adaptive seeds: \(policy.description); between \(policy.min * experiment.configurations.count) and \(trials.count) trials, about \(SweepRunner.duration(low)) to \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs)")
+                let low = policy.min * experiment.configurations.count
+                var line = "adaptive seeds: \(policy.description); between \(low) and \(trials.count) trials"
+                if estimate, !trials.isEmpty {
+                    line += ", about \(SweepRunner.duration(total * Double(low) / Double(trials.count) / Double(jobs))) to \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs)"
+                }
+                print(line)
             }
-            print("total estimate: \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine)")
+            if estimate {
+                print("total estimate: \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine; a busy machine inflates it)")
+            } else {
+                print("every network builds; add --estimate to time a few training steps of each and estimate the cost")
+            }
             return
         }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -143,10 +163,23 @@ struct SlurmOptions: ParsableArguments {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Write a sweep's report from its results.sqlite.")
 
-    @Argument(help: "Sweep directory (with results.sqlite).") var directory: String
+    @Argument(help: "Sweep directory (with results.sqlite).") var directory: String?
     @Option(help: "Where to write the report (default: the sweep directory).") var out: String?
+    @Option(help: ArgumentHelp("Write ROOT/README.md: what every sweep folder in ROOT found, from their journals.", valueName: "ROOT"))
+    var index: String?
+
+    func validate() throws {
+        if (directory == nil) == (index == nil) { throw ValidationError("give a sweep directory, or --index ROOT") }
+    }
 
     func run() throws {
+        if let index {
+            let text = try Diagnostics.file { try ReportIndex.render(root: index) }
+            try Diagnostics.file { try AtomicFile.write(Data(text.utf8), to: index + "/README.md") }
+            print(index + "/README.md")
+            return
+        }
+        let directory = self.directory!
         do {
             let written = try ReportWriter.write(try SweepResults.load(directory: directory), to: out ?? directory)
             for w in written { print(w) }

@@ -129,7 +129,7 @@ TABLE = {"3a": [64, 96, 128, 16, 32, 32], "3b": [128, 128, 192, 32, 96, 64], "4a
 class GoogLeNetFromTable(nn.Module):
     """The course GoogLeNet (torchvision=False) or torchvision's (True), inception widths scaled."""
 
-    def __init__(self, num_classes, width, aux_features, torchvision_layout):
+    def __init__(self, num_classes, width, aux_features, torchvision_layout, aux=True):
         super().__init__()
         tv = torchvision_layout
         conv = tvg.BasicConv2d if tv else BasicConv2d
@@ -152,9 +152,9 @@ class GoogLeNetFromTable(nn.Module):
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         for key in ["4a", "4b", "4c", "4d", "4e"]:
             setattr(self, "inception" + key, block(c, rows[key]))
-            if key == "4a":
+            if key == "4a" and aux:
                 self.aux1 = tvg.InceptionAux(out(rows[key]), num_classes, dropout=0.0) if tv else CourseAux(out(rows[key]), aux_features, num_classes, p=0.0)
-            if key == "4d":
+            if key == "4d" and aux:
                 self.aux2 = tvg.InceptionAux(out(rows[key]), num_classes, dropout=0.0) if tv else CourseAux(out(rows[key]), aux_features, num_classes, p=0.0)
             c = out(rows[key])
         self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True) if tv else nn.MaxPool2d(3, stride=2, ceil_mode=True)
@@ -168,9 +168,9 @@ class GoogLeNetFromTable(nn.Module):
         x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
         x = self.inception4a(x)
-        aux1 = self.aux1(x) if self.training else None
+        aux1 = self.aux1(x) if self.training and hasattr(self, "aux1") else None
         x = self.inception4d(self.inception4c(self.inception4b(x)))
-        aux2 = self.aux2(x) if self.training else None
+        aux2 = self.aux2(x) if self.training and hasattr(self, "aux2") else None
         x = self.inception5b(self.inception5a(self.maxpool4(self.inception4e(x))))
         x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
         return (x, [aux1, aux2]) if self.training else x
@@ -215,6 +215,9 @@ CASES = [
     ("resnet50-64-b1", "resnet50", ["num_classes=10"], [3, 64, 64], 1, lambda: tv.resnet50(num_classes=10)),
     ("googlenet-96", "googlenet", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
      lambda: GoogLeNetFromTable(10, 0.25, 128, False)),
+    # the course's aux heads pool 5x5 windows, which need an 80x80 input: at 64x64 the network runs without them
+    ("googlenet-64", "googlenet", ["num_classes=10", "width=0.25", "aux_logits=false"], [3, 64, 64], 2,
+     lambda: GoogLeNetFromTable(10, 0.25, 128, False, aux=False)),
     ("googlenet-torchvision-96", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 96, 96], 2,
      lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
     ("googlenet-torchvision-64", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 64, 64], 2,
