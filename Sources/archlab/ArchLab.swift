@@ -1,4 +1,5 @@
 import ArgumentParser
+import ArchSpec
 import ArchTensor
 import Foundation
 
@@ -19,6 +20,16 @@ struct ArchLab: ParsableCommand {
             setenv("OPENBLAS_CORETYPE", core, 1)
             execv("/proc/self/exe", CommandLine.unsafeArgv)
         }
-        main(Array(CommandLine.arguments.dropFirst()))
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let first = arguments.first, !first.hasPrefix("-"), !first.contains("/"), !first.contains("."),
+           !commandNames.contains(first), first != "help" {
+            let hint = Suggestion.didYouMean(first, in: commandNames)
+            FileHandle.standardError.write(Data("archlab: unknown command '\(first)'\(hint) (commands: \(commandNames.joined(separator: ", ")); archlab --help)\n".utf8))
+            Foundation.exit(64)
+        }
+        main(arguments)
     }
+
+    /// The subcommands' names, for the suggestion on a mistyped one.
+    static var commandNames: [String] { configuration.subcommands.compactMap { $0.configuration.commandName } }
 }

@@ -71,7 +71,7 @@ struct SweepCommand: ParsableCommand {
                 print("  " + row.enumerated().map { i, cell in
                     let pad = String(repeating: " ", count: widths[i] - cell.count)
                     return left.contains(i) ? cell + pad : pad + cell
-                }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+                }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
             }
             if let policy = experiment.seedPolicy {
                 let low = policy.min * experiment.configurations.count

@@ -22,7 +22,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Use only the first N test images.") var limitTest: Int?
     @Option(help: "Per-channel mean to subtract, comma-separated (e.g. 0.5 or 0.485,0.456,0.406).") var mean: String?
     @Option(help: "Per-channel standard deviation to divide by, comma-separated.") var std: String?
-    @Option(help: "Threads for OpenBLAS and the per-batch work.") var threads = 2
+    @Option(help: "Threads for every kernel (oneDNN, OpenBLAS, ArchLab's own loops) and the data loader; results are bit-for-bit reproducible for a fixed count.") var threads = 2
     @Option(help: "Batch size.") var batchSize = 64
 
     /// Loads the data and builds `file` with the input shape the data gives.

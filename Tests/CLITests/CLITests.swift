@@ -241,6 +241,25 @@ import Testing
         #expect(classes.count == 2 && classes[0] == classes[1], "the JPEG and the .npy of one image classify alike: \(classes)")
     }
 
+    @Test func mistypedCommandGetsASuggestion() throws {
+        let r = try CLITests.run(["summery", "architectures/lenet.yaml"])
+        #expect(r.status == 64)
+        #expect(r.stderr.hasPrefix("archlab: unknown command 'summery'; did you mean 'summary'? (commands: summary, validate,"))
+    }
+
+    @Test func validateChecksExperimentFilesToo() throws {
+        let r = try CLITests.run(["validate", "experiments/smoke.yaml", "architectures/lenet.yaml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "experiments/smoke.yaml: ok (experiment smoke, 2 configurations, 4 trials, every network built)\narchitectures/lenet.yaml: ok (lenet, 121,182 params)\n")
+    }
+
+    @Test func dryRunBuildsEveryNetworkWithoutTimingThem() throws {
+        let r = try CLITests.run(["sweep", "experiments/branch3-kernel.yaml", "--dry-run", "--out", Self.temporary("dry")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("adaptive seeds: 3 to 6 seeds per configuration, added until each comparison with the reference is decided; between 12 and 24 trials"))
+        #expect(r.stdout.contains("add --estimate to time"))
+    }
+
     @Test func badDataSourceIsAnError() throws {
         let r = try CLITests.run(["train", "architectures/lenet.yaml", "--data", "imagenet", "--out", Self.temporary("run")])
         #expect(r.status == 1)
