@@ -18,7 +18,7 @@ public final class Journal {
       seed INTEGER NOT NULL, config TEXT NOT NULL, params INTEGER, macs INTEGER, input TEXT,
       test_accuracy REAL, best_epoch INTEGER, train_seconds REAL, images_per_second REAL,
       started_at TEXT, finished_at TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-      in_experiment INTEGER NOT NULL DEFAULT 1);
+      in_experiment INTEGER NOT NULL DEFAULT 1, resumed_epochs INTEGER);
     CREATE TABLE IF NOT EXISTS epochs(
       trial_id TEXT NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL, lr REAL, train_loss REAL, train_accuracy REAL,
       validation_accuracy REAL, test_loss REAL, test_accuracy REAL, seconds REAL, load_average REAL, cpu_share REAL,
@@ -42,6 +42,10 @@ public final class Journal {
         let epochColumns = Set(try database.query("PRAGMA table_info(epochs)").compactMap { $0["name"]?.string })
         for column in ["load_average", "cpu_share"] where !epochColumns.contains(column) {
             try database.execute("ALTER TABLE epochs ADD COLUMN \(column) REAL")
+        }
+        let trialColumns = Set(try database.query("PRAGMA table_info(trials)").compactMap { $0["name"]?.string })
+        if !trialColumns.isEmpty, !trialColumns.contains("resumed_epochs") {
+            try database.execute("ALTER TABLE trials ADD COLUMN resumed_epochs INTEGER")
         }
         let sql = try database.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trials'").first?["sql"]?.string ?? ""
         guard !sql.contains("'interrupted'") else { return }
@@ -155,11 +159,12 @@ public final class Journal {
                           e.load.map { .real($0.loadAverage) } ?? .null, e.load.map { .real($0.cpuShare) } ?? .null])
             }
             try database.execute("""
-                UPDATE trials SET status = ?, test_accuracy = ?, best_epoch = ?, train_seconds = ?, images_per_second = ?, finished_at = ?, error = ?
+                UPDATE trials SET status = ?, test_accuracy = ?, best_epoch = ?, train_seconds = ?, images_per_second = ?, finished_at = ?, error = ?,
+                                  resumed_epochs = ?
                 WHERE id = ?
                 """, [.text(status), metrics?.testAccuracy.map { .real($0) } ?? .null, metrics?.bestEpoch.map { .integer($0) } ?? .null,
                       metrics.map { .real($0.seconds) } ?? .null, metrics.map { .real($0.imagesPerSecond) } ?? .null, .text(Self.now()),
-                      error.map { .text($0) } ?? .null, .text(id)])
+                      error.map { .text($0) } ?? .null, metrics?.resumedEpochs.map { .integer($0) } ?? .null, .text(id)])
         }
     }
 

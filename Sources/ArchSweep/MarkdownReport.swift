@@ -79,6 +79,10 @@ enum MarkdownReport {
             if let a = starts.min(), let b = ends.max(), b > a { wall += ", \(SweepRunner.duration(b.timeIntervalSince(a))) from the first start to the last finish" }
             lines.append("| wall time | \(wall) |")
         }
+        let resumed = r.trials.compactMap { $0["resumed_epochs"]?.int }.filter { $0 > 0 }
+        if !resumed.isEmpty {
+            lines.append("| resumed | \(resumed.count) trial(s) continued from their checkpoint after a stop, \(resumed.reduce(0, +)) epoch(s) not trained again |")
+        }
         if r.journals.count > 1 || r.journals.first?.name != "main" {
             lines.append("| journals merged | " + r.journals.map { "\($0.name) (\($0.host))" }.joined(separator: ", ") + " |")
         }

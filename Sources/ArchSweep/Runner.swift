@@ -75,7 +75,7 @@ public final class SweepRunner {
               "--schedule", c.schedule.kind.rawValue, "--step-size", String(c.schedule.stepSize), "--gamma", String(c.schedule.gamma),
               "--warmup", String(c.schedule.warmupEpochs), "--label-smoothing", String(c.labelSmoothing),
               "--validation", String(c.validationFraction), "--pad-crop", String(c.padCrop), "--seed", String(t.seed),
-              "--threads", String(threads), "--out", out]
+              "--threads", String(threads), "--out", out, "--resume"]
         if c.optimizer.nesterov { a.append("--nesterov") }
         if c.horizontalFlip { a.append("--flip") }
         if c.randomResizedCrop { a.append("--random-resized-crop") }

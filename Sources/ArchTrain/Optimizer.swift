@@ -26,7 +26,7 @@ public final class Optimizer {
     let names: [String]
     var first: [String: Tensor] = [:]   // momentum buffer / Adam m / RMSprop square average
     var second: [String: Tensor] = [:]  // Adam v / RMSprop momentum buffer
-    public private(set) var steps = 0
+    public internal(set) var steps = 0
 
     /// `frozen` parameters are never updated (transfer learning).
     public init(_ config: OptimizerConfig, store: ParameterStore, frozen: Set<String> = []) {

@@ -94,6 +94,8 @@ public struct RunMetrics: Codable, Sendable {
     public var skippedImages: [String] = []
     /// Parameters updated by training (all but frozen ones).
     public var trainableParams: Int?
+    /// Epochs taken from a checkpoint instead of trained again (`--resume`), nil for a run from scratch.
+    public var resumedEpochs: Int?
 
     public init(testAccuracy: Double? = nil, bestEpoch: Int? = nil, epochs: [EpochMetrics] = [], seconds: Double = 0,
                 imagesPerSecond: Double = 0, diverged: Bool = false, divergedAt: String? = nil, params: Int, macs: Int, input: [Int]) {
@@ -105,7 +107,7 @@ public struct RunMetrics: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case epochs, seconds, diverged, params, macs, input
         case testAccuracy = "test_accuracy", bestEpoch = "best_epoch", imagesPerSecond = "images_per_second", divergedAt = "diverged_at"
-        case skippedImages = "skipped_images", trainableParams = "trainable_params"
+        case skippedImages = "skipped_images", trainableParams = "trainable_params", resumedEpochs = "resumed_epochs"
     }
 }
 
@@ -115,6 +117,12 @@ public protocol TrainingObserver: AnyObject {
     func step(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
     func epochFinished(_ metrics: EpochMetrics, best: Bool)
     func diverged(_ message: String)
+    /// `resume`: the run continues after `epoch` complete epochs, or (with a note) starts over.
+    func resumed(epoch: Int, note: String?)
+}
+
+extension TrainingObserver {
+    public func resumed(epoch: Int, note: String?) {}
 }
 
 /// Trains an architecture on a data set and writes the run directory: `config.json`,
@@ -129,6 +137,9 @@ public final class Trainer {
     public private(set) var transfer: Model.LoadReport?
     public private(set) var frozen: Set<String> = []
     let parallel: Parallelism
+    /// For tests of resuming: called after each epoch's checkpoint (epoch, nil) and before each
+    /// training step (epoch, step), both 0-based; throwing stops the run there, as a kill would.
+    var interruption: ((Int, Int?) throws -> Void)?
 
     /// Loads the data and builds the network with the input shape the data gives.
     public init(config: TrainingConfig, build: (_ input: [Int]) throws -> Network) throws {
@@ -204,8 +215,12 @@ public final class Trainer {
         return hits
     }
 
-    /// Runs every epoch; writes the run directory as it goes.
-    public func run(outputDirectory: String, observer: TrainingObserver?) throws -> RunMetrics {
+    /// Runs every epoch; writes the run directory as it goes, with a checkpoint after every epoch.
+    /// With `resume`, continues after the last complete epoch of the checkpoint in
+    /// `outputDirectory` (bit-identical to an uninterrupted run with the same thread count); a
+    /// checkpoint of another run throws `Checkpoint.Mismatch`, an unreadable one is reported to the
+    /// observer and the run starts over.
+    public func run(outputDirectory: String, observer: TrainingObserver?, resume: Bool = false) throws -> RunMetrics {
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let summary = NetworkSummary(model.network)
         var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
@@ -218,17 +233,46 @@ public final class Trainer {
         let plan = model.plan(batch: config.batchSize, training: true)
         let optimizer = Optimizer(config.optimizer, store: model.store, frozen: frozen)
         observer?.started(config: config, network: model.network, trainCount: train.count, stepsPerEpoch: loader.batchCount)
-        let start = Date()
+        var start = Date()
         var trainingSeconds = 0.0, trainedImages = 0
         var bestValidation = -1.0
-        for epoch in 0..<config.epochs {
+        var firstEpoch = 0
+        let identity = Checkpoint.identity(config, network: model.network)
+        if resume {
+            do {
+                if let (state, tensors) = try Checkpoint.read(from: outputDirectory, identity: identity) {
+                    let path = outputDirectory + "/" + Checkpoint.tensorsFile
+                    // everything checked before anything is copied: a bad file leaves the fresh run intact
+                    for name in model.store.names where tensors[name]?.shape != model.store[name]!.shape {
+                        throw Checkpoint.Unreadable(path: path, reason: "lacks \(name) \(model.store[name]!.shape)")
+                    }
+                    try optimizer.restore(tensors, steps: state.optimizerSteps, path: path)
+                    for name in model.store.names { model.store[name]!.copy(from: tensors[name]!) }
+                    metrics = state.metrics
+                    metrics.resumedEpochs = state.epoch
+                    bestValidation = state.bestValidation
+                    trainingSeconds = state.trainingSeconds
+                    trainedImages = state.trainedImages
+                    start = Date().addingTimeInterval(-state.metrics.seconds)
+                    firstEpoch = state.epoch
+                    observer?.resumed(epoch: state.epoch, note: nil)
+                }
+            } catch let e as Checkpoint.Unreadable {
+                observer?.resumed(epoch: 0, note: "\(e.description); starting over")
+            }
+        }
+        for epoch in firstEpoch..<config.epochs {
             let epochStart = Date()
             let loadProbe = MachineLoad.Probe(threads: parallel.threads)
             var lossSum = 0.0, correct = 0, seen = 0
             var divergedMessage: String?
             let context = StepContext(training: true, random: RandomSource.stream(seed: config.seed, 0xD409, UInt64(epoch)), parallel: parallel)
             var lr = config.lr
+            var stopped: Error?
             try loader.forEachBatch(epoch: epoch) { b, input, labels in
+                if let interruption {
+                    do { try interruption(epoch, b) } catch { stopped = error; return false }
+                }
                 lr = config.schedule.lr(base: config.lr, epoch: Double(epoch) + Double(b) / Double(loader.batchCount), epochs: config.epochs)
                 plan.input.copy(from: input)
                 model.store.zeroGradients()
@@ -246,6 +290,7 @@ public final class Trainer {
                                accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
                 return true
             }
+            if let stopped { throw stopped }
             trainingSeconds += Date().timeIntervalSince(epochStart)
             trainedImages += seen
             if let divergedMessage {
@@ -273,7 +318,11 @@ public final class Trainer {
             metrics.seconds = Date().timeIntervalSince(start)
             metrics.imagesPerSecond = Double(trainedImages) / max(trainingSeconds, 1e-9)
             try writeJSON(metrics, to: outputDirectory + "/metrics.json")
+            try Checkpoint(epoch: epoch + 1, optimizerSteps: optimizer.steps, bestValidation: bestValidation, trainingSeconds: trainingSeconds,
+                           trainedImages: trainedImages, metrics: metrics, identity: identity)
+                .write(to: outputDirectory, model: model, optimizer: optimizer)
             observer?.epochFinished(record, best: isBest)
+            try interruption?(epoch, nil)
         }
         metrics.seconds = Date().timeIntervalSince(start)
         metrics.imagesPerSecond = Double(trainedImages) / max(trainingSeconds, 1e-9)

@@ -73,6 +73,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Zero padding before a random crop back to size (0: none).") var padCrop = 0
     @Option(help: "Random seed (weights, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "Run directory.") var out: String
+    @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same --threads); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
+    var resume = false
 
     func run() throws {
         SweepRunner.actAsTrial()
@@ -108,7 +110,12 @@ struct TrainCommand: ParsableCommand {
             print("loaded \(report.loaded.count) tensors from \(initFrom ?? "")" + (report.shapeMismatches.isEmpty ? "" : "; initialized instead (shape changed): "
                   + report.shapeMismatches.map(\.name).joined(separator: ", ")) + (freezeLoaded ? "; training only those" : ""))
         }
-        let metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter()) }
+        let metrics: RunMetrics
+        do {
+            metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter(), resume: resume) }
+        } catch let mismatch as Checkpoint.Mismatch {
+            throw Diagnostics.fail(mismatch.description)
+        }
         if metrics.diverged { throw ExitCode(2) }
         if let acc = metrics.testAccuracy {
             print(String(format: "test accuracy %.4f (epoch %d), %.1f s, %.0f images/s; %@/metrics.json",
@@ -192,6 +199,11 @@ final class ProgressPrinter: TrainingObserver {
     func diverged(_ message: String) {
         if terminal { print("") }
         print(message)
+        fflush(stdout)
+    }
+
+    func resumed(epoch: Int, note: String?) {
+        print(note ?? "resuming after epoch \(epoch) from its checkpoint")
         fflush(stdout)
     }
 
