@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test
+.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check
 
 run:
 	./scripts/run.sh
@@ -38,6 +38,11 @@ clean:
 # Issue 7: kill -9 / SIGINT / takeover / disk-full / corpus / corrupt-data checks; writes reports/reliability.md (about 10 minutes)
 reliability: release
 	python3 scripts/reliability/run.py
+
+# kill -9 of a GoogLeNet trial in its fourth epoch of six, resumed: metrics and weights must equal an
+# uninterrupted run's bit for bit (a few minutes)
+resume-check: release
+	scripts/reliability/kill-resume.sh
 
 # Regenerates the malformed-input corpus in Tests/Fixtures/malformed
 corpus:

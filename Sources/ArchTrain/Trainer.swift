@@ -153,6 +153,11 @@ public final class Trainer {
         if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
         if config.validationFraction > 0 {
             let parts = train.split(holdOut: config.validationFraction, seed: config.seed)
+            // an empty split would score every epoch 0 and always pick the first as the best
+            guard parts.validation.count > 0, parts.train.count > 0 else {
+                throw DataError(config.data, String(format: "a validation fraction of %g holds out %d of the %d training images; give --validation 0 (the last epoch counts) or a fraction that leaves images on both sides",
+                                                    config.validationFraction, parts.validation.count, train.count))
+            }
             self.train = parts.train
             validation = parts.validation
         } else {

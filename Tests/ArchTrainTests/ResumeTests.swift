@@ -1,3 +1,4 @@
+import ArchData
 import ArchGraph
 import ArchTensor
 @testable import ArchTrain
@@ -148,5 +149,24 @@ import Testing
         #expect(observer.notes.count == 1 && observer.notes[0]?.contains("starting over") == true, "\(observer.notes)")
         let same = try Self.files(out).weights == Self.files(full).weights
         #expect(same, "a fresh start is the same run")
+    }
+}
+
+@Suite struct ValidationSplitTests {
+    /// A tiny training set whose validation fraction rounds to no image used to print
+    /// `val_acc 0.0000` every epoch (and keep the first epoch as the best): now an error.
+    @Test func emptyValidationSplitIsAnError() throws {
+        let data = temporaryDirectory()
+        try writeSyntheticIDX(directory: data, train: 64, test: 32, seed: 6)
+        var c = TrainingConfig(architecture: architecturePath("lenet"))
+        c.data = "fashion-mnist:\(data)"
+        c.limitTrain = 4
+        c.validationFraction = 0.1
+        do {
+            _ = try Trainer(config: c) { try build(architecturePath("lenet"), input: $0) }
+            Issue.record("a validation split of no image was accepted")
+        } catch let e as DataError {
+            #expect(e.description.contains("a validation fraction of 0.1 holds out 0 of the 4 training images; give --validation 0"), "\(e.description)")
+        }
     }
 }
