@@ -1,4 +1,5 @@
 import ArchSpec
+import ArchTensor
 import ArchTrain
 import Foundation
 
@@ -33,9 +34,10 @@ public struct Experiment: Sendable {
     public var strategy: Strategy
     public var configurations: [Configuration]
 
-    public enum Strategy: String, Sendable, CaseIterable { case grid, zip, variants, ablation }
+    public enum Strategy: String, Sendable, CaseIterable { case grid, zip, variants, ablation, random }
 
-    public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline"]
+    public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline",
+                              "samples", "sample_seed"]
     public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                                       "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
                                       "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
@@ -90,7 +92,7 @@ public struct Experiment: Sendable {
         var strategy = Strategy.grid
         if let s = root["strategy"] {
             guard let text = s.scalar?.text, let v = Strategy(rawValue: text) else {
-                throw SpecError("strategy: expected one of grid, zip, variants, ablation; found \(s.kindDescription)", at: s.location)
+                throw SpecError("strategy: expected one of grid, zip, variants, ablation, random; found \(s.kindDescription)", at: s.location)
             }
             strategy = v
         }
@@ -144,12 +146,59 @@ public struct Experiment: Sendable {
         var key: String
         var keyLocation: SourceLocation
         var values: [YNode]
+        /// `strategy: random` only: a range to draw from instead of a list of values.
+        var distribution: Distribution? = nil
+    }
+
+    /// `{int: [lo, hi]}` (inclusive), `{uniform: [lo, hi]}`, `{log_uniform: [lo, hi]}`.
+    enum Distribution {
+        case int(Int, Int), uniform(Double, Double), logUniform(Double, Double)
+
+        static let kinds = ["int", "uniform", "log_uniform"]
+
+        init(_ node: YNode, axis: String) throws {
+            guard let entries = node.entries, entries.count == 1, let e = entries.first, Self.kinds.contains(e.key.text) else {
+                throw SpecError("axis '\(axis)': expected a list of values or one of {int: [lo, hi]}, {uniform: [lo, hi]}, {log_uniform: [lo, hi]}, found \(node.kindDescription)",
+                                at: node.location)
+            }
+            let bounds = try (e.value.items ?? []).map { item -> Double in
+                guard let s = item.scalar, let v = try ScalarReading.float(s), v.isFinite else {
+                    throw SpecError("axis '\(axis)': \(e.key.text) bounds must be numbers", at: item.location)
+                }
+                return v
+            }
+            guard bounds.count == 2, bounds[0] < bounds[1] else {
+                throw SpecError("axis '\(axis)': \(e.key.text) needs [lo, hi] with lo < hi", at: e.value.location)
+            }
+            switch e.key.text {
+            case "int":
+                guard bounds.allSatisfy({ $0 == $0.rounded() }) else { throw SpecError("axis '\(axis)': int bounds must be integers", at: e.value.location) }
+                self = .int(Int(bounds[0]), Int(bounds[1]))
+            case "uniform": self = .uniform(bounds[0], bounds[1])
+            default:
+                guard bounds[0] > 0 else { throw SpecError("axis '\(axis)': log_uniform needs positive bounds", at: e.value.location) }
+                self = .logUniform(bounds[0], bounds[1])
+            }
+        }
+
+        /// One draw, as the YAML text of its value (floats with 4 significant digits).
+        func draw(_ random: inout RandomSource) -> String {
+            let u = Double(random.next() >> 11) / 9_007_199_254_740_992.0  // [0, 1) with 53 bits
+            switch self {
+            case let .int(lo, hi): return String(lo + Int(random.next() % UInt64(hi - lo + 1)))
+            case let .uniform(lo, hi): return String(format: "%.4g", lo + u * (hi - lo))
+            case let .logUniform(lo, hi): return String(format: "%.4g", exp(log(lo) + u * (log(hi) - log(lo))))
+            }
+        }
     }
 
     func axes(_ root: YNode) throws -> [Axis] {
         guard let node = root["axes"] else { return [] }
         guard let entries = node.entries else { throw SpecError("'axes' must map a path to a list of values", at: node.location) }
         return try entries.map { e in
+            if strategy == .random, e.value.entries != nil {
+                return Axis(key: e.key.text, keyLocation: e.key.location, values: [], distribution: try Distribution(e.value, axis: e.key.text))
+            }
             guard let values = e.value.items, !values.isEmpty else {
                 throw SpecError("axis '\(e.key.text)': expected a non-empty list of values, found \(e.value.kindDescription)", at: e.value.location)
             }
@@ -216,6 +265,36 @@ public struct Experiment: Sendable {
                 }
                 return configuration(assignments, label: name)
             }
+        case .random:
+            guard let n = root["samples"] else {
+                throw SpecError("strategy random needs 'samples', the number of configurations to draw", at: root["strategy"]?.location ?? root.location)
+            }
+            guard let ns = n.scalar, let count = try ScalarReading.int(ns), count >= 1, count <= 10_000 else {
+                throw SpecError("samples: expected an integer from 1 to 10000, found \(n.kindDescription)", at: n.location)
+            }
+            var seed: UInt64 = 0
+            if let sn = root["sample_seed"] {
+                guard let s = sn.scalar, let v = try ScalarReading.int(s), v >= 0 else {
+                    throw SpecError("sample_seed: expected a non-negative integer, found \(sn.kindDescription)", at: sn.location)
+                }
+                seed = UInt64(v)
+            }
+            // draws in axis order from one stream of the sweep's seed: the same file gives the same
+            // configurations; repeated draws are skipped
+            var random = RandomSource.stream(seed: seed, 0x5A3D1E)
+            var out: [Configuration] = [], seen = Set<String>()
+            for _ in 0..<(count * 50) where out.count < count {
+                let assignments = axes.map { axis -> (Axis, YNode) in
+                    if let d = axis.distribution { return (axis, .scalar(YScalar(d.draw(&random), at: axis.keyLocation))) }
+                    return (axis, axis.values[Int(random.next() % UInt64(axis.values.count))])
+                }
+                let c = configuration(assignments)
+                if seen.insert(c.label).inserted { out.append(c) }
+            }
+            guard out.count == count else {
+                throw SpecError("samples: \(count) distinct configurations were asked for, the axes gave only \(out.count) in \(count * 50) draws; lower samples or widen the axes", at: n.location)
+            }
+            return out
         case .ablation:
             var baseline: [(Axis, YNode)] = []
             if let b = root["baseline"] {

@@ -37,7 +37,7 @@ enum HTMLReport {
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for tick in niceTicks(y0, y1, count: 5) {
             svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", tick * 100))</text>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(percentLabel(tick))</text>"
         }
         for tick in logTicks(x0, x1) {
             svg += "<line x1=\"\(px(tick))\" x2=\"\(px(tick))\" y1=\"\(top)\" y2=\"\(h - bottom)\" stroke=\"#eee\"/>"
@@ -68,6 +68,14 @@ enum HTMLReport {
             svg += "<text x=\"\(lx)\" y=\"\(ly)\" fill=\"#222\" font-weight=\"bold\">\(p.number)</text>"
         }
         return svg + "</svg>"
+    }
+
+    /// A tick's accuracy in percent with as many decimals as it has (at most two): `91.25`, `91.5`, `92`.
+    static func percentLabel(_ v: Double) -> String {
+        var text = String(format: "%.2f", v * 100)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 
     /// Round tick values between a and b: the finest step of 1, 2, 2.5 or 5 times a power of ten
@@ -125,7 +133,7 @@ enum HTMLReport {
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for tick in niceTicks(y0, y1, count: 5) {
             svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(String(format: "%.1f", tick * 100))</text>"
+            svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(percentLabel(tick))</text>"
         }
         for e in 0..<maxEpoch { svg += "<text x=\"\(px(e))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(e + 1)</text>" }
         svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">epoch</text>"

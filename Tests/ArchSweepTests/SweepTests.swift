@@ -53,7 +53,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
     }
 
     @Test(arguments: [
-        ("strategy: gird\n", "3:11: strategy: expected one of grid, zip, variants, ablation; found 'gird'"),
+        ("strategy: gird\n", "3:11: strategy: expected one of grid, zip, variants, ablation, random; found 'gird'"),
         ("axes:\n  layers.fc1.out: []\n", "4:19: axis 'layers.fc1.out': expected a non-empty list of values, found a list"),
         ("axes:\n  training.lrr: [0.1]\n", "4:3: axis 'training.lrr': unknown training setting 'lrr'; did you mean 'lr'?"),
         ("axes:\n  layers.fc1.out: [0]\n", "4:20: fc1: linear 'out': expected a positive integer, found 0"),
@@ -62,7 +62,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         ("strategy: zip\naxes:\n  layers.fc1.out: [1, 2]\n  layers.fc2.out: [3]\n", "6:3: zip: axis 'layers.fc2.out' has 1 values, 'layers.fc1.out' has 2; zipped axes need equal lengths"),
         ("axes:\n  training.init_from: [missing.safetensors]\n", "4:24: training.init_from: no readable weights file at 'DIR/missing.safetensors'"),
         ("axes:\n  training.freeze_loaded: [true]\n", "4:28: training.freeze_loaded: needs init_from (the weights whose tensors it freezes)"),
-        ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline)"),
+        ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline, samples, sample_seed)"),
     ])
     func locatedErrors(tail: String, message: String) {
         let path = experiment("bad.yaml", header + tail)
@@ -208,5 +208,46 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         #expect(csv.split(separator: "\n").count == 5)
         let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
         #expect(html.contains("<svg") && !html.contains("<script") && !html.contains("http://www.w3.org/2000/svg\" href"))
+    }
+}
+
+@Suite struct RandomStrategyTests {
+    static let axes = """
+    strategy: random
+    samples: 6
+    sample_seed: 3
+    axes:
+      layers.fc1.out: {int: [40, 200]}
+      training.lr: {log_uniform: [0.001, 0.1]}
+      training.batch_size: [16, 32]
+
+    """
+
+    @Test func drawsAreDeterministicDistinctInRangeAndBuiltBeforeAnythingTrains() throws {
+        let a = try Experiment.load(experiment("r.yaml", header + Self.axes))
+        let b = try Experiment.load(experiment("r.yaml", header + Self.axes))
+        #expect(a.configurations.map(\.label) == b.configurations.map(\.label), "the same file draws the same configurations")
+        #expect(Set(a.configurations.map(\.label)).count == 6)
+        for c in a.configurations {
+            let width = try #require(Int(c.varied[0].value)), lr = try #require(Double(c.varied[1].value))
+            #expect((40...200).contains(width) && lr >= 0.001 && lr <= 0.1 && ["16", "32"].contains(c.varied[2].value))
+        }
+        let other = try Experiment.load(experiment("r.yaml", header + Self.axes.replacingOccurrences(of: "sample_seed: 3", with: "sample_seed: 4")))
+        #expect(other.configurations.map(\.label) != a.configurations.map(\.label), "another sweep seed, other draws")
+        #expect(try a.trials().count == 6)  // every drawn network built and shape-checked
+    }
+
+    @Test(arguments: [
+        ("strategy: random\naxes:\n  layers.fc1.out: [60, 120]\n", "strategy random needs 'samples'"),
+        ("strategy: random\nsamples: 5\naxes:\n  layers.fc1.out: [60, 120]\n", "samples: 5 distinct configurations were asked for, the axes gave only 2"),
+        ("strategy: random\nsamples: 2\naxes:\n  layers.fc1.out: {int: [60]}\n", "axis 'layers.fc1.out': int needs [lo, hi] with lo < hi"),
+        ("strategy: random\nsamples: 2\naxes:\n  training.lr: {normal: [0, 1]}\n", "axis 'training.lr': expected a list of values or one of {int: [lo, hi]}"),
+    ] as [(String, String)])
+    func badRandomAxesAreLocatedErrors(_ text: String, _ message: String) {
+        #expect(throws: SpecError.self) { try Experiment.load(experiment("r.yaml", header + text)) }
+        do { _ = try Experiment.load(experiment("r.yaml", header + text)) } catch let e as SpecError {
+            #expect(e.description.contains(message), "\(e.description)")
+            #expect(e.description.contains("r.yaml:"), "located: \(e.description)")
+        } catch { Issue.record("\(error)") }
     }
 }

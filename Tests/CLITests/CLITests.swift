@@ -122,7 +122,7 @@ import Testing
 
     @Test(arguments: [(["summary"], "Missing expected argument '<file>'"),
                       (["summary", "architectures/lenet.yaml", "--format", "pdf"], "The value 'pdf' is invalid for '--format <format>'"),
-                      (["frobnicate"], "Unexpected argument 'frobnicate'"),
+                      (["frobnicate"], "archlab: unknown command 'frobnicate' (commands: summary, validate,"),
                       (["sweep", "experiments/smoke.yaml", "--shard", "5/4"], "--shard expects K/N with 1 <= K <= N (for example 2/4), found '5/4'"),
                       (["sweep"], "missing the experiment file (or --status DIR)"),
                       (["sweep", "experiments/smoke.yaml", "--status", "runs/x"], "--status DIR takes no experiment file"),
