@@ -26,7 +26,7 @@ bench: release
 
 # Every experiment in experiments/ into reports/<name>/ (resumes; delete a folder to rerun it), then
 # reports/README.md from their journals. The full-data experiments take about 3 hours each here:
-# run one at a time with `.build/release/archlab sweep experiments/NAME.yaml --jobs 2` and commit
+# run one at a time with `.build/release/archlab sweep experiments/NAME.yaml --out reports/NAME --jobs 2` and commit
 # its journal part-way; smoke alone takes seconds.
 sweeps: release
 	for e in experiments/*.yaml; do n=$$(basename "$$e" .yaml); .build/release/archlab sweep "$$e" --out "reports/$$n" --jobs 2 || exit 1; done

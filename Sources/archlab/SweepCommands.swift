@@ -12,7 +12,7 @@ struct SweepCommand: ParsableCommand {
         abstract: "Run an experiment's trials (resuming a stopped sweep) and write the report.")
 
     @Argument(help: "Experiment file (YAML).") var file: String?
-    @Option(help: "Output directory (default: reports/<experiment name>).") var out: String?
+    @Option(help: "Output directory (default: runs/<experiment name>; the project's own experiments go to reports/<name> through make sweeps).") var out: String?
     @Option(help: "Trials to run at once; the cores are split between them.") var jobs = 1
     @Flag(help: "Build and shape-check every trial's network and list the trials with params and MACs; run nothing.") var dryRun = false
     @Flag(help: "With --dry-run: also time a few training steps of each network here and estimate the sweep's cost (takes a while).")
@@ -45,7 +45,7 @@ struct SweepCommand: ParsableCommand {
         let file = self.file!
         let experiment = try Diagnostics.run { try Experiment.load(file) }
         let trials = try Diagnostics.run { try experiment.trials() }
-        let directory = out ?? "reports/\(experiment.name)"
+        let directory = out ?? "runs/\(experiment.name)"
         // on a Slurm node the job's allocation, not the machine's cores
         let cores = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
         if experiment.seedPolicy != nil, shard != nil || slurm.slurm {
