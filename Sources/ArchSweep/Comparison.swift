@@ -33,6 +33,8 @@ public struct Comparison: Sendable {
         /// nil without an interval (n < 2).
         public var rank: Int?
         public var pareto: Bool
+        /// The number of classes when the row's accuracy is at chance level (within 1.5x of 1 / classes).
+        public var atChance: Int? = nil
     }
 
     public var reference: Int?
@@ -105,13 +107,17 @@ public struct Comparison: Sendable {
         for i in rows.indices where rows[i].accuracy.interval != nil || rows[i].verdict == .better || rows[i].verdict == .worse {
             rows[i].rank = 1 + rows.filter { above($0, rows[i]) }.count
         }
-        for i in rows.indices where rows[i].accuracy.n > 0 {
+        // a network at chance level is on no front, whatever it costs
+        for i in rows.indices where rows[i].accuracy.n > 0 && !configs[i].atChance {
             let macs = configs[i].macs
             rows[i].pareto = !rows.indices.contains { j in
-                guard j != i, rows[j].accuracy.n > 0 else { return false }
+                guard j != i, rows[j].accuracy.n > 0, !configs[j].atChance else { return false }
                 let cheaper = configs[j].macs < macs, noDearer = configs[j].macs <= macs
                 return (noDearer && above(rows[j], rows[i])) || (cheaper && !above(rows[i], rows[j]))
             }
+        }
+        for i in rows.indices where configs[i].atChance {
+            rows[i].atChance = configs[i].classes
         }
         self.rows = rows
     }
@@ -129,6 +135,12 @@ public struct Comparison: Sendable {
     /// The verdict in words, with the smallest detectable difference and the seeds that would
     /// resolve the observed one where nothing was detected.
     public func verdictText(_ row: Row) -> String {
+        let text = verdictWords(row)
+        guard let k = row.atChance else { return text }
+        return "⚠ at chance level (1/\(k) = \(String(format: "%.1f", 100 / Double(k))) %): the network did not learn; " + text
+    }
+
+    func verdictWords(_ row: Row) -> String {
         switch row.verdict {
         case .reference: return referenceIsBaseline ? "baseline" : "reference (most accurate)"
         case .better, .worse: return row.verdict.rawValue

@@ -26,6 +26,14 @@ public struct SweepResults: Sendable {
         public var pareto = false
         /// Seeds whose trial ran at least one epoch on a busy machine (`MachineLoad.isBusy`).
         public var busySeeds: Set<UInt64> = []
+        /// Classes the network tells apart (its `num_classes` parameter), when it has one.
+        public var classes: Int?
+
+        /// Mean accuracy within 1.5x of guessing (1 / classes): the network did not learn.
+        public var atChance: Bool {
+            guard let k = classes, k > 1, let m = mean else { return false }
+            return m <= 1.5 / Double(k)
+        }
 
         public var n: Int { accuracy.count }
         public var mean: Double? { n > 0 ? accuracy.values.reduce(0, +) / Double(n) : nil }
@@ -97,6 +105,11 @@ public struct SweepResults: Sendable {
                 params: row["params"]?.int ?? 0, macs: row["macs"]?.int ?? 0)
             let status = row["status"]?.string ?? "pending"
             c.statuses[status, default: 0] += 1
+            if c.classes == nil, let text = row["config"]?.string,
+               let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               let parameters = o["parameters"] as? [String: Any] {
+                c.classes = (parameters["num_classes"] as? NSNumber)?.intValue
+            }
             if status == "completed", let acc = row["test_accuracy"]?.double, let seed = row["seed"]?.int {
                 c.accuracy[UInt64(seed)] = acc
                 if let s = row["train_seconds"]?.double { c.trainSeconds.append(s) }

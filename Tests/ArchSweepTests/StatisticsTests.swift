@@ -184,3 +184,17 @@ import Testing
         #expect(reasons[0]?.hasPrefix("interval ±0.") == true)
     }
 }
+
+@Suite struct ChanceLevelTests {
+    /// A network that did not learn (AlexNet at 9.4 % on 10 classes in an old families report)
+    /// gets a warning and is on no Pareto front, however cheap it is.
+    @Test func rowsAtChanceLevelAreFlaggedAndOffTheFront() throws {
+        var r = AdaptiveSeedTests.results([[0.90, 0.91, 0.92], [0.094, 0.10, 0.098]])
+        for i in r.configurations.indices { r.configurations[i].classes = 10; r.configurations[i].macs = i == 0 ? 100 : 10 }
+        let comparison = Comparison(r)
+        let stuck = try #require(comparison.row(1))
+        #expect(stuck.atChance == 10 && !stuck.pareto)
+        #expect(comparison.verdictText(stuck).hasPrefix("⚠ at chance level (1/10 = 10.0 %): the network did not learn; worse"))
+        #expect(comparison.row(0)?.pareto == true && comparison.row(0)?.atChance == nil)
+    }
+}
