@@ -80,6 +80,8 @@ public struct Comparison: Sendable {
                 }
                 rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: (sa * sa + sb * sb).squareRoot())
                 rows[i].note = "Welch (seeds not shared)"
+            } else if let stopped = c.stoppedAfterEpochs {
+                rows[i].note = "stopped by successive halving after \(stopped) epoch\(stopped == 1 ? "" : "s")"
             } else {
                 rows[i].note = c.n == 0 ? "no completed trial" : "needs 2 seeds shared with the reference, or 2 on each side"
             }

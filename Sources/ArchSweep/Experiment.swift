@@ -31,13 +31,15 @@ public struct Experiment: Sendable {
     /// `seeds: {min, max, until}`: seeds 0..<max exist, and rounds add them only where the
     /// question is still open (`AdaptiveSeeds`); nil for a fixed list.
     public var seedPolicy: SeedPolicy?
+    /// `halving: {min_epochs, eta}`: successive halving over the configurations (`Halving`).
+    public var halving: Halving?
     public var strategy: Strategy
     public var configurations: [Configuration]
 
     public enum Strategy: String, Sendable, CaseIterable { case grid, zip, variants, ablation, random }
 
     public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline",
-                              "samples", "sample_seed"]
+                              "samples", "sample_seed", "halving"]
     public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                                       "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
                                       "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
@@ -99,6 +101,12 @@ public struct Experiment: Sendable {
         var experiment = Experiment(file: path, name: name, doc: root["doc"]?.scalar?.text, architecture: architecture, set: set,
                                     training: training, seeds: seeds, seedPolicy: seedPolicy, strategy: strategy, configurations: [])
         experiment.configurations = try experiment.expand(root)
+        if let h = root["halving"] {
+            experiment.halving = try Halving(h)
+            if seedPolicy != nil {
+                throw SpecError("halving: adaptive seeds and successive halving both decide which trials run; use a list of seeds with halving", at: h.location)
+            }
+        }
         return experiment
     }
 

@@ -130,6 +130,28 @@ public final class Journal {
         }
     }
 
+    /// Trials among `ids` recorded `completed` with fewer than `epochs` epochs (stopped at an
+    /// earlier rung of successive halving) go back to `pending`, to continue from their checkpoint.
+    public func reopen(_ ids: [String], below epochs: Int) throws {
+        try database.transaction {
+            for id in ids {
+                try database.execute("""
+                    UPDATE trials SET status = 'pending', started_at = NULL
+                    WHERE id = ? AND status = 'completed' AND (SELECT COUNT(*) FROM epochs WHERE trial_id = ?) < ?
+                    """, [.text(id), .text(id), .integer(epochs)])
+            }
+        }
+    }
+
+    /// Validation accuracy at `epoch` (1-based) of each trial that recorded it.
+    public func validationAccuracy(at epoch: Int) throws -> [String: Double] {
+        var out: [String: Double] = [:]
+        for row in try database.query("SELECT trial_id, validation_accuracy FROM epochs WHERE epoch = ?", [.integer(epoch)]) {
+            if let id = row["trial_id"]?.string, let v = row["validation_accuracy"]?.double { out[id] = v }
+        }
+        return out
+    }
+
     /// A trial stopped by a signal to the runner (Ctrl-C, Slurm's SIGTERM): `interrupted`, run again
     /// by the next runner.
     public func interrupt(_ id: String, reason: String) throws {

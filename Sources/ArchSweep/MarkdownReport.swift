@@ -10,6 +10,7 @@ enum MarkdownReport {
         var lines = header(r)
         lines += comparisonSection(r, comparison)
         lines += adaptiveSeedsSection(r, comparison)
+        lines += halvingSection(r, comparison)
         lines += curvesSection(r, comparison)
         lines += legend(r, comparison)
         lines += costSection(r, comparison)
@@ -158,6 +159,37 @@ enum MarkdownReport {
             lines.append("| `\(label)` | \(parts[1]) | \(parts[2]) |")
         }
         return lines + [""]
+    }
+
+    /// Successive halving: how far each configuration got, its mean validation accuracy at every
+    /// rung, and the epochs trained against what the full grid would have cost.
+    static func halvingSection(_ r: SweepResults, _ comparison: Comparison) -> [String] {
+        guard let policy = r.meta["halving"] else { return [] }
+        var rungs: [[Int: String]] = []
+        for k in 0... {
+            guard let text = r.meta["halving_rung_\(k)"] else { break }
+            var values: [Int: String] = [:]
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "\t").map(String.init)
+                if parts.count == 2, let c = Int(parts[0]) { values[c] = parts[1] }
+            }
+            rungs.append(values)
+        }
+        var lines = ["## Successive halving", "", "Policy: \(policy). Validation accuracy (mean over seeds) at each rung; the best 1/eta continue.", "",
+                     "| configuration | epochs trained | " + rungs.indices.map { "rung \($0 + 1)" }.joined(separator: " | ") + " |",
+                     "|---|--:|" + String(repeating: "--:|", count: rungs.count)]
+        let final = r.configurations.flatMap { $0.curves.values.map(\.count) }.max() ?? 0
+        var trained = 0
+        for c in r.configurations {
+            let reached = c.stoppedAfterEpochs ?? final
+            trained += c.curves.values.map(\.count).reduce(0, +)
+            let cells = rungs.map { rung in rung[c.index].map { v in Double(v).map { pp($0) } ?? v } ?? "" }
+            lines.append("| `\(comparison.row(c.index)?.label ?? c.label)` | \(reached) | " + cells.joined(separator: " | ") + " |")
+        }
+        let seeds = Set(r.trials.compactMap { $0["seed"]?.int }).count
+        let full = r.configurations.count * max(1, seeds) * final
+        lines += ["", "Epochs trained: \(trained), against \(full) for every configuration and seed to epoch \(final) (\(String(format: "%.0f", 100 * Double(trained) / Double(max(1, full)))) %).", ""]
+        return lines
     }
 
     /// Mean test accuracy per epoch (and the spread over seeds): has accuracy levelled off?

@@ -26,6 +26,10 @@ public struct SweepResults: Sendable {
         public var pareto = false
         /// Seeds whose trial ran at least one epoch on a busy machine (`MachineLoad.isBusy`).
         public var busySeeds: Set<UInt64> = []
+        /// Successive halving stopped this configuration after this many epochs (its accuracy
+        /// is then in `stoppedAccuracy`, out of every comparison with the finalists).
+        public var stoppedAfterEpochs: Int?
+        public var stoppedAccuracy: [UInt64: Double] = [:]
         /// Classes the network tells apart (its `num_classes` parameter), when it has one.
         public var classes: Int?
 
@@ -142,6 +146,19 @@ public struct SweepResults: Sendable {
             journals.append((source.name, sourceMeta["host"] ?? "?"))
         }
         var configurations = byIndex.keys.sorted().map { byIndex[$0]! }
+        if meta["halving"] != nil {
+            // configurations stopped at a rung trained fewer epochs than the finalists: their
+            // accuracy is not comparable, so it stays out of the comparison
+            let final = configurations.flatMap { $0.curves.values.map(\.count) }.max() ?? 0
+            for i in configurations.indices {
+                let reached = configurations[i].curves.values.map(\.count).max() ?? 0
+                if reached < final {
+                    configurations[i].stoppedAfterEpochs = reached
+                    configurations[i].stoppedAccuracy = configurations[i].accuracy
+                    configurations[i].accuracy = [:]
+                }
+            }
+        }
         let front = Comparison(SweepResults(meta: [:], configurations: configurations, trials: [])).rows.filter(\.pareto).map(\.index)
         for i in configurations.indices { configurations[i].pareto = front.contains(configurations[i].index) }
         meta["shard"] = nil

@@ -66,7 +66,7 @@ public final class SweepRunner {
     static let stopGrace = 5.0
 
     /// The arguments of `archlab train` for a trial.
-    public func arguments(_ t: Trial, threads: Int, out: String) -> [String] {
+    public func arguments(_ t: Trial, threads: Int, out: String, stopAfterEpoch: Int? = nil) -> [String] {
         let c = t.training
         var a = ["train", t.architecture]
         for o in t.overrides { a += ["--set", o] }
@@ -84,6 +84,7 @@ public final class SweepRunner {
         if let path = c.initFrom { a += ["--init-from", path] }
         if c.freezeLoaded { a.append("--freeze-loaded") }
         if let r = c.resize { a += ["--resize", String(r)] }
+        if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
         if let n = c.limitTrain { a += ["--limit-train", String(n)] }
         if let n = c.limitTest { a += ["--limit-test", String(n)] }
         if !c.mean.isEmpty { a += ["--mean", c.mean.map { String($0) }.joined(separator: ",")] }
@@ -99,7 +100,10 @@ public final class SweepRunner {
     /// Runs `subset` of the sweep's trials (adaptive seeds run one round at a time); recorded
     /// trials outside it leave the report until a later round includes them again, silently
     /// when `replaying` (a later round's trials are expected then).
-    public func run(_ subset: [Trial], replaying: Bool = false) throws -> Outcome {
+    ///
+    /// `journaled` (default: `subset`) are the trials the journal and the report count as the
+    /// experiment's; successive halving journals every configuration while it runs fewer.
+    public func run(_ subset: [Trial], replaying: Bool = false, stopAfterEpoch: Int? = nil, journaled: [Trial]? = nil) throws -> Outcome {
         let fm = FileManager.default
         try fm.createDirectory(atPath: options.directory + "/trials", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: journalDirectory, withIntermediateDirectories: true)
@@ -112,11 +116,12 @@ public final class SweepRunner {
         }
         let progress = ShardProgress(directory: journalDirectory, shard: options.shard, journal: journal)
         var outcome = Outcome()
-        let (new, stale) = try journal.sync(trials)
+        let members = options.shard.map { shard in (journaled ?? subset).filter { shard.contains($0.index) } } ?? (journaled ?? subset)
+        let (new, stale) = try journal.sync(members)
         outcome.stale = stale
-        let recorded = trials.count - new.count
+        let recorded = members.count - new.count
         if recorded > 0 && !new.isEmpty { log("\(new.count) new trial(s) added to the \(recorded) already recorded: \(new.map { String($0.prefix(12)) }.joined(separator: ", "))") }
-        if !stale.isEmpty && !replaying && experiment.seedPolicy == nil {
+        if !stale.isEmpty && !replaying && experiment.seedPolicy == nil && experiment.halving == nil {
             log("\(stale.count) recorded trial(s) no longer belong to \(experiment.file) and stay out of the report: \(stale.map { String($0.prefix(12)) }.joined(separator: ", "))")
         }
         let restarted = try journal.recoverInterrupted()
@@ -204,7 +209,7 @@ public final class SweepRunner {
                 next += 1
                 let dir = options.directory + "/trials/" + t.id
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                let args = arguments(t, threads: threads, out: dir)
+                let args = arguments(t, threads: threads, out: dir, stopAfterEpoch: stopAfterEpoch)
                 try (([options.executable] + args).map(Self.shellQuote).joined(separator: " ") + "\n").write(toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
                 _ = fm.createFile(atPath: dir + "/log.txt", contents: nil)
                 let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/log.txt"))

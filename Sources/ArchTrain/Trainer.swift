@@ -225,7 +225,11 @@ public final class Trainer {
     /// `outputDirectory` (bit-identical to an uninterrupted run with the same thread count); a
     /// checkpoint of another run throws `Checkpoint.Mismatch`, an unreadable one is reported to the
     /// observer and the run starts over.
-    public func run(outputDirectory: String, observer: TrainingObserver?, resume: Bool = false) throws -> RunMetrics {
+    ///
+    /// `stopAfter` ends the run after that many epochs (its checkpoint written), the schedule
+    /// still that of all `config.epochs`: successive halving trains a configuration rung by rung
+    /// and continues the promoted ones with `resume`.
+    public func run(outputDirectory: String, observer: TrainingObserver?, resume: Bool = false, stopAfter: Int? = nil) throws -> RunMetrics {
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         let summary = NetworkSummary(model.network)
         var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
@@ -266,7 +270,7 @@ public final class Trainer {
                 observer?.resumed(epoch: 0, note: "\(e.description); starting over")
             }
         }
-        for epoch in firstEpoch..<config.epochs {
+        for epoch in firstEpoch..<min(config.epochs, stopAfter ?? config.epochs) {
             let epochStart = Date()
             let loadProbe = MachineLoad.Probe(threads: parallel.threads)
             var lossSum = 0.0, correct = 0, seen = 0

@@ -48,6 +48,9 @@ struct SweepCommand: ParsableCommand {
         let directory = out ?? "runs/\(experiment.name)"
         // on a Slurm node the job's allocation, not the machine's cores
         let cores = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
+        if experiment.halving != nil, shard != nil || slurm.slurm {
+            throw Diagnostics.fail("\(file): successive halving decides each rung from every configuration's results, which one shard does not have; run the sweep without --shard/--slurm")
+        }
         if experiment.seedPolicy != nil, shard != nil || slurm.slurm {
             throw Diagnostics.fail("\(file): adaptive seeds (seeds: {min, max, until}) decide each round from every configuration's results, which one shard does not have; run the sweep without --shard/--slurm, or give a list of seeds")
         }
@@ -103,7 +106,11 @@ struct SweepCommand: ParsableCommand {
         let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
         let outcome: SweepRunner.Outcome
         do {
-            outcome = try experiment.seedPolicy.map(runner.runAdaptive) ?? runner.run()
+            if let halving = experiment.halving {
+                outcome = try runner.runHalving(halving)
+            } else {
+                outcome = try experiment.seedPolicy.map(runner.runAdaptive) ?? runner.run()
+            }
         } catch let busy as DirectoryLock.Busy {
             throw Diagnostics.fail(busy.description)
         } catch let failure as SQLiteDatabase.Failure {

@@ -75,6 +75,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run directory.") var out: String
     @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same --threads); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
     var resume = false
+    @Option(help: "Stop after this many epochs (the schedule stays that of --epochs; continue later with --resume). Successive halving uses it.")
+    var stopAfterEpoch: Int?
 
     func run() throws {
         SweepRunner.actAsTrial()
@@ -112,7 +114,7 @@ struct TrainCommand: ParsableCommand {
         }
         let metrics: RunMetrics
         do {
-            metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter(), resume: resume) }
+            metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter(), resume: resume, stopAfter: stopAfterEpoch) }
         } catch let mismatch as Checkpoint.Mismatch {
             throw Diagnostics.fail(mismatch.description)
         }

@@ -198,3 +198,38 @@ import Testing
         #expect(comparison.row(0)?.pareto == true && comparison.row(0)?.atChance == nil)
     }
 }
+
+/// Successive halving: rungs, promotions and the `halving:` mapping (the end-to-end run with a
+/// kill -9 between rungs is in the session notes; a real sweep is too slow for the test suite).
+@Suite struct HalvingTests {
+    @Test func rungsGrowByEtaUpToTheTrainingEpochs() {
+        #expect(Halving(minEpochs: 1, eta: 3).rungs(epochs: 9) == [1, 3, 9])
+        #expect(Halving(minEpochs: 1, eta: 3).rungs(epochs: 10) == [1, 3, 9, 10])
+        #expect(Halving(minEpochs: 2, eta: 2).rungs(epochs: 6) == [2, 4, 6])
+        #expect(Halving(minEpochs: 5, eta: 2).rungs(epochs: 3) == [3])
+    }
+
+    @Test func theBestThirdByMeanValidationAccuracyContinues() {
+        let h = Halving(minEpochs: 1, eta: 3)
+        let validation: [Int: [Double]] = [0: [0.80, 0.82], 1: [0.90, 0.70], 2: [0.85, 0.86], 3: [0.60], 5: [0.84, 0.84]]
+        // means: 0 -> 0.81, 1 -> 0.80, 2 -> 0.855, 3 -> 0.60, 4 -> none, 5 -> 0.84; ceil(6 / 3) = 2 continue
+        #expect(h.promote(validation, among: [0, 1, 2, 3, 4, 5]) == [2, 5])
+        #expect(h.promote([:], among: [7]) == [7], "one configuration always continues")
+    }
+
+    @Test(arguments: [
+        ("halving: {min_epochs: 0, eta: 3}\n", "halving.min_epochs: expected an integer of at least 1"),
+        ("halving: {min_epochs: 1, eta: 1}\n", "halving.eta: expected an integer of at least 2"),
+        ("halving: {rungs: 3}\n", "halving: unknown key 'rungs'"),
+        ("halving: 3\n", "halving: expected {min_epochs: N, eta: K}"),
+    ] as [(String, String)])
+    func badHalvingIsALocatedError(_ text: String, _ message: String) {
+        let path = experiment("h.yaml", header + "seeds: [0]\naxes:\n  layers.fc1.out: [60, 120]\n" + text)
+        do {
+            _ = try Experiment.load(path)
+            Issue.record("accepted: \(text)")
+        } catch let e as SpecError {
+            #expect(e.description.contains(message) && e.description.hasPrefix(path + ":"), "\(e.description)")
+        } catch { Issue.record("\(error)") }
+    }
+}
