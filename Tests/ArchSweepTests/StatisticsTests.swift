@@ -224,12 +224,6 @@ import Testing
         ("halving: 3\n", "halving: expected {min_epochs: N, eta: K}"),
     ] as [(String, String)])
     func badHalvingIsALocatedError(_ text: String, _ message: String) {
-        let path = experiment("h.yaml", header + "seeds: [0]\naxes:\n  layers.fc1.out: [60, 120]\n" + text)
-        do {
-            _ = try Experiment.load(path)
-            Issue.record("accepted: \(text)")
-        } catch let e as SpecError {
-            #expect(e.description.contains(message) && e.description.hasPrefix(path + ":"), "\(e.description)")
-        } catch { Issue.record("\(error)") }
+        expectLocatedError(experiment("h.yaml", header + "seeds: [0]\naxes:\n  layers.fc1.out: [60, 120]\n" + text), message)
     }
 }

@@ -6,6 +6,19 @@ import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// Loading the experiment at `path` must fail with an error that contains `message` and is
+/// located in that file.
+func expectLocatedError(_ path: String, _ message: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    do {
+        _ = try Experiment.load(path)
+        Issue.record("accepted: \(path)", sourceLocation: sourceLocation)
+    } catch let e as SpecError {
+        #expect(e.description.contains(message) && e.description.hasPrefix(path + ":"), "\(e.description)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("\(error)", sourceLocation: sourceLocation)
+    }
+}
+
 /// Writes an experiment next to the repository's architectures (so relative paths resolve).
 func experiment(_ name: String, _ text: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-sweep-\(UUID().uuidString)")
@@ -244,10 +257,6 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         ("strategy: random\nsamples: 2\naxes:\n  training.lr: {normal: [0, 1]}\n", "axis 'training.lr': expected a list of values or one of {int: [lo, hi]}"),
     ] as [(String, String)])
     func badRandomAxesAreLocatedErrors(_ text: String, _ message: String) {
-        #expect(throws: SpecError.self) { try Experiment.load(experiment("r.yaml", header + text)) }
-        do { _ = try Experiment.load(experiment("r.yaml", header + text)) } catch let e as SpecError {
-            #expect(e.description.contains(message), "\(e.description)")
-            #expect(e.description.contains("r.yaml:"), "located: \(e.description)")
-        } catch { Issue.record("\(error)") }
+        expectLocatedError(experiment("r.yaml", header + text), message)
     }
 }
