@@ -57,7 +57,7 @@ extension NetworkSummary {
     }
 
     func csv() -> String {
-        func field(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        let field = CSV.field
         var lines = ["path,type,output,params,macs,other_ops,aux"]
         for row in rows {
             lines.append([field(row.path), row.type, row.output.description, String(row.parameters), String(row.macs),
@@ -92,5 +92,13 @@ extension NetworkSummary {
           ]
         }
         """
+    }
+}
+
+/// CSV as RFC 4180 writes it, for every CSV file ArchLab writes (summaries, sweep results).
+public enum CSV {
+    /// The field as is, or quoted (quotes doubled) when it holds a comma, quote, CR or LF.
+    public static func field(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }

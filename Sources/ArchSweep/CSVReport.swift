@@ -1,13 +1,11 @@
+import ArchGraph
 import ArchSpec
 import Foundation
 
 /// `results.csv` (one row per trial, as journaled) and `comparison.csv` (one row per
 /// configuration: accuracy with its interval, the difference to the reference, its test and verdict).
 enum CSVReport {
-    /// RFC 4180 quoting: fields with a comma, quote, carriage return or newline are quoted.
-    static func field(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
+    static func field(_ s: String) -> String { CSV.field(s) }
 
     static func number(_ v: Double?) -> String { v.map { $0.isFinite ? String($0) : ($0.isNaN ? "" : ($0 > 0 ? "inf" : "-inf")) } ?? "" }
 
