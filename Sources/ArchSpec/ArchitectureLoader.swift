@@ -1,3 +1,4 @@
+import ArchJSON
 import Foundation
 
 /// An architecture file with its parameters resolved: what the builder instantiates.
@@ -12,6 +13,12 @@ public struct ResolvedArchitecture: Sendable {
     public var scope: Scope { Scope(Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })) }
 
     public func parameter(_ name: String) -> Value? { parameters.first { $0.name == name }?.value }
+
+    /// Every parameter's final value as a JSON object, in declaration order (config.json, trial
+    /// identities, checkpoint identities).
+    public var parametersJSON: String {
+        "{" + parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+    }
 }
 
 /// Loads architecture files: `extends` chains (cycles are errors), `set:` sections, `--set` overrides

@@ -120,8 +120,7 @@ extension SweepRunner {
         for round in 1...(policy.max - policy.min + 1) {
             let selected = trials.filter { $0.seed < UInt64(counts[$0.configurationIndex] ?? policy.min) }
             let outcome = try run(selected, replaying: round > 1)
-            total.completed += outcome.completed; total.failed += outcome.failed; total.diverged += outcome.diverged
-            total.interrupted += outcome.interrupted; total.stale = outcome.stale
+            total.add(outcome)
             last = selected.count
             let (next, reasons) = policy.nextRound(try SweepResults.load(directory: options.directory), counts: counts)
             let added = next.filter { counts[$0.key] != $0.value }
@@ -130,8 +129,7 @@ extension SweepRunner {
             if added.isEmpty { break }
             counts = next
         }
-        // recorded before this run: the final rounds' trials less those this run ran
-        total.skipped = max(0, last - total.completed - total.failed - total.diverged - total.interrupted)
+        total.setSkipped(lastRound: last)
         return total
     }
 

@@ -79,8 +79,7 @@ extension SweepRunner {
             let selected = trials.filter { alive.contains($0.configurationIndex) }
             try journal.reopen(selected.map(\.id), below: epoch)
             let round = try run(selected, replaying: k > 0, stopAfterEpoch: epoch == total ? nil : epoch, journaled: trials)
-            outcome.completed += round.completed; outcome.failed += round.failed; outcome.diverged += round.diverged
-            outcome.interrupted += round.interrupted; outcome.stale = round.stale
+            outcome.add(round)
             guard k < rungs.count - 1 else { break }
             let next: [Int]
             if let decided = recorded[k] {
@@ -99,7 +98,7 @@ extension SweepRunner {
             log("rung \(k + 1) (epoch \(epoch)): \(next.count) of \(alive.count) configurations continue")
             alive = next
         }
-        outcome.skipped = max(0, trials.filter { alive.contains($0.configurationIndex) }.count - outcome.completed - outcome.failed - outcome.diverged - outcome.interrupted)
+        outcome.setSkipped(lastRound: trials.filter { alive.contains($0.configurationIndex) }.count)
         return outcome
     }
 

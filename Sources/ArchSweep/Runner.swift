@@ -48,6 +48,17 @@ public final class SweepRunner {
             "\(completed) completed, \(diverged) diverged, \(failed) failed, \(interrupted) interrupted, \(skipped) already recorded"
         }
         public var stale: [String] = []
+
+        /// Adds a round's counts (adaptive seeds and halving run the sweep in rounds).
+        mutating func add(_ round: Outcome) {
+            completed += round.completed; failed += round.failed; diverged += round.diverged
+            interrupted += round.interrupted; stale = round.stale
+        }
+
+        /// Trials of the last round recorded before this run: those it has less those it ran.
+        mutating func setSkipped(lastRound count: Int) {
+            skipped = max(0, count - completed - failed - diverged - interrupted)
+        }
     }
 
     /// The runner stopped on SIGINT (Ctrl-C) or SIGTERM (a scheduler's notice): the trials it was

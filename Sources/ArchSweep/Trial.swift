@@ -42,7 +42,7 @@ extension Experiment {
             let network = try Builder().build(resolved)
             let summary = NetworkSummary(network)
             let modules = network.nodes.compactMap(Self.moduleCost)
-            let parameters = "{" + resolved.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+            let parameters = resolved.parametersJSON
             // the starting weights by content: the same file reached by another path is the same trial,
             // a file rewritten in place is not
             let initFromContent = try training.initFrom.map { path in

@@ -44,8 +44,7 @@ public struct Checkpoint: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let settings = (try? encoder.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        let parameters = "{" + network.architecture.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
-        return "{\"network\": \(JSONText.quote(network.name)), \"input\": \(network.input.dims), \"parameters\": \(parameters), \"training\": \(settings)}"
+        return "{\"network\": \(JSONText.quote(network.name)), \"input\": \(network.input.dims), \"parameters\": \(network.architecture.parametersJSON), \"training\": \(settings)}"
     }
 
     /// The keys (dotted, nested) whose values differ between two identities, for the refusal message.

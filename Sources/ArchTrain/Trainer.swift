@@ -348,7 +348,7 @@ extension Trainer {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         var object = try JSONSerialization.jsonObject(with: try encoder.encode(config)) as? [String: Any] ?? [:]
         let arch = model.network.architecture
-        let parameters = "{" + arch.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+        let parameters = arch.parametersJSON
         object["architecture_parameters"] = try JSONSerialization.jsonObject(with: Data(parameters.utf8))
         object["network"] = ["name": model.network.name, "input": model.network.input.dims,
                              "params": NetworkSummary(model.network).totalParams, "macs": NetworkSummary(model.network).macs]
