@@ -86,10 +86,13 @@ final class BuildState {
     }
 
     /// Scope for a node: the context's names plus the node's input shape.
-    func scope(_ context: BuildContext, input: Shape) -> Scope {
+    func scope(_ context: BuildContext, input: Shape) -> Scope { context.scope.adding(Self.inputValues(input)) }
+
+    /// `in_channels`, `in_height`, `in_width` (and `in_features` for flat inputs).
+    static func inputValues(_ input: Shape) -> [String: Value] {
         var values: [String: Value] = ["in_channels": .int(input.channels), "in_height": .int(input.height), "in_width": .int(input.width)]
         if !input.isSpatial { values["in_features"] = .int(input.elementCount) }
-        return context.scope.adding(values)
+        return values
     }
 
     func expand(_ item: YNode, shape: inout Shape, index: inout Int, nodes: inout [GraphNode],
@@ -325,8 +328,8 @@ final class BuildState {
             }
         }
         var bodyScope = architecture.scope.adding(bound)
-        for binding in template.bindings {
-            let v = try withPath(path) { try Evaluator.value(of: binding.value, in: bodyScope) }
+        for binding in template.bindings {  // a let sees the template's input too
+            let v = try withPath(path) { try Evaluator.value(of: binding.value, in: bodyScope.adding(Self.inputValues(input))) }
             bodyScope = bodyScope.adding([binding.key.text: v])
         }
         let note = "in template '\(template.name)' instantiated as '\(path)' at \(location)"

@@ -93,10 +93,10 @@ public final class ExecutionPlan {
                 if dx != nil { written[input] = true }
             case let .combine(op, inputs, output):
                 guard written[output] else { continue }
-                let sizes = inputs.map { slots[$0].count / slots[$0].shape[0] }
+                let parts = inputs.map { slots[$0] }
                 for (i, slot) in inputs.enumerated() {
                     guard let dx = gradients[slot] else { continue }
-                    op.backward(gradients[output]!, part: i, sizes: sizes, into: dx, accumulate: written[slot])
+                    op.backward(gradients[output]!, parts: parts, part: i, into: dx, accumulate: written[slot])
                     written[slot] = true
                 }
             }

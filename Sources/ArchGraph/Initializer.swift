@@ -26,6 +26,8 @@ public struct Initializer: Sendable {
         case kaimingUniform(fanOut: Bool)
         case xavierUniform
         case uniform(Double)
+        /// U(+-1/sqrt(fan)): `{uniform: {mode: fan_out}}` (torchvision's EfficientNet classifier).
+        case uniformFan(fanOut: Bool)
     }
 
     /// op name -> tensor name -> scheme.
@@ -84,7 +86,9 @@ public struct Initializer: Sendable {
         case "kaiming_normal": return .kaimingNormal(fanOut: mode == "fan_out")
         case "kaiming_uniform": return .kaimingUniform(fanOut: mode == "fan_out")
         case "xavier_uniform": return .xavierUniform
-        case "uniform": return .uniform(try arg("bound") ?? 1)
+        case "uniform":
+            if argument?["mode"] != nil { return .uniformFan(fanOut: mode == "fan_out") }
+            return .uniform(try arg("bound") ?? 1)
         default:
             throw SpecError("\(what): unknown scheme '\(name)'\(Suggestion.didYouMean(name, in: schemeNames)) (schemes: \(schemeNames.joined(separator: ", ")))",
                             at: node.location)
@@ -147,6 +151,9 @@ public struct Initializer: Sendable {
             let bound = Float((6 / (fanIn + fanOut)).squareRoot())
             each { $0.uniform(-bound, bound) }
         case let .uniform(bound): each { $0.uniform(-Float(bound), Float(bound)) }
+        case let .uniformFan(fanOut: useOut):
+            let bound = Float(1 / (useOut ? fanOut : fanIn).squareRoot())
+            each { $0.uniform(-bound, bound) }
         }
     }
 }

@@ -5,11 +5,12 @@ public enum OpRegistry {
     public static let layers: [String: any LayerOp.Type] = Dictionary(uniqueKeysWithValues: [
         Conv2d.self, BatchNorm2d.self, LocalResponseNorm.self, ReLU.self, MaxPool2d.self, AvgPool2d.self,
         AdaptiveAvgPool2d.self, Linear.self, Dropout.self, Flatten.self, Identity.self,
+        ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self,
     ].map { ($0.name, $0 as any LayerOp.Type) })
 
     /// Ops over parallel branches.
     public static let combiners: [String: any CombineOp.Type] = Dictionary(uniqueKeysWithValues: [
-        Concat.self, Add.self,
+        Concat.self, Add.self, Multiply.self,
     ].map { ($0.name, $0 as any CombineOp.Type) })
 
     /// All op names, sorted.

@@ -10,7 +10,9 @@ public struct ResolvedArchitecture: Sendable {
     public var input: [Int]
 
     /// The file parameters as a scope for expressions.
-    public var scope: Scope { Scope(Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })) }
+    public var scope: Scope {
+        Scope(Dictionary(parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }), functions: document.functions)
+    }
 
     public func parameter(_ name: String) -> Value? { parameters.first { $0.name == name }?.value }
 
@@ -141,7 +143,7 @@ public struct ArchitectureLoader: Sendable {
             switch entry.key.text {
             case "params":
                 result[i].value = mergeParams(base: result[i].value, child: entry.value)
-            case "templates":
+            case "templates", "functions":
                 result[i].value = mergeEntries(base: result[i].value, child: entry.value) { _, new in new }
             default:
                 result[i] = entry

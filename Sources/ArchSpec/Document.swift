@@ -33,9 +33,11 @@ public struct ArchitectureDocument: Sendable {
     public var layers: YNode
     /// Weight initialization per op (`init:`), decoded by the graph module.
     public var initialization: YNode?
+    /// Functions for expressions (`functions:`), by name.
+    public var functions: [String: FunctionDecl] = [:]
 
     /// The top-level keys an architecture file may use.
-    public static let keys = ["name", "doc", "paper", "extends", "set", "params", "input", "templates", "layers", "init"]
+    public static let keys = ["name", "doc", "paper", "extends", "set", "params", "functions", "input", "templates", "layers", "init"]
 
     /// Decodes a merged document tree (see `ArchitectureLoader`).
     public static func decode(_ root: YNode, file: String) throws -> ArchitectureDocument {
@@ -86,9 +88,16 @@ public struct ArchitectureDocument: Sendable {
         guard layers.items != nil else {
             throw SpecError("'layers' must be a list, found \(layers.kindDescription)", at: layers.location)
         }
-        return ArchitectureDocument(file: file, name: name, doc: try string("doc"), paper: try string("paper"), params: params,
-                                    input: input, inputLocation: inputNode.location, templates: templates,
-                                    templateOrder: order, layers: layers, initialization: root["init"])
+        var functions: [String: FunctionDecl] = [:]
+        if let f = root["functions"] {
+            guard let fe = f.entries else { throw SpecError("'functions' must be a mapping of name: {args, value}, found \(f.kindDescription)", at: f.location) }
+            for entry in fe { functions[entry.key.text] = try FunctionDecl.decode(entry) }
+        }
+        var document = ArchitectureDocument(file: file, name: name, doc: try string("doc"), paper: try string("paper"), params: params,
+                                            input: input, inputLocation: inputNode.location, templates: templates,
+                                            templateOrder: order, layers: layers, initialization: root["init"])
+        document.functions = functions
+        return document
     }
 
     /// Reads `[C, H, W]` (or `CxHxW` text) with every dimension positive.

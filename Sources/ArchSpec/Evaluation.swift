@@ -4,12 +4,21 @@ import Foundation
 /// the builder's `in_channels`/`in_height`/`in_width`.
 public struct Scope: Sendable {
     public private(set) var values: [String: Value]
+    /// The file's `functions:`, callable from every expression.
+    public private(set) var functions: [String: FunctionDecl]
+    /// How deeply user functions are being called (bounded by `FunctionDecl.maxDepth`).
+    var callDepth = 0
 
-    public init(_ values: [String: Value] = [:]) { self.values = values }
+    public init(_ values: [String: Value] = [:], functions: [String: FunctionDecl] = [:]) {
+        self.values = values
+        self.functions = functions
+    }
 
     /// A scope with `more` added on top (inner names shadow outer ones).
     public func adding(_ more: [String: Value]) -> Scope {
-        Scope(values.merging(more) { _, new in new })
+        var s = self
+        s.values.merge(more) { _, new in new }
+        return s
     }
 
     public subscript(name: String) -> Value? { values[name] }
@@ -86,7 +95,19 @@ public enum Evaluator {
                 return v
             default: throw fail("cannot index \(b.typeName) with \(i.typeName)")
             }
+        case let .slice(base, lower, upper):
+            guard case let .list(items) = try eval(base) else { throw fail("only lists can be sliced") }
+            func bound(_ e: Expr?, _ fallback: Int) throws -> Int {
+                guard let e else { return fallback }
+                guard case let .int(k) = try eval(e) else { throw fail("slice bounds must be integers") }
+                return min(max(k < 0 ? items.count + k : k, 0), items.count) // Python's clamping
+            }
+            let lo = try bound(lower, 0), hi = try bound(upper, items.count)
+            return .list(lo < hi ? Array(items[lo..<hi]) : [])
         case let .list(items): return .list(try items.map(eval))
+        case let .comprehension(element, variable, list):
+            guard case let .list(items) = try eval(list) else { throw fail("'for \(variable) in' needs a list") }
+            return .list(try items.map { try evaluate(element, in: scope.adding([variable: $0]), at: location, source: source) })
         case let .unary(op, x):
             let v = try eval(x)
             if op == "not" { return .bool(!(try bool(v, "the operand of 'not'"))) }
@@ -115,7 +136,17 @@ public enum Evaluator {
                 return try arithmetic(op, a, b, fail: fail, number: number)
             }
         case let .call(name, args):
-            return try call(name, try args.map(eval), fail: fail, number: number)
+            let values = try args.map(eval)
+            guard let f = scope.functions[name] else { return try call(name, values, fail: fail, number: number) }
+            guard values.count == f.arguments.count else {
+                throw fail("\(name)() takes \(f.arguments.count) argument(s) (\(f.arguments.joined(separator: ", "))), found \(values.count)")
+            }
+            guard scope.callDepth < FunctionDecl.maxDepth else {
+                throw fail("\(name)(): calls nest deeper than \(FunctionDecl.maxDepth) (does a function call itself?)")
+            }
+            var inner = Scope(Dictionary(zip(f.arguments, values), uniquingKeysWith: { $1 }), functions: scope.functions)
+            inner.callDepth = scope.callDepth + 1
+            return try evaluate(f.body, in: inner, at: f.location, source: f.source)
         }
     }
 
@@ -150,7 +181,7 @@ public enum Evaluator {
         }
     }
 
-    static let functions = ["round", "int", "float", "min", "max", "len", "range", "ceil", "floor", "str"]
+    static let functions = ["round", "int", "float", "min", "max", "sum", "len", "keys", "values", "unique", "count", "log", "exp", "pow", "range", "ceil", "floor", "str"]
 
     private static func call(_ name: String, _ args: [Value], fail: (String) -> SpecError,
                              number: (Value, String) throws -> Double) throws -> Value {
@@ -187,6 +218,37 @@ public enum Evaluator {
                 if better { best = v }
             }
             return best
+        case "sum":
+            try arity(1...1)
+            guard case let .list(items) = args[0] else { throw fail("sum() takes a list, found \(args[0].typeName)") }
+            if items.allSatisfy({ if case .int = $0 { return true } else { return false } }) {
+                return .int(items.reduce(0) { total, v in if case let .int(i) = v { return total &+ i }; return total })
+            }
+            return .float(try items.reduce(0.0) { $0 + (try number($1, "sum()'s items")) })
+        case "log", "exp":
+            try arity(1...1)
+            let x = try number(args[0], "\(name)()'s argument")
+            guard name == "exp" || x > 0 else { throw fail("log() of \(x), which is not positive") }
+            return .float(name == "log" ? Foundation.log(x) : Foundation.exp(x))
+        case "pow":
+            try arity(2...2)
+            let v = Foundation.pow(try number(args[0], "pow()'s base"), try number(args[1], "pow()'s exponent"))
+            guard v.isFinite else { throw fail("pow() is not finite") }
+            return .float(v)
+        case "unique":  // the distinct items, in first-seen order
+            try arity(1...1)
+            guard case let .list(items) = args[0] else { throw fail("unique() takes a list, found \(args[0].typeName)") }
+            var seen: [Value] = []
+            for v in items where !seen.contains(v) { seen.append(v) }
+            return .list(seen)
+        case "count":  // how many items equal the value
+            try arity(2...2)
+            guard case let .list(items) = args[0] else { throw fail("count() takes a list, found \(args[0].typeName)") }
+            return .int(items.filter { $0 == args[1] }.count)
+        case "keys", "values":  // a mapping's (a table's rows') keys or values, in order
+            try arity(1...1)
+            guard case let .map(entries) = args[0] else { throw fail("\(name)() takes a mapping (such as a table), found \(args[0].typeName)") }
+            return .list(entries.map { name == "keys" ? .string($0.key) : $0.value })
         case "len":
             try arity(1...1)
             switch args[0] {
@@ -206,7 +268,7 @@ public enum Evaluator {
             guard hi - lo <= 100_000 else { throw fail("range() of more than 100000 values") }
             return .list(lo < hi ? (lo..<hi).map { .int($0) } : [])
         default:
-            throw fail("unknown function '\(name)'\(Suggestion.didYouMean(name, in: functions)) (functions: \(functions.joined(separator: ", ")))")
+            throw fail("unknown function '\(name)'\(Suggestion.didYouMean(name, in: functions)) (built-in functions: \(functions.joined(separator: ", ")); a file may declare more under functions:)")
         }
     }
 }

@@ -18,6 +18,8 @@ public indirect enum Expr: Sendable, Equatable {
     case name(String)
     case member(Expr, String)
     case index(Expr, Expr)
+    case slice(Expr, Expr?, Expr?) // list[lower:upper], either bound optional
+    case comprehension(Expr, String, Expr) // [element for variable in list]
     case call(String, [Expr])
     case list([Expr])
     case unary(String, Expr)
@@ -175,9 +177,15 @@ public struct ExprParser {
                 case let t: throw error("expected a key after '.', found \(describe(t))")
                 }
             } else if accept("[") {
-                let index = try conditional()
-                try expect("]")
-                e = .index(e, index)
+                let lower = peek == .symbol(":") ? nil : try conditional()
+                if accept(":") {
+                    let upper = peek == .symbol("]") ? nil : try conditional()
+                    try expect("]")
+                    e = .slice(e, lower, upper)
+                } else {
+                    try expect("]")
+                    e = .index(e, lower!)
+                }
             } else if peek == .symbol("(") {
                 guard case let .name(function) = e else { throw error("only named functions can be called") }
                 position += 1
@@ -199,7 +207,7 @@ public struct ExprParser {
         case .name("true"): return .literal(.bool(true))
         case .name("false"): return .literal(.bool(false))
         case .name("null"): return .literal(.null)
-        case let .name(n) where !["if", "else", "and", "or", "not"].contains(n): return .name(n)
+        case let .name(n) where !["if", "else", "and", "or", "not", "for", "in"].contains(n): return .name(n)
         case .symbol("("):
             let e = try conditional()
             try expect(")")
@@ -207,7 +215,18 @@ public struct ExprParser {
         case .symbol("["):
             var items: [Expr] = []
             if !accept("]") {
-                repeat { items.append(try conditional()) } while accept(",")
+                items.append(try conditional())
+                if peek == .name("for") {  // [element for variable in list]
+                    position += 1
+                    guard case let .name(variable) = advance(), !["if", "else", "and", "or", "not", "for", "in"].contains(variable) else {
+                        throw error("expected a variable name after 'for'")
+                    }
+                    guard advance() == .name("in") else { throw error("expected 'in' after 'for \(variable)'") }
+                    let list = try conditional()
+                    try expect("]")
+                    return .comprehension(items[0], variable, list)
+                }
+                while accept(",") { items.append(try conditional()) }
                 try expect("]")
             }
             return .list(items)
@@ -262,7 +281,7 @@ public struct ExprParser {
                 if ["==", "!=", "<=", ">=", "//"].contains(two) {
                     tokens.append(.symbol(two))
                     i += 2
-                } else if "+-*/%<>()[],.".contains(c) {
+                } else if "+-*/%<>()[],.:".contains(c) {
                     tokens.append(.symbol(String(c)))
                     afterDot = c == "."
                     i += 1

@@ -161,6 +161,9 @@ final class ProgressPrinter: TrainingObserver {
     let terminal = isatty(STDOUT_FILENO) != 0
     var epochs = 0, lastLogged = Date.distantPast, epochStart = Date(), runStart = Date()
     var epoch = 0
+    /// Progress (in epochs) when this process started stepping: a resumed run's ETA counts only the
+    /// epochs it trained itself.
+    var startDone: Double?
 
     func started(config: TrainingConfig, network: Network, trainCount: Int, stepsPerEpoch: Int) {
         epochs = config.epochs
@@ -176,7 +179,9 @@ final class ProgressPrinter: TrainingObserver {
         self.epoch = epoch
         let elapsed = Date().timeIntervalSince(runStart)
         let done = Double(epoch) + Double(step) / Double(steps)
-        let eta = done > 0 ? elapsed / done * (Double(epochs) - done) : 0
+        if startDone == nil { startDone = done - 1 / Double(steps); runStart = Date() }
+        let trained = done - startDone!
+        let eta = trained > 0 && elapsed > 0 ? elapsed / trained * (Double(epochs) - done) : 0
         let text = String(format: "epoch %d/%d %5d/%d loss %.4f acc %.4f %.0f img/s ETA %@", epoch + 1, epochs, step, steps, loss,
                           accuracy, imagesPerSecond, Self.duration(eta))
         if terminal {

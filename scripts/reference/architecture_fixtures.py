@@ -22,6 +22,7 @@ import torch.nn.functional as F
 # definitions are needed here.
 torch.library.register_fake = lambda *a, **k: (lambda f: f)
 import torchvision  # noqa: E402
+from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf as mobilenet_v3_conf  # noqa: E402
 
 
 # --- the course's models (shared/seeds) -------------------------------------------------------
@@ -194,6 +195,25 @@ for depth in (11, 13, 16, 19):
     CASES.append((f"vgg{depth}-bn", {}, getattr(tv, f"vgg{depth}_bn"), [(3, 224, 224)]))
 for depth in (18, 34, 50, 101, 152):
     CASES.append((f"resnet{depth}", {}, getattr(tv, f"resnet{depth}"), [(3, 224, 224), (3, 64, 64)]))
+# the modern convnets (torchvision's definitions; widths and depths by parameter where the file has them)
+CASES += [
+    ("resnext50-32x4d", {}, tv.resnext50_32x4d, [(3, 224, 224), (3, 64, 64)]),
+    ("mobilenet-v2", {}, tv.mobilenet_v2, [(3, 224, 224), (3, 64, 64)]),
+    ("mobilenet-v2", {"width_mult": "0.35"}, lambda: tv.mobilenet_v2(width_mult=0.35), [(3, 224, 224)]),
+    ("mobilenet-v2", {"width_mult": "1.4"}, lambda: tv.mobilenet_v2(width_mult=1.4), [(3, 224, 224)]),
+    ("mobilenet-v3-large", {}, tv.mobilenet_v3_large, [(3, 224, 224), (3, 64, 64)]),
+    ("mobilenet-v3-small", {}, tv.mobilenet_v3_small, [(3, 224, 224), (3, 64, 64)]),
+    ("mobilenet-v3-small", {"width_mult": "0.75"},
+     lambda: MobileNetV3(*mobilenet_v3_conf("mobilenet_v3_small", width_mult=0.75)), [(3, 224, 224)]),
+    ("efficientnet-b0", {}, tv.efficientnet_b0, [(3, 224, 224), (3, 64, 64)]),
+    ("efficientnet-b0", {"width_mult": "1.1", "depth_mult": "1.2", "dropout": "0.3"}, tv.efficientnet_b2, [(3, 260, 260)]),
+    ("efficientnet-b0", {"width_mult": "1.8", "depth_mult": "2.6", "dropout": "0.5", "bn_eps": "0.001"}, tv.efficientnet_b6, [(3, 528, 528)]),
+    ("regnet-y-400mf", {}, tv.regnet_y_400mf, [(3, 224, 224), (3, 64, 64)]),
+    ("regnet-y-400mf", {"depth": "14", "w_0": "56", "w_a": "38.84", "w_m": "2.4", "group_width": "16"},
+     tv.regnet_y_800mf, [(3, 224, 224)]),
+    ("regnet-y-400mf", {"depth": "22", "w_0": "24", "w_a": "24.48", "w_m": "2.54", "group_width": "16", "se_ratio": "0"},
+     tv.regnet_x_400mf, [(3, 224, 224)]),
+]
 
 
 def main():

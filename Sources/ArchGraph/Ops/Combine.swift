@@ -12,8 +12,8 @@ public protocol CombineOp: Sendable {
     /// Combines the operands (the branch outputs, plus the input for a one-branch add).
     // parts: [N, ...] each -> y: [N, ...]
     func forward(_ parts: [Tensor], into y: Tensor)
-    /// The gradient of operand `index` (sizes: per-sample element counts of the operands).
-    func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool)
+    /// The gradient of operand `index`, given the forward's operands `parts`.
+    func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool)
     /// Whether a single branch is combined with the input itself (residual add).
     var addsInputToSingleBranch: Bool { get }
 }
@@ -69,13 +69,63 @@ public struct Add: CombineOp {
     }
 }
 
+/// Element-wise product of two operands, one of which may be per-channel `[C, 1, 1]` and is then
+/// broadcast over the other's plane. With a single branch the input is the other factor:
+/// squeeze-and-excitation (`out = x * gate(x)`, torchvision's `SqueezeExcitation`).
+///
+///     - op: multiply
+///       branches:
+///         - layers:                      # names join the enclosing block: fc1, fc2
+///             - {name: avgpool, op: adaptive_avgpool2d, size: 1}
+///             - {name: fc1, op: conv2d, out: 16, kernel: 1}
+///             - {name: activation, op: relu}
+///             - {name: fc2, op: conv2d, out: 64, kernel: 1}
+///             - {name: scale_activation, op: hardsigmoid}
+public struct Multiply: CombineOp {
+    public static let name = "multiply"
+    public var addsInputToSingleBranch: Bool { true }
+    public static let summary = "multiplies two operands, one may be [C, 1, 1] (one branch: times the input, as squeeze-excitation)"
+
+    public init(_ args: inout OpArguments) throws { try args.finish() }
+
+    public func combine(input: Shape, branches: [(name: String, shape: Shape)]) throws -> LayerCost {
+        let operands = branches.count == 1 ? branches + [("the input", input)] : branches
+        guard operands.count == 2 else {
+            throw ShapeError("multiply takes one branch (times the input) or two branches, found \(branches.count)")
+        }
+        let (a, b) = (operands[0], operands[1])
+        for o in operands where !o.shape.isSpatial {
+            throw ShapeError("multiply: \(o.name) gives \(o.shape); multiply takes [C, H, W] maps or [C, 1, 1] scales")
+        }
+        let (full, other) = a.shape.elementCount >= b.shape.elementCount ? (a, b) : (b, a)
+        let isScale = other.shape.height == 1 && other.shape.width == 1
+        guard other.shape == full.shape || (isScale && other.shape.channels == full.shape.channels) else {
+            throw ShapeError("multiply: \(other.name) gives \(other.shape) but \(full.name) gives \(full.shape); the factors must have equal shapes, or one must be [\(full.shape.channels), 1, 1]")
+        }
+        return LayerCost(output: full.shape, otherOps: full.shape.elementCount)
+    }
+}
+
 // MARK: - Forward and backward
+
+extension Multiply {
+    private static func plane(_ t: Tensor) -> Int { t.shape.count == 4 ? t.shape[2] * t.shape[3] : 1 }
+
+    // parts: [N, C, H, W] and [N, C, H, W] or [N, C, 1, 1] (either order) -> y = product
+    public func forward(_ parts: [Tensor], into y: Tensor) {
+        ProductKernel.forward(x: parts[0], xPlane: Self.plane(parts[0]), s: parts[1], sPlane: Self.plane(parts[1]), y: y)
+    }
+    public func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool) {
+        let other = parts[1 - index]
+        ProductKernel.backward(dy: dy, other: other, otherPlane: Self.plane(other), plane: Self.plane(parts[index]), into: dx, accumulate: accumulate)
+    }
+}
 
 extension Concat {
     // parts: [N, C_i, H, W] -> y: [N, sum C_i, H, W]
     public func forward(_ parts: [Tensor], into y: Tensor) { Elementwise.concatChannels(parts, into: y) }
-    public func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool) {
-        Elementwise.concatBackward(dy, slice: index, of: sizes, into: dx, accumulate: accumulate)
+    public func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool) {
+        Elementwise.concatBackward(dy, slice: index, of: parts.map { $0.count / $0.shape[0] }, into: dx, accumulate: accumulate)
     }
 }
 
@@ -85,7 +135,7 @@ extension Add {
         Elementwise.copy(parts[0], into: y, accumulate: false)
         for p in parts.dropFirst() { Elementwise.copy(p, into: y, accumulate: true) }
     }
-    public func backward(_ dy: Tensor, part index: Int, sizes: [Int], into dx: Tensor, accumulate: Bool) {
+    public func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool) {
         Elementwise.copy(dy, into: dx, accumulate: accumulate)
     }
 }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A pointwise activation: its value and its derivative, as PyTorch computes them (the same
+/// formulas and the same choices at the kinks, so that gradients agree exactly there too).
+public protocol PointwiseFunction: Sendable {
+    /// f(x).
+    static func value(_ x: Float) -> Float
+    /// f'(x), given x and y = f(x).
+    static func derivative(_ x: Float, _ y: Float) -> Float
+}
+
+/// `min(max(x, 0), 6)`; PyTorch's hardtanh backward passes the gradient only strictly inside (0, 6).
+public enum ReLU6Function: PointwiseFunction {
+    @inline(__always) public static func value(_ x: Float) -> Float { min(max(x, 0), 6) }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float { x > 0 && x < 6 ? 1 : 0 }
+}
+
+/// `x * relu6(x + 3) / 6`; derivative 0 below -3, `x / 3 + 0.5` up to 3, 1 above (PyTorch's choice).
+public enum HardswishFunction: PointwiseFunction {
+    @inline(__always) public static func value(_ x: Float) -> Float { x * min(max(x + 3, 0), 6) / 6 }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float {
+        x < -3 ? 0 : (x <= 3 ? x / 3 + 0.5 : 1)
+    }
+}
+
+/// `relu6(x + 3) / 6`; derivative 1/6 strictly inside (-3, 3).
+public enum HardsigmoidFunction: PointwiseFunction {
+    @inline(__always) public static func value(_ x: Float) -> Float { min(max(x + 3, 0), 6) / 6 }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float { x > -3 && x < 3 ? 1 / 6 : 0 }
+}
+
+/// `1 / (1 + exp(-x))`; derivative `y (1 - y)`.
+public enum SigmoidFunction: PointwiseFunction {
+    @inline(__always) public static func value(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
+}
+
+/// SiLU (swish), `x * sigmoid(x)`; derivative `s (1 + x (1 - s))`.
+public enum SiLUFunction: PointwiseFunction {
+    @inline(__always) public static func value(_ x: Float) -> Float { x / (1 + expf(-x)) }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float {
+        let s = 1 / (1 + expf(-x))
+        return s * (1 + x * (1 - s))
+    }
+}
+
+/// GELU in its exact erf form (PyTorch's default, `approximate='none'`):
+/// `x * 0.5 * (1 + erf(x / sqrt(2)))`; derivative `Phi(x) + x * phi(x)`.
+public enum GELUFunction: PointwiseFunction {
+    static let rsqrt2: Float = 0.70710678118654752440
+    static let rsqrt2pi: Float = 0.39894228040143267794
+    @inline(__always) public static func value(_ x: Float) -> Float { x * 0.5 * (1 + erff(x * rsqrt2)) }
+    @inline(__always) public static func derivative(_ x: Float, _ y: Float) -> Float {
+        0.5 * (1 + erff(x * rsqrt2)) + x * rsqrt2pi * expf(-0.5 * x * x)
+    }
+}
+
+/// Forward and backward of any `PointwiseFunction`, split across threads in contiguous chunks.
+public enum PointwiseKernel {
+    // y = f(x); y may be x only for functions whose derivative reads y alone (none here: the ops
+    // keep x and y apart)
+    public static func forward<F: PointwiseFunction>(_: F.Type, x: Tensor, y: Tensor, parallel: Parallelism = .serial) {
+        let s = x.base, d = y.base
+        Elementwise.chunks(x.count, parallel) { r in
+            for i in r { d[i] = F.value(s[i]) }
+        }
+    }
+
+    // dx = f'(x) dy (accumulate: dx += f'(x) dy)
+    public static func backward<F: PointwiseFunction>(_: F.Type, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool,
+                                                      parallel: Parallelism = .serial) {
+        let s = x.base, o = y.base, g = dy.base, d = dx.base
+        Elementwise.chunks(x.count, parallel) { r in
+            if accumulate {
+                for i in r { d[i] += F.derivative(s[i], o[i]) * g[i] }
+            } else {
+                for i in r { d[i] = F.derivative(s[i], o[i]) * g[i] }
+            }
+        }
+    }
+}
+
+/// Channel-wise products: a `[N, C, H, W]` map times a `[N, C]` scale (squeeze-and-excitation,
+/// layer scale) or times a map of its own shape.
+public enum ProductKernel {
+    // x: [N, C, H, W] (plane = H*W), s: [N, C] broadcast over the plane -> y = x * s
+    public static func forward(x: Tensor, xPlane: Int, s: Tensor, sPlane: Int, y: Tensor) {
+        let plane = max(xPlane, sPlane), rows = y.count / plane
+        for row in 0..<rows {
+            let a = x.base + (xPlane == 1 ? row : row * plane), b = s.base + (sPlane == 1 ? row : row * plane), out = y.base + row * plane
+            if xPlane == plane && sPlane == plane { for i in 0..<plane { out[i] = a[i] * b[i] } }
+            else if xPlane == plane { let v = b[0]; for i in 0..<plane { out[i] = a[i] * v } }
+            else { let v = a[0]; for i in 0..<plane { out[i] = v * b[i] } }
+        }
+    }
+
+    // The gradient of the operand with `plane` elements per row (plane 1: summed over the other's
+    // plane), given the other operand: d = dy * other (reduced where broadcast).
+    public static func backward(dy: Tensor, other: Tensor, otherPlane: Int, plane: Int, into d: Tensor, accumulate: Bool) {
+        let full = max(plane, otherPlane), rows = dy.count / full
+        for row in 0..<rows {
+            let g = dy.base + row * full, o = other.base + (otherPlane == 1 ? row : row * full)
+            if plane == 1 {
+                var sum: Float = 0
+                if otherPlane == 1 { for i in 0..<full { sum += g[i] }; sum *= o[0] } else { for i in 0..<full { sum += g[i] * o[i] } }
+                d.base[row] = accumulate ? d.base[row] + sum : sum
+            } else {
+                let out = d.base + row * full
+                if otherPlane == 1 {
+                    let v = o[0]
+                    if accumulate { for i in 0..<full { out[i] += g[i] * v } } else { for i in 0..<full { out[i] = g[i] * v } }
+                } else {
+                    if accumulate { for i in 0..<full { out[i] += g[i] * o[i] } } else { for i in 0..<full { out[i] = g[i] * o[i] } }
+                }
+            }
+        }
+    }
+
+    // x: [N, ...], factors: N -> y = x * factors[sample] (accumulate: y += ...); stochastic depth
+    public static func scaleSamples(_ x: Tensor, by factors: [Float], into y: Tensor, accumulate: Bool) {
+        let n = x.shape[0], per = x.count / n
+        for s in 0..<n {
+            let k = factors[s], a = x.base + s * per, out = y.base + s * per
+            if accumulate { for i in 0..<per { out[i] += a[i] * k } } else { for i in 0..<per { out[i] = a[i] * k } }
+        }
+    }
+}
