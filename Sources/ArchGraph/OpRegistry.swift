@@ -5,7 +5,7 @@ public enum OpRegistry {
     public static let layers: [String: any LayerOp.Type] = Dictionary(uniqueKeysWithValues: [
         Conv2d.self, BatchNorm2d.self, LocalResponseNorm.self, ReLU.self, MaxPool2d.self, AvgPool2d.self,
         AdaptiveAvgPool2d.self, Linear.self, Dropout.self, Flatten.self, Identity.self,
-        ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self,
+        ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self, ChannelShuffle.self, Chunk.self,
     ].map { ($0.name, $0 as any LayerOp.Type) })
 
     /// Ops over parallel branches.

@@ -16,6 +16,14 @@ public struct FunctionDecl: Sendable {
     public var source: String
     public var location: SourceLocation
 
+    public init(name: String, arguments: [String], body: Expr, source: String, location: SourceLocation) {
+        self.name = name
+        self.arguments = arguments
+        self.body = body
+        self.source = source
+        self.location = location
+    }
+
     public static let keys = ["doc", "args", "value"]
     public static let maxDepth = 32
 

@@ -125,3 +125,43 @@ public enum ProductKernel {
         }
     }
 }
+
+/// Channel permutations and slices of `[N, C, H, W]` maps (ShuffleNet's channel shuffle and split).
+public enum ChannelKernel {
+    /// Channel shuffle, PyTorch's view(N, g, C/g, H, W).transpose(1, 2): output channel
+    /// `j * g + i` is input channel `i * (C/g) + j`. `inverse` undoes it (the backward).
+    // x: [N, C, H, W] -> y: [N, C, H, W]
+    public static func shuffle(_ x: Tensor, groups g: Int, into y: Tensor, inverse: Bool, accumulate: Bool) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c), perGroup = c / g
+        for s in 0..<n {
+            for i in 0..<g {
+                for j in 0..<perGroup {
+                    let shuffled = j * g + i, original = i * perGroup + j
+                    let (from, to) = inverse ? (shuffled, original) : (original, shuffled)
+                    let src = x.base + (s * c + from) * plane, dst = y.base + (s * c + to) * plane
+                    if accumulate { for k in 0..<plane { dst[k] += src[k] } } else { dst.update(from: src, count: plane) }
+                }
+            }
+        }
+    }
+
+    /// Channels `start ..< start + count` of x (torch.chunk's piece).
+    // x: [N, C, H, W] -> y: [N, count, H, W]
+    public static func slice(_ x: Tensor, start: Int, into y: Tensor) {
+        let n = x.shape[0], c = x.shape[1], count = y.shape[1], plane = x.count / (n * c)
+        for s in 0..<n { (y.base + s * count * plane).update(from: x.base + (s * c + start) * plane, count: count * plane) }
+    }
+
+    /// The slice's backward: dy into channels `start ..< start + count` of dx, zeros (or nothing,
+    /// when accumulating) elsewhere.
+    // dy: [N, count, H, W] -> dx: [N, C, H, W]
+    public static func sliceBackward(_ dy: Tensor, start: Int, into dx: Tensor, accumulate: Bool) {
+        let n = dx.shape[0], c = dx.shape[1], count = dy.shape[1], plane = dx.count / (n * c)
+        for s in 0..<n {
+            let row = dx.base + s * c * plane
+            if !accumulate { row.update(repeating: 0, count: c * plane) }
+            let src = dy.base + s * count * plane, dst = row + start * plane
+            for k in 0..<count * plane { dst[k] += src[k] }
+        }
+    }
+}

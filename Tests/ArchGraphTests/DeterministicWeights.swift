@@ -23,7 +23,8 @@ enum DeterministicWeights {
     }
 
     /// The last batch norm of each residual block, whose scale is kept small.
-    static let lastResidualBN = ["resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3"]
+    static let lastResidualBN = ["resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3",
+                                 "resnext50-32x4d": "bn3"]
 
     static func values(_ name: String, shape: [Int], architecture: String) -> [Float] {
         let u = uniform(name, count: shape.reduce(1, *))

@@ -48,6 +48,9 @@ import Testing
         var pytorchFloat32EvalError: Double, pytorchFloat32TrainError: Double, pytorchFloat32LossError: Double
         var gradients: [String: Gradient]
         var runningStats: [String: [Double]]
+        /// PyTorch float32's largest relative error on the recorded running statistics (fixtures
+        /// written before it was recorded: nil, and a fixed 1e-5 applies).
+        var pytorchFloat32RunningError: Double?
         var testDescription: String { name }
 
         enum CodingKeys: String, CodingKey {
@@ -55,7 +58,7 @@ import Testing
             case inputShape = "input_shape", biasOverrides = "bias_overrides", gradientFloor = "gradient_floor"
             case evalLogits = "eval_logits", trainLogits = "train_logits", mainLoss = "main_loss", runningStats = "running_stats"
             case pytorchFloat32EvalError = "pytorch_float32_eval_error", pytorchFloat32TrainError = "pytorch_float32_train_error"
-            case pytorchFloat32LossError = "pytorch_float32_loss_error"
+            case pytorchFloat32LossError = "pytorch_float32_loss_error", pytorchFloat32RunningError = "pytorch_float32_running_error"
         }
     }
 
@@ -137,9 +140,12 @@ import Testing
             if error / allowed > worst.ratio { worst = (name, error / allowed) }
         }
         print("float64 reference, \(f.name) on \(engine.rawValue): worst gradient \(worst.name) at \(worst.ratio) of its allowance")
+        let runningAllowed = f.pytorchFloat32RunningError.map { 3 * $0 + Self.floor } ?? 1e-5
         for (name, expected) in f.runningStats {
             let t = try #require(model.store[name])
-            for (i, v) in expected.enumerated() { #expect(abs(Double(t[i]) - v) < 1e-5 * max(1, abs(v)), "\(name)[\(i)]") }
+            for (i, v) in expected.enumerated() {
+                #expect(abs(Double(t[i]) - v) <= runningAllowed * max(1, abs(v)), "\(f.name) on \(engine.rawValue): \(name)[\(i)]: \(t[i]) against \(v), allowed \(runningAllowed) relative")
+            }
         }
     }
 

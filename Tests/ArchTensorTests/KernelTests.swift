@@ -291,6 +291,57 @@ import Testing
         #expect(mismatches.isEmpty)
     }
 
+    /// Every pointwise activation's backward against central differences, at points away from its
+    /// kinks (ReLU6 at 0 and 6, the hard functions at -3 and 3), over [-8, 8].
+    @Test(arguments: ["relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "gelu"])
+    func activationGradients(name: String) {
+        func check<F: PointwiseFunction>(_ f: F.Type) {
+            var random = RandomSource(seed: 12)
+            let x = randomTensor([3, 40], &random, scale: 8)
+            for i in 0..<x.count where [-3, 0, 3, 6].contains(where: { abs(x[i] - $0) < 0.05 }) { x[i] += 0.1 }
+            let y = Tensor(shape: x.shape)
+            let mismatches = checkGradients(inputs: [x], output: y, eps: 1e-2, rtol: 1e-2, atol: 1e-3, samples: 120,
+                forward: { PointwiseKernel.forward(F.self, x: x, y: y) },
+                backward: { dy in let dx = Tensor(shape: x.shape); PointwiseKernel.backward(F.self, x: x, y: y, dy: dy, dx: dx, accumulate: false); return [dx] })
+            #expect(mismatches.isEmpty, "\(name): \(mismatches.prefix(3))")
+        }
+        switch name {
+        case "relu6": check(ReLU6Function.self)
+        case "hardswish": check(HardswishFunction.self)
+        case "hardsigmoid": check(HardsigmoidFunction.self)
+        case "sigmoid": check(SigmoidFunction.self)
+        case "silu": check(SiLUFunction.self)
+        default: check(GELUFunction.self)
+        }
+    }
+
+    /// Values and kink choices as PyTorch 2.13 computes them (torch.nn.functional at these points).
+    @Test func activationValuesAndKinksFollowPyTorch() {
+        #expect(ReLU6Function.derivative(0, 0) == 0 && ReLU6Function.derivative(6, 6) == 0 && ReLU6Function.value(7) == 6)
+        #expect(HardswishFunction.derivative(-3, 0) == -0.5 && HardswishFunction.derivative(3, 3) == 1.5 && HardswishFunction.value(1) == Float(4.0 / 6.0))
+        #expect(HardsigmoidFunction.derivative(3, 1) == 0 && HardsigmoidFunction.value(0) == 0.5)
+        #expect(abs(GELUFunction.value(1) - 0.8413447) < 1e-6 && abs(GELUFunction.derivative(1, 0) - 1.0833155) < 1e-6)
+        #expect(abs(SiLUFunction.value(1) - 0.7310586) < 1e-6 && abs(SiLUFunction.derivative(1, 0) - 0.9276705) < 1e-6)
+    }
+
+    /// x * s with s per channel ([N, C, 1, 1]) or of x's shape, in either operand order.
+    @Test(arguments: [(4, 1), (1, 4), (4, 4)])
+    func productGradients(aPlane: Int, bPlane: Int) {
+        var random = RandomSource(seed: 13)
+        let a = randomTensor([2, 3, aPlane == 1 ? 1 : 2, aPlane == 1 ? 1 : 2], &random, scale: 2)
+        let b = randomTensor([2, 3, bPlane == 1 ? 1 : 2, bPlane == 1 ? 1 : 2], &random, scale: 2)
+        let y = Tensor(shape: [2, 3, 2, 2])
+        let mismatches = checkGradients(inputs: [a, b], output: y, eps: 1e-2,
+            forward: { ProductKernel.forward(x: a, xPlane: aPlane, s: b, sPlane: bPlane, y: y) },
+            backward: { dy in
+                let da = Tensor(shape: a.shape), db = Tensor(shape: b.shape)
+                ProductKernel.backward(dy: dy, other: b, otherPlane: bPlane, plane: aPlane, into: da, accumulate: false)
+                ProductKernel.backward(dy: dy, other: a, otherPlane: aPlane, plane: bPlane, into: db, accumulate: false)
+                return [da, db]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
     @Test func dropoutScalesKeptValuesAndIsSeeded() {
         let x = Tensor(shape: [10_000]); x.fill(1)
         let y = Tensor(shape: x.shape), mask = Tensor(shape: x.shape), y2 = Tensor(shape: x.shape)

@@ -213,6 +213,12 @@ CASES += [
      tv.regnet_y_800mf, [(3, 224, 224)]),
     ("regnet-y-400mf", {"depth": "22", "w_0": "24", "w_a": "24.48", "w_m": "2.54", "group_width": "16", "se_ratio": "0"},
      tv.regnet_x_400mf, [(3, 224, 224)]),
+    ("shufflenet-v2-x1.0", {}, tv.shufflenet_v2_x1_0, [(3, 224, 224), (3, 64, 64)]),
+    ("shufflenet-v2-x1.0", {"widths": "[24, 48, 96, 192, 1024]"}, tv.shufflenet_v2_x0_5, [(3, 224, 224)]),
+    ("shufflenet-v2-x1.0", {"widths": "[24, 244, 488, 976, 2048]"}, tv.shufflenet_v2_x2_0, [(3, 224, 224)]),
+    ("densenet121", {}, tv.densenet121, [(3, 224, 224), (3, 64, 64)]),
+    ("densenet121", {"block_config": "[6, 12, 32, 32]"}, tv.densenet169, [(3, 224, 224)]),
+    ("densenet121", {"growth_rate": "48", "block_config": "[6, 12, 36, 24]", "num_init_features": "96"}, tv.densenet161, [(3, 224, 224)]),
 ]
 
 

@@ -57,7 +57,8 @@ def uniform_stream(name, count):
 
 
 # The last batch norm of each residual block, whose scale is kept small (see deterministic_values).
-LAST_RESIDUAL_BN = {"resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3"}
+LAST_RESIDUAL_BN = {"resnet18": "bn2", "resnet34": "bn2", "resnet50": "bn3", "resnet101": "bn3", "resnet152": "bn3",
+                    "resnext50-32x4d": "bn3"}
 
 
 def deterministic_values(name, shape, architecture=""):
@@ -187,7 +188,7 @@ def small_classifier(model, indices, hidden, num_classes, in_features=None):
 
 def no_dropout(model):
     for m in model.modules():
-        if isinstance(m, nn.Dropout):
+        if isinstance(m, (nn.Dropout, torchvision.ops.StochasticDepth)):
             m.p = 0.0
     return model
 
@@ -224,6 +225,18 @@ CASES = [
      lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
     ("googlenet-torchvision-64-b1", "googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 64, 64], 1,
      lambda: GoogLeNetFromTable(10, 0.25, 2048, True)),
+    # the modern convnets at a small input (stochastic depth off on both sides, as dropout)
+    ("resnext50-32x4d-64", "resnext50-32x4d", ["num_classes=10"], [3, 64, 64], 2, lambda: tv.resnext50_32x4d(num_classes=10)),
+    ("mobilenet-v2-64", "mobilenet-v2", ["num_classes=10", "width_mult=0.5"], [3, 64, 64], 2,
+     lambda: tv.mobilenet_v2(num_classes=10, width_mult=0.5)),
+    ("mobilenet-v3-large-64", "mobilenet-v3-large", ["num_classes=10"], [3, 64, 64], 2, lambda: tv.mobilenet_v3_large(num_classes=10)),
+    ("mobilenet-v3-small-64", "mobilenet-v3-small", ["num_classes=10"], [3, 64, 64], 2, lambda: tv.mobilenet_v3_small(num_classes=10)),
+    ("efficientnet-b0-64", "efficientnet-b0", ["num_classes=10"], [3, 64, 64], 2, lambda: tv.efficientnet_b0(num_classes=10)),
+    ("regnet-y-400mf-64", "regnet-y-400mf", ["num_classes=10"], [3, 64, 64], 2, lambda: tv.regnet_y_400mf(num_classes=10)),
+    ("shufflenet-v2-64", "shufflenet-v2-x1.0", ["num_classes=10", "widths=[24, 48, 96, 192, 1024]"], [3, 64, 64], 2,
+     lambda: tv.shufflenet_v2_x0_5(num_classes=10)),
+    ("densenet-64", "densenet121", ["num_classes=10", "growth_rate=12", "block_config=[2, 3, 4, 2]"], [3, 64, 64], 2,
+     lambda: tv.DenseNet(growth_rate=12, block_config=(2, 3, 4, 2), num_classes=10)),
 ]
 
 PICKS = 6
@@ -254,36 +267,69 @@ def sketch(values):
     return np.bincount(np.arange(v.size) % SKETCH, weights=v * sketch_signs(v.size), minlength=SKETCH)
 
 
+# Activations with kinks, and where: an input within float32 rounding of a kink makes the exact
+# gradient depend on which side rounding puts it (see ReluMargins).
+def hardtanh_bounds(args, kwargs):
+    return [float(args[0] if len(args) > 0 else kwargs.get("min_val", -1.0)),
+            float(args[1] if len(args) > 1 else kwargs.get("max_val", 1.0))]
+
+
+# name -> (kinks, the call without `inplace`: an in-place call would overwrite the captured input)
+KINKED = {
+    "relu": (lambda args, kwargs: [0.0], lambda f, z, args, kwargs: f(z)),
+    "hardtanh": (hardtanh_bounds, lambda f, z, args, kwargs: f(z, *hardtanh_bounds(args, kwargs))),
+    "hardswish": (lambda args, kwargs: [-3.0, 3.0], lambda f, z, args, kwargs: f(z)),
+    "hardsigmoid": (lambda args, kwargs: [-3.0, 3.0], lambda f, z, args, kwargs: f(z)),
+}
+
+
 class ReluMargins:
-    """Moves every ReLU input at least `delta` away from zero by shifting the per-channel bias
-    that adds into it (a batch-norm or convolution/linear bias), so that float32 rounding cannot
-    flip a ReLU between its two sides. Without this, one flipped element in a batch-norm population
-    of 8 (ResNet's last stage at batch 2, 64x64) changes every gradient below it by 1-5 % in any
-    float32 engine (scripts/reference/gradient_conditioning.py measures it), and the fixture would
-    compare rounding luck instead of arithmetic."""
+    """Moves every input of a kinked activation (ReLU, ReLU6, hardswish, hardsigmoid) at least
+    `delta` away from its kinks by shifting the per-channel bias that adds into it (a batch-norm or
+    convolution/linear bias), so that float32 rounding cannot flip an activation between its sides.
+    Without this, one flipped element in a batch-norm population of 8 (ResNet's last stage at batch
+    2, 64x64) changes every gradient below it by 1-5 % in any float32 engine
+    (scripts/reference/gradient_conditioning.py measures it), and the fixture would compare rounding
+    luck instead of arithmetic."""
 
     def __init__(self, model):
         self.model = model
         self.biases = {n: p for n, p in model.named_parameters() if p.dim() == 1 and n.endswith("bias")}
-        self.original = F.relu
+        self.originals = {name: getattr(F, name) for name in KINKED}
 
     def _channels(self, z):
         dims = [d for d in range(z.dim()) if d != 1]
         return z.permute(1, *dims).reshape(z.shape[1], -1)
 
+    def _patched(self, wrapper):
+        """Runs with every kinked activation replaced by wrapper(name, original, z, kinks)."""
+        def make(name):
+            original = self.originals[name]
+
+            def patched(z, *args, **kwargs):
+                kinks, call = KINKED[name]
+                return wrapper(name, lambda v: call(original, v, args, kwargs), z, kinks(args, kwargs))
+            return patched
+        for name in KINKED:
+            setattr(F, name, make(name))
+
+    def _restore(self):
+        for name, f in self.originals.items():
+            setattr(F, name, f)
+
     def _map_calls(self, x):
-        """For each ReLU call in training mode, the bias that adds into its input unchanged."""
+        """For each kinked call in training mode, the bias that adds into its input unchanged."""
         inputs = []
 
-        def capture(z, inplace=False):
+        def capture(name, call, z, kinks):
             inputs.append(z)
-            return self.original(z)
-        F.relu = capture
+            return call(z)
+        self._patched(capture)
         try:
             self.model.train()
             self.model(x)
         finally:
-            F.relu = self.original
+            self._restore()
         names, params = list(self.biases), list(self.biases.values())
         mapping = []
         for z in inputs:
@@ -299,10 +345,11 @@ class ReluMargins:
         return mapping
 
     @staticmethod
-    def _shift(values, delta):
-        """The smallest s with |v + s| >= delta for every v."""
+    def _shift(values, delta, kinks=(0.0,)):
+        """The smallest s with |v + s - k| >= delta for every v and kink k."""
         v = np.sort(values)
-        lo, hi = -v - delta, -v + delta  # forbidden intervals for s, ascending by lo
+        lo = np.concatenate([k - v - delta for k in kinks])
+        hi = np.concatenate([k - v + delta for k in kinks])  # forbidden intervals for s
         order = np.argsort(lo)
         lo, hi = lo[order], hi[order]
         merged = []
@@ -322,7 +369,7 @@ class ReluMargins:
         shifts = {}
         report = {"calls": len(mapping), "shifted_channels": 0, "min_margin": math.inf}
 
-        def shifted(z, inplace=False):
+        def shifted(kind, call, z, kinks):
             name = next(calls)
             c = self._channels(z.detach())
             scale = float(c.std())
@@ -331,23 +378,24 @@ class ReluMargins:
             s = torch.zeros(z.shape[1], dtype=z.dtype)
             if name is not None:
                 for ch in range(z.shape[1]):
-                    s[ch] = self._shift(c[ch].numpy(), delta)
+                    s[ch] = self._shift(c[ch].numpy(), delta, kinks)
                 if (s != 0).any():
                     shifts[name] = shifts.get(name, torch.zeros_like(s)) + s
                     report["shifted_channels"] += int((s != 0).sum())
                 z = z + s.view([1, -1] + [1] * (z.dim() - 2))
-            margin = float(self._channels(z.detach()).abs().min()) / scale
+            moved = self._channels(z.detach())
+            margin = min(float((moved - k).abs().min()) for k in kinks) / scale
             report["min_margin"] = min(report["min_margin"], margin)
             if name is None:
                 report.setdefault("unmapped_calls", 0)
                 report["unmapped_calls"] += 1
-            return self.original(z)
-        F.relu = shifted
+            return call(z)
+        self._patched(shifted)
         try:
             with torch.no_grad():
                 self.model(x)
         finally:
-            F.relu = self.original
+            self._restore()
         overrides = {}
         with torch.no_grad():
             for name, s in shifts.items():
@@ -356,6 +404,8 @@ class ReluMargins:
                 changed = torch.nonzero(s).flatten().tolist()
                 overrides[name] = [[i, float(new[i])] for i in changed]
                 p.copy_(new)
+        if not math.isfinite(report["min_margin"]):
+            report["min_margin"] = None  # no kinked activation (EfficientNet's SiLU and sigmoid are smooth)
         return overrides, report
 
 
@@ -422,7 +472,9 @@ def run_case(name, arch, sets, shape, batch, make):
             "pytorch_float32_eval_error": float((e32 - e64).abs().max()) / logit_scale,
             "pytorch_float32_train_error": float((t32 - t64).abs().max()) / max(1.0, float(t64.abs().max())),
             "loss": loss64, "main_loss": main64, "pytorch_float32_loss_error": abs(loss32 - loss64) / max(1.0, abs(loss64)),
-            "gradients": grads, "running_stats": {k: v[:8].tolist() for k, v in r64.items()}}
+            "gradients": grads, "running_stats": {k: v[:8].tolist() for k, v in r64.items()},
+            "pytorch_float32_running_error": max(float(((r32[k][:8] - v[:8]).abs() / v[:8].abs().clamp(min=1)).max()) for k, v in r64.items())
+            if r64 else 0.0}
 
 
 def main():
