@@ -34,6 +34,8 @@ WORKLOADS = [
     ("resnet18-64", "architectures/resnet18.yaml", "3x64x64", 32, "resnet18"),
     ("vgg11-64", "architectures/vgg11.yaml", "3x64x64", 16, "vgg11"),
     ("alexnet-224", "architectures/alexnet.yaml", "3x224x224", 16, "alexnet"),
+    ("mobilenet-v2-64", "architectures/mobilenet-v2.yaml", "3x64x64", 32, "mobilenet_v2"),
+    ("convnext-tiny-64", "architectures/convnext-tiny.yaml", "3x64x64", 16, "convnext_tiny"),
 ]
 
 

@@ -154,7 +154,7 @@ final class BuildState {
                                            context: nodeContext, location: location)
                 } else {
                     let known = OpRegistry.names + architecture.document.templateOrder
-                    throw SpecError("unknown op or template '\(opName)'\(Suggestion.didYouMean(opName, in: known)) (ops: \(OpRegistry.names.joined(separator: ", ")); templates: \(architecture.document.templateOrder.isEmpty ? "none" : architecture.document.templateOrder.joined(separator: ", ")))",
+                    throw SpecError("unknown op or template '\(opName)'\(Suggestion.didYouMean(opName, in: known)) (`archlab ops` lists the \(OpRegistry.names.count) ops; templates: \(architecture.document.templateOrder.isEmpty ? "none" : architecture.document.templateOrder.joined(separator: ", ")))",
                                     at: opNode.location).prefixed(path)
                 }
             }

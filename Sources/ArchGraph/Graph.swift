@@ -17,8 +17,11 @@ public struct Layer: Sendable {
 
     /// Trainable parameter count.
     public var parameterCount: Int { tensors.filter { $0.kind == .parameter }.reduce(0) { $0 + $1.count } }
-    /// State-dict name of a tensor (`features.0.weight`).
-    public func stateName(_ tensor: ParameterInfo) -> String { path.isEmpty ? tensor.name : "\(path).\(tensor.name)" }
+    /// The tensor's state_dict name: `path.name`, or the path itself for a tensor named "" (a module
+    /// attribute such as ConvNeXt's `layer_scale`).
+    public func stateName(_ tensor: ParameterInfo) -> String {
+        tensor.name.isEmpty ? path : path.isEmpty ? tensor.name : "\(path).\(tensor.name)"
+    }
 }
 
 /// A combination of parallel branches (concat, add) bound to its input.

@@ -101,7 +101,7 @@ public struct Initializer: Sendable {
             guard let tensor = store[name], let layer = store.owners[name] else { continue }
             let local = String(name.dropFirst(layer.path.isEmpty ? 0 : layer.path.count + 1))
             var random = RandomSource.stream(seed: seed, Self.hash(name))
-            let scheme = rules[layer.op.name]?[local] ?? .default
+            let scheme = rules[layer.op.name]?[local] ?? layer.op.initialization(of: local) ?? .default
             fill(tensor, scheme: scheme, op: layer.op.name, local: local, weightShape: store[layer.path + ".weight"]?.shape, random: &random)
         }
     }

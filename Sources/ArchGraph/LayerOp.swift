@@ -53,6 +53,9 @@ public protocol LayerOp: Sendable, RuntimeProviding {
     var depth: Int { get }
     /// The op's arguments as written after evaluation, for summaries and resolved configs.
     var arguments: [(String, Value)] { get }
+    /// How the op initializes `tensor` when the file's `init:` does not say (nil: PyTorch's
+    /// default for conv and linear weights, batch norm's ones and zeros).
+    func initialization(of tensor: String) -> Initializer.Scheme?
 }
 
 extension LayerOp {
@@ -60,6 +63,7 @@ extension LayerOp {
     public func patch(input: Shape) -> String? { nil }
     public var depth: Int { 0 }
     public var name: String { Self.name }
+    public func initialization(of tensor: String) -> Initializer.Scheme? { nil }
 }
 
 /// `7×7/2` or `1×7/1`.

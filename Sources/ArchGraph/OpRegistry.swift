@@ -6,6 +6,7 @@ public enum OpRegistry {
         Conv2d.self, BatchNorm2d.self, LocalResponseNorm.self, ReLU.self, MaxPool2d.self, AvgPool2d.self,
         AdaptiveAvgPool2d.self, Linear.self, Dropout.self, Flatten.self, Identity.self,
         ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self, ChannelShuffle.self, Chunk.self,
+        LayerNorm2d.self, LayerScale.self, ChannelLinear.self,
     ].map { ($0.name, $0 as any LayerOp.Type) })
 
     /// Ops over parallel branches.

@@ -58,6 +58,24 @@ final class StatelessRuntime: LayerRuntime {
     }
 }
 
+/// A runtime from two closures whose backward runs even without an input gradient (`dx` nil for
+/// the network input), as ops with parameters need.
+final class ClosureRuntime: LayerRuntime {
+    let forwardBody: (Tensor, Tensor, StepContext) -> Void
+    let backwardBody: (Tensor, Tensor, Tensor, Tensor?, Bool, StepContext) -> Void
+
+    init(forward: @escaping (Tensor, Tensor, StepContext) -> Void,
+         backward: @escaping (_ x: Tensor, _ y: Tensor, _ dy: Tensor, _ dx: Tensor?, _ accumulate: Bool, StepContext) -> Void) {
+        forwardBody = forward
+        backwardBody = backward
+    }
+
+    func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) { forwardBody(x, y, context) }
+    func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        backwardBody(x, y, dy, dx, accumulate, context)
+    }
+}
+
 extension Shape {
     /// `[N] + dims`.
     func batched(_ n: Int) -> [Int] { [n] + dims }

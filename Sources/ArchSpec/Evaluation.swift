@@ -96,18 +96,10 @@ public enum Evaluator {
             default: throw fail("cannot index \(b.typeName) with \(i.typeName)")
             }
         case let .slice(base, lower, upper):
-            guard case let .list(items) = try eval(base) else { throw fail("only lists can be sliced") }
-            func bound(_ e: Expr?, _ fallback: Int) throws -> Int {
-                guard let e else { return fallback }
-                guard case let .int(k) = try eval(e) else { throw fail("slice bounds must be integers") }
-                return min(max(k < 0 ? items.count + k : k, 0), items.count) // Python's clamping
-            }
-            let lo = try bound(lower, 0), hi = try bound(upper, items.count)
-            return .list(lo < hi ? Array(items[lo..<hi]) : [])
+            return try slice(try eval(base), lower.map(eval), upper.map(eval), fail: fail)
         case let .list(items): return .list(try items.map(eval))
         case let .comprehension(element, variable, list):
-            guard case let .list(items) = try eval(list) else { throw fail("'for \(variable) in' needs a list") }
-            return .list(try items.map { try evaluate(element, in: scope.adding([variable: $0]), at: location, source: source) })
+            return try comprehension(element, variable, try eval(list), in: scope, at: location, source: source, fail: fail)
         case let .unary(op, x):
             let v = try eval(x)
             if op == "not" { return .bool(!(try bool(v, "the operand of 'not'"))) }
@@ -138,16 +130,38 @@ public enum Evaluator {
         case let .call(name, args):
             let values = try args.map(eval)
             guard let f = scope.functions[name] else { return try call(name, values, fail: fail, number: number) }
-            guard values.count == f.arguments.count else {
-                throw fail("\(name)() takes \(f.arguments.count) argument(s) (\(f.arguments.joined(separator: ", "))), found \(values.count)")
-            }
-            guard scope.callDepth < FunctionDecl.maxDepth else {
-                throw fail("\(name)(): calls nest deeper than \(FunctionDecl.maxDepth) (does a function call itself?)")
-            }
-            var inner = Scope(Dictionary(zip(f.arguments, values), uniquingKeysWith: { $1 }), functions: scope.functions)
-            inner.callDepth = scope.callDepth + 1
-            return try evaluate(f.body, in: inner, at: f.location, source: f.source)
+            return try callFile(f, values, scope: scope, fail: fail)
         }
+    }
+
+    // Kept out of `evaluate` so that its stack frame stays small: expressions nest.
+    private static func callFile(_ f: FunctionDecl, _ values: [Value], scope: Scope, fail: (String) -> SpecError) throws -> Value {
+        guard values.count == f.arguments.count else {
+            throw fail("\(f.name)() takes \(f.arguments.count) argument(s) (\(f.arguments.joined(separator: ", "))), found \(values.count)")
+        }
+        guard scope.callDepth < FunctionDecl.maxDepth else {
+            throw fail("\(f.name)(): calls nest deeper than \(FunctionDecl.maxDepth) (does a function call itself?)")
+        }
+        var inner = Scope(Dictionary(zip(f.arguments, values), uniquingKeysWith: { $1 }), functions: scope.functions)
+        inner.callDepth = scope.callDepth + 1
+        return try evaluate(f.body, in: inner, at: f.location, source: f.source)
+    }
+
+    private static func slice(_ base: Value, _ lower: Value?, _ upper: Value?, fail: (String) -> SpecError) throws -> Value {
+        guard case let .list(items) = base else { throw fail("only lists can be sliced") }
+        func bound(_ v: Value?, _ fallback: Int) throws -> Int {
+            guard let v else { return fallback }
+            guard case let .int(k) = v else { throw fail("slice bounds must be integers") }
+            return min(max(k < 0 ? items.count + k : k, 0), items.count) // Python's clamping
+        }
+        let lo = try bound(lower, 0), hi = try bound(upper, items.count)
+        return .list(lo < hi ? Array(items[lo..<hi]) : [])
+    }
+
+    private static func comprehension(_ element: Expr, _ variable: String, _ list: Value, in scope: Scope, at location: SourceLocation,
+                                      source: String, fail: (String) -> SpecError) throws -> Value {
+        guard case let .list(items) = list else { throw fail("'for \(variable) in' needs a list") }
+        return .list(try items.map { try evaluate(element, in: scope.adding([variable: $0]), at: location, source: source) })
     }
 
     private static func arithmetic(_ op: String, _ a: Value, _ b: Value, fail: (String) -> SpecError,

@@ -80,11 +80,20 @@ public struct ExprParser {
 
     /// Parses `text`; errors are located at `location` (the scalar holding the expression).
     public static func parse(_ text: String, at location: SourceLocation) throws -> Expr {
-        var parser = ExprParser(tokens: try tokenize(text, at: location), source: text, location: location)
+        let tokens = try tokenize(text, at: location)
+        // Evaluation recurses once per level of the tree, and a chain `a + b + ...` or `x.a.b...` is
+        // as deep as it is long: bound the length so that no expression can exhaust the stack.
+        guard tokens.count <= maxTokens else {
+            throw SpecError("expression '\(text.prefix(40))...' has \(tokens.count - 1) tokens; at most \(maxTokens - 1) are allowed", at: location)
+        }
+        var parser = ExprParser(tokens: tokens, source: text, location: location)
         let expr = try parser.conditional()
         guard parser.peek == .end else { throw parser.error("unexpected \(parser.describe(parser.peek))") }
         return expr
     }
+
+    /// The longest expression, in tokens (with the end marker).
+    static let maxTokens = 401
 
     private init(tokens: [Token], source: String, location: SourceLocation) {
         self.tokens = tokens

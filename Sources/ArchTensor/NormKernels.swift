@@ -149,3 +149,89 @@ public enum LRNKernel {
         }
     }
 }
+
+/// Layer normalization over the channels at every position of a `[N, C, H, W]` map (ConvNeXt's
+/// `LayerNorm2d`, the same numbers as `nn.LayerNorm(C)` on the channels-last tensor), with a
+/// per-channel weight and bias. Statistics are accumulated in Double.
+public enum LayerNormKernel {
+    // x: [N, C, H, W] -> y; mean, rstd: [N * H * W] saved for the backward
+    public static func forward(x: Tensor, y: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, rstd: Tensor, eps: Float,
+                               parallel: Parallelism = .serial) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
+        parallel.forEach(n) { s in
+            let xs = x.base + s * c * plane, ys = y.base + s * c * plane
+            for p in 0..<plane {
+                var sum = 0.0
+                for ch in 0..<c { sum += Double(xs[ch * plane + p]) }
+                let m = sum / Double(c)
+                var sq = 0.0
+                for ch in 0..<c { let d = Double(xs[ch * plane + p]) - m; sq += d * d }
+                let r = 1 / (sq / Double(c) + Double(eps)).squareRoot()
+                mean.base[s * plane + p] = Float(m)
+                rstd.base[s * plane + p] = Float(r)
+                let mf = Float(m), rf = Float(r)
+                for ch in 0..<c { ys[ch * plane + p] = (xs[ch * plane + p] - mf) * rf * gamma.base[ch] + beta.base[ch] }
+            }
+        }
+    }
+
+    // dgamma += sum dy * xhat, dbeta += sum dy; dx = rstd (g - mean(g) - xhat mean(g xhat)) with g = dy * gamma
+    public static func backward(x: Tensor, dy: Tensor, dx: Tensor?, gamma: Tensor, dGamma: Tensor, dBeta: Tensor, mean: Tensor, rstd: Tensor,
+                                accumulate: Bool, parallel: Parallelism = .serial) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
+        var dg = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
+        for s in 0..<n {
+            let xs = x.base + s * c * plane, gs = dy.base + s * c * plane
+            for p in 0..<plane {
+                let m = mean.base[s * plane + p], r = rstd.base[s * plane + p]
+                var sumG = 0.0, sumGX = 0.0
+                for ch in 0..<c {
+                    let i = ch * plane + p, xhat = (xs[i] - m) * r, g = gs[i]
+                    dg[ch] += Double(g * xhat); db[ch] += Double(g)
+                    let gg = Double(g * gamma.base[ch])
+                    sumG += gg; sumGX += gg * Double(xhat)
+                }
+                guard let dx else { continue }
+                let meanG = Float(sumG / Double(c)), meanGX = Float(sumGX / Double(c))
+                let ds = dx.base + s * c * plane
+                for ch in 0..<c {
+                    let i = ch * plane + p, xhat = (xs[i] - m) * r
+                    let v = r * (gs[i] * gamma.base[ch] - meanG - xhat * meanGX)
+                    ds[i] = accumulate ? ds[i] + v : v
+                }
+            }
+        }
+        for ch in 0..<c { dGamma.base[ch] += Float(dg[ch]); dBeta.base[ch] += Float(db[ch]) }
+    }
+}
+
+/// A learned per-channel multiplier (ConvNeXt's layer scale): y = x * gamma[c].
+public enum ChannelScaleKernel {
+    // x: [N, C, H, W], gamma: [C] -> y
+    public static func forward(x: Tensor, gamma: Tensor, y: Tensor) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
+        for s in 0..<n {
+            for ch in 0..<c {
+                let g = gamma.base[ch], o = (s * c + ch) * plane
+                for k in 0..<plane { y.base[o + k] = x.base[o + k] * g }
+            }
+        }
+    }
+
+    // dgamma += sum dy * x; dx = dy * gamma
+    public static func backward(x: Tensor, gamma: Tensor, dy: Tensor, dx: Tensor?, dGamma: Tensor, accumulate: Bool) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
+        for ch in 0..<c {
+            var sum = 0.0
+            let g = gamma.base[ch]
+            for s in 0..<n {
+                let o = (s * c + ch) * plane
+                for k in 0..<plane {
+                    sum += Double(dy.base[o + k] * x.base[o + k])
+                    if let dx { let v = dy.base[o + k] * g; dx.base[o + k] = accumulate ? dx.base[o + k] + v : v }
+                }
+            }
+            dGamma.base[ch] += Float(sum)
+        }
+    }
+}

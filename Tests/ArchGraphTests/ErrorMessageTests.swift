@@ -10,7 +10,7 @@ import Testing
 
     @Test(arguments: [
         ("unknown-arg", "DIR/unknown-arg.yaml:5:40: conv1: conv2d has no argument 'kernal'; did you mean 'kernel'?"),
-        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, set, params, input, templates, layers, init)"),
+        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, set, params, functions, input, templates, layers, init)"),
         ("wrong-type", "DIR/wrong-type.yaml:5:36: conv1: conv2d 'out': expected an integer, found 'sixteen'"),
         ("duplicate-key", "DIR/duplicate-key.yaml:5:3: duplicate key 'num_classes' (first at line 4, column 3); a key may appear once in a mapping"),
         ("yaml11-bool", "DIR/yaml11-bool.yaml:5:57: conv1: 'no' is a boolean only in YAML 1.1; write false"),
@@ -19,8 +19,8 @@ import Testing
         ("zero-channels", "DIR/zero-channels.yaml:5:36: conv1: conv2d 'out': expected a positive integer, found 0"),
         ("negative-channels-expr", "DIR/negative-channels-expr.yaml:5:36: conv1: conv2d 'out': expected a positive integer, found -16"),
         ("residual-mismatch", "DIR/residual-mismatch.yaml:8:9: block: add: shapes differ: branch 1 gives 32x32x32 but the identity shortcut gives 16x32x32 (network input 3x32x32)"),
-        ("unknown-op", "DIR/unknown-op.yaml:5:23: conv1: unknown op or template 'conv2'; did you mean 'conv2d'? (ops: adaptive_avgpool2d, add, avgpool2d, batchnorm2d, concat, conv2d, dropout, flatten, identity, linear, lrn, maxpool2d, relu; templates: none)"),
-        ("unknown-template", "DIR/unknown-template.yaml:10:23: conv1: unknown op or template 'basic_cnv'; did you mean 'basic_conv'? (ops: adaptive_avgpool2d, add, avgpool2d, batchnorm2d, concat, conv2d, dropout, flatten, identity, linear, lrn, maxpool2d, relu; templates: basic_conv)"),
+        ("unknown-op", "DIR/unknown-op.yaml:5:23: conv1: unknown op or template 'conv2'; did you mean 'conv2d'? (`archlab ops` lists the 26 ops; templates: none)"),
+        ("unknown-template", "DIR/unknown-template.yaml:10:23: conv1: unknown op or template 'basic_cnv'; did you mean 'basic_conv'? (`archlab ops` lists the 26 ops; templates: basic_conv)"),
         ("missing-template-param", "DIR/missing-template-param.yaml:12:5: conv1: template 'basic_conv': missing parameter 'kernel' (int)"),
         ("unknown-template-param", "DIR/unknown-template-param.yaml:12:44: conv1: template 'basic_conv' has no parameter 'kernal'; did you mean 'kernel'? (parameters: out, kernel)"),
         ("cycle-a", "DIR/cycle-b.yaml:1:10: 'extends' cycle: DIR/cycle-a.yaml -> DIR/cycle-b.yaml -> DIR/cycle-a.yaml"),
@@ -43,6 +43,9 @@ import Testing
         ("bad-input", "DIR/bad-input.yaml:2:12: input: dimensions must be positive integers, found '0'"),
         ("duplicate-names", "DIR/duplicate-names.yaml:6:5: conv: duplicate tensor name 'conv.weight' (first at line 5, column 5); give the layer another name"),
         ("bad-expression", "DIR/bad-expression.yaml:5:36: conv1: in expression '16 *': expected a value, found the end of the expression"),
+        ("groups", "DIR/groups.yaml:6:5: dw: conv2d groups 3 must divide both input channels 16 and out 16 (network input 3x32x32)"),
+        ("drop-path", "DIR/drop-path.yaml:9:51: drop: stochastic_depth 'p': expected a number from 0 below 1, found 1.0"),
+        ("se-scale", "DIR/se-scale.yaml:5:5: multiply: multiply: branch 1 gives 4x1x1 but the input gives 8x4x4; the factors must have equal shapes, or one must be [8, 1, 1] (network input 8x4x4)"),
     ])
     func badFile(name: String, expected: String) {
         let message = buildError(Self.dir + name + ".yaml")
@@ -69,6 +72,8 @@ import Testing
          "architectures/googlenet.yaml:101:9: aux1.averagePool: avgpool2d needs an input of at least 5x5 (window 5x5, padding 0), found 512x2x2: the input is too small for this layer (network input 3x40x40)"),
         ("alexnet", [], [3, 32, 32],
          "architectures/alexnet.yaml:33:9: features.12: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 256x1x1: the input is too small for this layer (network input 3x32x32)"),
+        ("regnet-y-400mf", ["se_ratio=0.001"], nil,
+         "architectures/regnet-y-400mf.yaml:79:46: trunk_output.block1.block1-0.f.se.fc1: conv2d 'out': expected a positive integer, found 0"),
         ("resnet18", ["block=bottlenek"], nil,
          "--set block=bottlenek: parameter 'block': expected one of 'basic_block', 'bottleneck'; found 'bottlenek'"),
     ])

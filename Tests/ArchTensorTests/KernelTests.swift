@@ -342,6 +342,56 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
     }
 
+    @Test func layerNormGradients() {
+        var random = RandomSource(seed: 14)
+        let x = randomTensor([2, 5, 3, 2], &random, scale: 2), gamma = randomTensor([5], &random), beta = randomTensor([5], &random)
+        let y = Tensor(shape: x.shape), mean = Tensor(shape: [12]), rstd = Tensor(shape: [12])
+        let mismatches = checkGradients(inputs: [x, gamma, beta], output: y, eps: 1e-3, rtol: 2e-2, atol: 2e-3,
+            forward: { LayerNormKernel.forward(x: x, y: y, gamma: gamma, beta: beta, mean: mean, rstd: rstd, eps: 1e-6) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape), dg = Tensor(shape: [5]), db = Tensor(shape: [5])
+                LayerNormKernel.backward(x: x, dy: dy, dx: dx, gamma: gamma, dGamma: dg, dBeta: db, mean: mean, rstd: rstd, accumulate: false)
+                return [dx, dg, db]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+        // every position normalized over its channels: mean beta-weighted zero, as nn.LayerNorm on channels-last
+        LayerNormKernel.forward(x: x, y: y, gamma: Tensor(shape: [5], values: [Float](repeating: 1, count: 5)), beta: Tensor(shape: [5]),
+                                mean: mean, rstd: rstd, eps: 0)
+        for s in 0..<2 { for p in 0..<6 {
+            let column = (0..<5).map { Double(y[(s * 5 + $0) * 6 + p]) }
+            #expect(abs(column.reduce(0, +)) < 1e-5 && abs(column.map { $0 * $0 }.reduce(0, +) / 5 - 1) < 1e-5)
+        } }
+    }
+
+    @Test func channelScaleGradients() {
+        var random = RandomSource(seed: 15)
+        let x = randomTensor([2, 4, 3, 3], &random, scale: 2), gamma = randomTensor([4], &random), y = Tensor(shape: x.shape)
+        let mismatches = checkGradients(inputs: [x, gamma], output: y, eps: 1e-2,
+            forward: { ChannelScaleKernel.forward(x: x, gamma: gamma, y: y) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape), dg = Tensor(shape: [4])
+                ChannelScaleKernel.backward(x: x, gamma: gamma, dy: dy, dx: dx, dGamma: dg, accumulate: false)
+                return [dx, dg]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    /// Shuffle against PyTorch's view/transpose definition, its inverse, and the chunk slice's gradient.
+    @Test func channelShuffleAndChunk() {
+        let x = Tensor(shape: [1, 6, 1, 2], values: (0..<12).map(Float.init)), y = Tensor(shape: x.shape), back = Tensor(shape: x.shape)
+        ChannelKernel.shuffle(x, groups: 2, into: y, inverse: false, accumulate: false)
+        // channels [0 1 2 | 3 4 5] -> [0 3 1 4 2 5]
+        #expect(y.values == [0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11])
+        ChannelKernel.shuffle(y, groups: 2, into: back, inverse: true, accumulate: false)
+        #expect(back.values == x.values)
+        var random = RandomSource(seed: 16)
+        let z = randomTensor([2, 6, 2, 2], &random), piece = Tensor(shape: [2, 3, 2, 2])
+        let mismatches = checkGradients(inputs: [z], output: piece, eps: 1e-2,
+            forward: { ChannelKernel.slice(z, start: 3, into: piece) },
+            backward: { dy in let dz = Tensor(shape: z.shape); ChannelKernel.sliceBackward(dy, start: 3, into: dz, accumulate: false); return [dz] })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
     @Test func dropoutScalesKeptValuesAndIsSeeded() {
         let x = Tensor(shape: [10_000]); x.fill(1)
         let y = Tensor(shape: x.shape), mask = Tensor(shape: x.shape), y2 = Tensor(shape: x.shape)

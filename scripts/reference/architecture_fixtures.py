@@ -219,6 +219,8 @@ CASES += [
     ("densenet121", {}, tv.densenet121, [(3, 224, 224), (3, 64, 64)]),
     ("densenet121", {"block_config": "[6, 12, 32, 32]"}, tv.densenet169, [(3, 224, 224)]),
     ("densenet121", {"growth_rate": "48", "block_config": "[6, 12, 36, 24]", "num_init_features": "96"}, tv.densenet161, [(3, 224, 224)]),
+    ("convnext-tiny", {}, tv.convnext_tiny, [(3, 224, 224), (3, 64, 64)]),
+    ("convnext-tiny", {"widths": "[128, 256, 512, 1024]", "depths": "[3, 3, 27, 3]"}, tv.convnext_base, [(3, 224, 224)]),
 ]
 
 

@@ -30,6 +30,7 @@ torch.library.register_fake = lambda *a, **k: (lambda f: f)
 import torchvision  # noqa: E402
 import importlib  # noqa: E402
 tvg = importlib.import_module("torchvision.models.googlenet")
+from torchvision.models.convnext import ConvNeXt, CNBlockConfig  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from architecture_fixtures import AlexNetHalf, BasicConv2d, LeNet  # noqa: E402
@@ -237,6 +238,9 @@ CASES = [
      lambda: tv.shufflenet_v2_x0_5(num_classes=10)),
     ("densenet-64", "densenet121", ["num_classes=10", "growth_rate=12", "block_config=[2, 3, 4, 2]"], [3, 64, 64], 2,
      lambda: tv.DenseNet(growth_rate=12, block_config=(2, 3, 4, 2), num_classes=10)),
+    ("convnext-64", "convnext-tiny", ["num_classes=10", "widths=[32, 64, 128, 256]", "depths=[1, 2, 2, 1]", "layer_scale=0.5"],
+     [3, 64, 64], 2, lambda: ConvNeXt([CNBlockConfig(32, 64, 1), CNBlockConfig(64, 128, 2), CNBlockConfig(128, 256, 2),
+                                      CNBlockConfig(256, None, 1)], layer_scale=0.5, num_classes=10)),
 ]
 
 PICKS = 6
