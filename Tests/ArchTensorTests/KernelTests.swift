@@ -322,6 +322,17 @@ import Testing
         #expect(HardsigmoidFunction.derivative(3, 1) == 0 && HardsigmoidFunction.value(0) == 0.5)
         #expect(abs(GELUFunction.value(1) - 0.8413447) < 1e-6 && abs(GELUFunction.derivative(1, 0) - 1.0833155) < 1e-6)
         #expect(abs(SiLUFunction.value(1) - 0.7310586) < 1e-6 && abs(SiLUFunction.derivative(1, 0) - 0.9276705) < 1e-6)
+        // the eight-lane forms equal the scalar ones bit for bit, kinks included
+        func lanes<F: PointwiseFunction>(_ f: F.Type) {
+            for start in stride(from: Float(-8), to: 8, by: 0.25) {
+                let x = SIMD8<Float>((0..<8).map { start + Float($0) * 0.125 }) , y = F.value(x)
+                for i in 0..<8 {
+                    #expect(y[i].bitPattern == F.value(x[i]).bitPattern, "\(F.self) value at \(x[i])")
+                    #expect(F.derivative(x, y)[i].bitPattern == F.derivative(x[i], y[i]).bitPattern, "\(F.self) derivative at \(x[i])")
+                }
+            }
+        }
+        lanes(ReLU6Function.self); lanes(HardswishFunction.self); lanes(HardsigmoidFunction.self)
     }
 
     /// x * s with s per channel ([N, C, 1, 1]) or of x's shape, in either operand order.
