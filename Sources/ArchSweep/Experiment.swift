@@ -40,7 +40,7 @@ public struct Experiment: Sendable {
 
     public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline",
                               "samples", "sample_seed", "halving"]
-    public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+    public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases",
                                       "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
                                       "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
                                       "skip_bad_images", "init_from", "freeze_loaded", "threads"]

@@ -88,6 +88,7 @@ public final class SweepRunner {
               "--validation", String(c.validationFraction), "--pad-crop", String(c.padCrop), "--seed", String(t.seed),
               "--threads", String(threads), "--out", out, "--resume"]
         if c.optimizer.nesterov { a.append("--nesterov") }
+        if c.optimizer.decayNormsAndBiases == false { a.append("--no-decay-norms-and-biases") }
         if c.horizontalFlip { a.append("--flip") }
         if c.randomResizedCrop { a.append("--random-resized-crop") }
         if c.skipBadImages { a.append("--skip-bad-images") }

@@ -203,6 +203,7 @@ extension Experiment {
             case "momentum": c.optimizer.momentum = try double()
             case "nesterov": c.optimizer.nesterov = try bool()
             case "weight_decay": c.optimizer.weightDecay = try double()
+            case "decay_norms_and_biases": c.optimizer.decayNormsAndBiases = try bool()
             case "schedule":
                 let v = try string()
                 guard let kind = Schedule.Kind(rawValue: v) else {

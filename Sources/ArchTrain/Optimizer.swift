@@ -14,6 +14,10 @@ public struct OptimizerConfig: Sendable, Codable, Equatable {
     public var beta2: Double = 0.999
     public var eps: Double = 1e-8
     public var alpha: Double = 0.99
+    /// False: no weight decay on one-dimensional parameters (biases, norm scales), as ConvNeXt's
+    /// recipe (torchvision's `--norm-weight-decay 0`, timm's default) trains; nil means true
+    /// (PyTorch's one parameter group), so configurations written before the setting read the same.
+    public var decayNormsAndBiases: Bool?
 
     public init(kind: Kind = .sgd, momentum: Double = 0.9, nesterov: Bool = false, weightDecay: Double = 0) {
         self.kind = kind; self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
@@ -43,9 +47,10 @@ public final class Optimizer {
     public func step(lr: Double) {
         steps += 1
         let c = config, t = Double(steps)
-        let lr32 = Float(lr), wd = Float(c.weightDecay)
+        let lr32 = Float(lr)
         for n in names {
             let p = store[n]!, g = store.gradients[n]!, m = first[n]!
+            let wd = c.decayNormsAndBiases == false && p.shape.count <= 1 ? 0 : Float(c.weightDecay)
             let count = p.count
             p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { g in m.withUnsafeMutableBufferPointer { m in
                 switch c.kind {

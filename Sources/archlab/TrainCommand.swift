@@ -59,6 +59,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Momentum (SGD, RMSprop).") var momentum = 0.9
     @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
     @Option(help: "Weight decay (L2 for SGD/Adam/RMSprop, decoupled for AdamW).") var weightDecay = 0.0
+    @Flag(inversion: .prefixedNo, help: "Weight decay on biases, norm scales and layer scales too (--no-decay-norms-and-biases: not on one-dimensional parameters, as ConvNeXt's recipe).")
+    var decayNormsAndBiases = true
     @Option(help: "Learning-rate schedule: constant, step, cosine.") var schedule: Schedule.Kind = .constant
     @Option(help: "Step schedule: epochs between decays.") var stepSize = 30
     @Option(help: "Step schedule: decay factor.") var gamma = 0.1
@@ -89,6 +91,7 @@ struct TrainCommand: ParsableCommand {
         config.epochs = epochs
         config.batchSize = dataOptions.batchSize
         config.optimizer = OptimizerConfig(kind: optimizer, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
+        if !decayNormsAndBiases { config.optimizer.decayNormsAndBiases = false }
         config.lr = lr
         config.schedule = Schedule(kind: schedule, stepSize: stepSize, gamma: gamma, warmupEpochs: warmup)
         config.seed = seed

@@ -41,6 +41,25 @@ import Testing
         for (i, v) in expected.enumerated() { #expect(abs(Double(weight[i]) - v) < 1e-6, "\(name)[\(i)]: \(weight[i]) vs \(v)") }
     }
 
+    /// torch.optim.AdamW with two parameter groups (weight decay 0.1 on the matrix, 0 on the bias)
+    /// takes these steps, written out: with zero gradients only the decay moves a parameter.
+    @Test(arguments: [true, false])
+    func decayOfNormsAndBiasesFollowsTheSetting(decay: Bool) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("opt-\(UUID().uuidString).yaml").path
+        try "name: one\ninput: [1, 1, 1]\nparams: {num_classes: 3}\nlayers:\n  - {op: flatten}\n  - {name: fc, op: linear, out: 3}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let model = Model(network: try build(path))
+        let weight = try #require(model.store["fc.weight"]), bias = try #require(model.store["fc.bias"])
+        weight.fill(1); bias.fill(1)
+        var config = OptimizerConfig(kind: .adamw, weightDecay: 0.1)
+        config.decayNormsAndBiases = decay
+        let optimizer = Optimizer(config, store: model.store)
+        for _ in 0..<3 { optimizer.step(lr: 0.5) }
+        let shrunk = Float(pow(1 - 0.5 * 0.1, 3.0))
+        #expect(abs(weight[0] - shrunk) < 1e-6)
+        #expect(abs(bias[0] - (decay ? shrunk : 1)) < 1e-6)
+    }
+
     @Test func schedulesMatchTorch() {
         let fixture = json(fixturePath("interop/schedules.json")) as! [String: [Double]]
         for (epoch, v) in fixture["cosine"]!.enumerated() {

@@ -18,7 +18,7 @@ import Testing
         // every setting away from its default (threads is a resource: the runner sets it)
         let values: [String: String] = [
             "data": "folder:\(root)", "resize": "32", "epochs": "2", "batch_size": "4", "optimizer": "adamw", "lr": "0.003",
-            "momentum": "0.8", "nesterov": "true", "weight_decay": "0.0001", "schedule": "step", "step_size": "1", "gamma": "0.5",
+            "momentum": "0.8", "nesterov": "true", "weight_decay": "0.0001", "decay_norms_and_biases": "false", "schedule": "step", "step_size": "1", "gamma": "0.5",
             "warmup": "0.5", "label_smoothing": "0.1", "validation": "0.2", "limit_train": "20", "limit_test": "10", "flip": "true",
             "pad_crop": "2", "mean": "[0.5, 0.4, 0.3]", "std": "[0.2, 0.25, 0.3]", "random_resized_crop": "true", "resize_shorter": "36",
             "skip_bad_images": "true", "init_from": "start.safetensors", "freeze_loaded": "true", "threads": "1",
