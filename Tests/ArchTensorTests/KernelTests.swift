@@ -403,6 +403,35 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
     }
 
+    /// The direct depthwise backward against the im2col one, over kernels, strides, padding,
+    /// dilation, accumulation and threads; and against central differences.
+    @Test(arguments: [(5, 1, 2, 1), (7, 2, 3, 1), (5, 1, 4, 2), (3, 2, 0, 1), (7, 1, 3, 1)])
+    func depthwiseBackwardMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int) {
+        var random = RandomSource(seed: 17)
+        let g = ConvGeometry(inChannels: 6, inHeight: 13, inWidth: 19, outChannels: 6, kernel: (kernel, kernel), stride: (stride, stride),
+                             padding: (padding, padding), dilation: (dilation, dilation), groups: 6)
+        let x = randomTensor([3, 6, 13, 19], &random), w = randomTensor([6, 1, kernel, kernel], &random)
+        let dy = randomTensor([3, 6, g.outHeight, g.outWidth], &random)
+        for accumulate in [false, true] {
+            for threads in [1, 2] {
+                let start = randomTensor([3, 6, 13, 19], &random)
+                let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
+                dx1.copy(from: start); dx2.copy(from: start)
+                let dw1 = randomTensor(w.shape, &random), db1 = randomTensor([6], &random)
+                let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [6])
+                dw2.copy(from: dw1); db2.copy(from: db1)
+                let workspace = Tensor(shape: [g.workspaceCount(batch: 3, threads: 1)])
+                Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx1, dWeight: dw1, dBias: db1, geometry: g, workspace: workspace, accumulate: accumulate)
+                DepthwiseKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, accumulate: accumulate,
+                                         parallel: Parallelism(threads: threads))
+                for (a, b) in [(dx1, dx2), (dw1, dw2), (db1, db2)] {
+                    let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
+                    #expect(worst < 2e-5, "k\(kernel) s\(stride) p\(padding) d\(dilation) accumulate \(accumulate): \(worst)")
+                }
+            }
+        }
+    }
+
     @Test func dropoutScalesKeptValuesAndIsSeeded() {
         let x = Tensor(shape: [10_000]); x.fill(1)
         let y = Tensor(shape: x.shape), mask = Tensor(shape: x.shape), y2 = Tensor(shape: x.shape)

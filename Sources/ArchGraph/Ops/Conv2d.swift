@@ -112,6 +112,11 @@ final class Conv2dRuntime: LayerRuntime {
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
+        // depthwise beyond 3x3: oneDNN 2.6 has no JIT weights gradient there (see DepthwiseKernel)
+        if DepthwiseKernel.applies(geometry), geometry.kernel.0 > 3 || geometry.kernel.1 > 3 {
+            return DepthwiseKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
+                                            accumulate: accumulate, parallel: context.parallel)
+        }
         if let conv = onednnConvolution(batch: x.shape[0], context.parallel) {
             return conv.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias,
                                  workspace: context.scratch(conv.workspaceCount), accumulate: accumulate)
