@@ -332,6 +332,14 @@ final class BuildState {
             let v = try withPath(path) { try Evaluator.value(of: binding.value, in: bodyScope.adding(Self.inputValues(input))) }
             bodyScope = bodyScope.adding([binding.key.text: v])
         }
+        for requirement in template.requirements {
+            let holds = try Self.evaluate(requirement.value, as: .bool, what: "require '\(requirement.key.text)'",
+                                          scope: bodyScope.adding(Self.inputValues(input))).prefixed(path)
+            guard holds == .bool(true) else {
+                let given = template.params.map { "\($0.name)=\(bound[$0.name]?.description ?? "?")" }.joined(separator: ", ")
+                throw SpecError("template '\(template.name)' requires \(requirement.key.text); found \(given), input \(input)", at: location).prefixed(path)
+            }
+        }
         let note = "in template '\(template.name)' instantiated as '\(path)' at \(location)"
         let inner = BuildContext(prefix: path, scope: bodyScope, isAux: context.isAux, notes: [note] + context.notes)
         templateStack.append(template.name)

@@ -9,10 +9,12 @@ public struct TemplateDecl: Sendable {
     public var report: [YEntry]
     /// Values computed from the parameters, in order, visible to the body (`let: {c1: "${n1x1 * 2}"}`).
     public var bindings: [YEntry]
+    /// Conditions every instantiation must meet, each with what it means: `require: {"out is even": "${out % 2 == 0}"}`.
+    public var requirements: [YEntry] = []
     public var layers: YNode
     public var location: SourceLocation
 
-    static let keys = ["doc", "label", "params", "let", "report", "layers"]
+    static let keys = ["doc", "label", "params", "let", "require", "report", "layers"]
 }
 
 /// An architecture file after `extends` and document overrides: still YAML nodes for the layers
@@ -153,9 +155,11 @@ public struct ArchitectureDocument: Sendable {
             }
             return entries
         }
-        return TemplateDecl(name: name, doc: entry.value["doc"]?.scalar?.text, label: entry.value["label"]?.scalar?.text,
-                            params: params, report: try mapping("report"), bindings: try mapping("let"), layers: layers,
-                            location: entry.key.location)
+        var template = TemplateDecl(name: name, doc: entry.value["doc"]?.scalar?.text, label: entry.value["label"]?.scalar?.text,
+                                    params: params, report: try mapping("report"), bindings: try mapping("let"), layers: layers,
+                                    location: entry.key.location)
+        template.requirements = try mapping("require")
+        return template
     }
 }
 

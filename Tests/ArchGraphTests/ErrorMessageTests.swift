@@ -74,6 +74,8 @@ import Testing
          "architectures/alexnet.yaml:33:9: features.12: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 256x1x1: the input is too small for this layer (network input 3x32x32)"),
         ("regnet-y-400mf", ["se_ratio=0.001"], nil,
          "architectures/regnet-y-400mf.yaml:79:46: trunk_output.block1.block1-0.f.se.fc1: conv2d 'out': expected a positive integer, found 0"),
+        ("shufflenet-v2-x1.0", ["widths=[24, 117, 232, 464, 1024]"], nil,
+         "architectures/shufflenet-v2-x1.0.yaml:70:17: stage2.0: template 'shuffle_unit' requires an even out (each half of the unit gives out / 2 channels); found out=117, stride=2, input 24x56x56"),
         ("resnet18", ["block=bottlenek"], nil,
          "--set block=bottlenek: parameter 'block': expected one of 'basic_block', 'bottleneck'; found 'bottlenek'"),
     ])
