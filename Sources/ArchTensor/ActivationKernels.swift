@@ -99,10 +99,8 @@ public enum GELUFunction: PointwiseFunction {
 
 /// Forward and backward of any `PointwiseFunction`, split across threads in contiguous chunks.
 public enum PointwiseKernel {
-    // y = f(x); y may be x only for functions whose derivative reads y alone (none here: the ops
-    // keep x and y apart)
-    // Specialized here for every function: called from ArchGraph, an unspecialized generic would
-    // dispatch every element (and every eight-lane vector) through the protocol.
+    // y = f(x). Specialized here for every function: called from ArchGraph, an unspecialized generic
+    // would dispatch every element (and every eight-lane vector) through the protocol.
     @_specialize(exported: true, where F == ReLU6Function)
     @_specialize(exported: true, where F == HardswishFunction)
     @_specialize(exported: true, where F == HardsigmoidFunction)

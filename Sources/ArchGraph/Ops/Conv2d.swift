@@ -71,11 +71,8 @@ func tooSmall(op: String, span: (Int, Int), padding: (Int, Int), input: Shape) -
 
 extension Conv2d: RuntimeProviding {
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
-        let g = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
-                             outChannels: out, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups)
-        return Conv2dRuntime(geometry: g, weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
-                             dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil,
-                             batch: batch)
+        Conv2dRuntime(layer: layer, store: store, batch: batch, out: out, kernel: kernel, stride: stride, padding: padding,
+                      dilation: dilation, groups: groups, bias: bias)
     }
 }
 
@@ -87,9 +84,15 @@ final class Conv2dRuntime: LayerRuntime {
     /// oneDNN declined.
     private var onednn: [[Int]: DNNLConvolution?] = [:]
 
-    init(geometry: ConvGeometry, weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?, batch: Int) {
-        self.geometry = geometry
-        self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
+    /// The convolution of `layer`'s input with its tensors `weight` (and `bias`) from the store.
+    init(layer: Layer, store: ParameterStore, batch: Int, out: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
+         dilation: (Int, Int), groups: Int, bias hasBias: Bool) {
+        geometry = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
+                                outChannels: out, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        weight = store[layer.path + ".weight"]!
+        dWeight = store.gradients[layer.path + ".weight"]!
+        bias = hasBias ? store[layer.path + ".bias"] : nil
+        dBias = hasBias ? store.gradients[layer.path + ".bias"] : nil
         self.batch = batch
     }
 

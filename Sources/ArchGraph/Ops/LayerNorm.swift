@@ -111,10 +111,7 @@ public struct ChannelLinear: LayerOp {
 
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
         // [out, C] is laid out as a 1x1 convolution's [out, C, 1, 1]
-        let g = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
-                             outChannels: out, kernel: (1, 1), stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1)
-        return Conv2dRuntime(geometry: g, weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
-                             dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil,
-                             batch: batch)
+        Conv2dRuntime(layer: layer, store: store, batch: batch, out: out, kernel: (1, 1), stride: (1, 1), padding: (0, 0),
+                      dilation: (1, 1), groups: 1, bias: bias)
     }
 }
