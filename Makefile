@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check
+.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check tensorboard-check
 
 run:
 	./scripts/run.sh
@@ -57,3 +57,11 @@ slurm-test: release
 # each (FUZZ_SECONDS), corpus in fuzz/corpus, crashes in fuzz/crashes, figures in fuzz/results
 fuzz: release
 	fuzz/run.sh
+
+# Issue 21: a short LeNet run with --tensorboard, read back by TensorBoard's own EventAccumulator
+# and checked against its metrics.json (needs `pip install tensorboard`; under a minute)
+tensorboard-check: release
+	rm -rf /tmp/archlab-tensorboard-check
+	.build/release/archlab train architectures/lenet.yaml --limit-train 3000 --limit-test 500 --epochs 2 --threads 1 \
+		--out /tmp/archlab-tensorboard-check/run --tensorboard /tmp/archlab-tensorboard-check/events
+	python3 scripts/tensorboard/check_events.py /tmp/archlab-tensorboard-check/events /tmp/archlab-tensorboard-check/run

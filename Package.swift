@@ -46,8 +46,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // Data sets, JPEG folders, transforms and the prefetching batch loader.
         .target(name: "ArchData", dependencies: ["ArchJSON", "ArchTensor", "CZlib", "CTurboJPEG"]),
-        // Optimizers, schedules, the training loop, metrics and checkpoints.
-        .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec"]),
+        // TensorBoard event files (TFRecord framing around hand-encoded Event protocol buffers); no dependencies.
+        .target(name: "ArchTensorBoard"),
+        // Optimizers, schedules, the training loop, metrics, checkpoints and TensorBoard logging.
+        .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
         // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Experiment files, trial expansion, the SQLite journal, the runner and generated reports.
@@ -64,7 +66,7 @@ let package = Package(
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec"]),
-        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec"]),
+        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
                     resources: []),
         .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain"]),

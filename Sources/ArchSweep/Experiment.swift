@@ -33,13 +33,16 @@ public struct Experiment: Sendable {
     public var seedPolicy: SeedPolicy?
     /// `halving: {min_epochs, eta}`: successive halving over the configurations (`Halving`).
     public var halving: Halving?
+    /// `tensorboard: false` turns off the TensorBoard event files every trial writes by default
+    /// into `DIR/tensorboard/<configuration>,seed=<seed>/`.
+    public var tensorboard = true
     public var strategy: Strategy
     public var configurations: [Configuration]
 
     public enum Strategy: String, Sendable, CaseIterable { case grid, zip, variants, ablation, random }
 
     public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline",
-                              "samples", "sample_seed", "halving"]
+                              "samples", "sample_seed", "halving", "tensorboard"]
     public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases",
                                       "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
                                       "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
@@ -101,6 +104,12 @@ public struct Experiment: Sendable {
         var experiment = Experiment(file: path, name: name, doc: root["doc"]?.scalar?.text, architecture: architecture, set: set,
                                     training: training, seeds: seeds, seedPolicy: seedPolicy, strategy: strategy, configurations: [])
         experiment.configurations = try experiment.expand(root)
+        if let t = root["tensorboard"] {
+            guard let s = t.scalar, let on = try ScalarReading.bool(s) else {
+                throw SpecError("tensorboard: expected true or false, found \(t.kindDescription)", at: t.location)
+            }
+            experiment.tensorboard = on
+        }
         if let h = root["halving"] {
             experiment.halving = try Halving(h)
             if seedPolicy != nil {

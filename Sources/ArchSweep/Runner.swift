@@ -97,11 +97,25 @@ public final class SweepRunner {
         if c.freezeLoaded { a.append("--freeze-loaded") }
         if let r = c.resize { a += ["--resize", String(r)] }
         if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
+        if experiment.tensorboard { a += ["--tensorboard", options.directory + "/tensorboard/" + Self.tensorBoardRun(t)] }
         if let n = c.limitTrain { a += ["--limit-train", String(n)] }
         if let n = c.limitTest { a += ["--limit-test", String(n)] }
         if !c.mean.isEmpty { a += ["--mean", c.mean.map { String($0) }.joined(separator: ",")] }
         if !c.std.isEmpty { a += ["--std", c.std.map { String($0) }.joined(separator: ",")] }
         return a
+    }
+
+    /// A trial's TensorBoard run name: its varied values and seed, `key=value,...,seed=N`, with
+    /// paths shortened to their file stem and characters other than letters, digits and `._=-+`
+    /// replaced by `_` (a folder name that shells and TensorBoard's run selector show as is).
+    static func tensorBoardRun(_ t: Trial) -> String {
+        let varied = t.configuration.varied.map { v -> String in
+            let value = v.value.contains("/") ? URL(fileURLWithPath: v.value).deletingPathExtension().lastPathComponent : v.value
+            return "\(v.key)=\(value)"
+        }
+        let name = (varied.isEmpty ? [t.configuration.label] : varied) + ["seed=\(t.seed)"]
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=-+")
+        return String(name.joined(separator: ",").map { allowed.contains($0) || $0 == "," ? $0 : "_" })
     }
 
     /// Where this runner's journal and lock live: DIR, or DIR/shards/K for a shard.

@@ -56,22 +56,24 @@ public struct EpochMetrics: Codable, Sendable {
     public var trainLoss: Double
     public var trainAccuracy: Double
     public var validationAccuracy: Double?
+    /// Mean cross-entropy on the validation split (nil without one, and in runs recorded before it was kept).
+    public var validationLoss: Double?
     public var testLoss: Double
     public var testAccuracy: Double
     public var seconds: Double
     /// What the machine was doing during the epoch (nil in runs recorded before it was measured).
     public var load: MachineLoad?
 
-    public init(epoch: Int, lr: Double, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, testLoss: Double,
-                testAccuracy: Double, seconds: Double, load: MachineLoad? = nil) {
+    public init(epoch: Int, lr: Double, trainLoss: Double, trainAccuracy: Double, validationAccuracy: Double?, validationLoss: Double? = nil,
+                testLoss: Double, testAccuracy: Double, seconds: Double, load: MachineLoad? = nil) {
         self.epoch = epoch; self.lr = lr; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
-        self.validationAccuracy = validationAccuracy; self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.seconds = seconds
+        self.validationAccuracy = validationAccuracy; self.validationLoss = validationLoss; self.testLoss = testLoss; self.testAccuracy = testAccuracy; self.seconds = seconds
         self.load = load
     }
 
     enum CodingKeys: String, CodingKey {
         case epoch, lr, seconds, load
-        case trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationAccuracy = "validation_accuracy"
+        case trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationAccuracy = "validation_accuracy", validationLoss = "validation_loss"
         case testLoss = "test_loss", testAccuracy = "test_accuracy"
     }
 }
@@ -111,10 +113,28 @@ public struct RunMetrics: Codable, Sendable {
     }
 }
 
+/// One training step as observers see it.
+public struct StepProgress: Sendable {
+    /// 0-based epoch.
+    public var epoch: Int
+    /// 1-based step within the epoch, of `steps`.
+    public var step: Int, steps: Int
+    /// This batch's mean cross-entropy.
+    public var loss: Double
+    /// Mean loss and accuracy over the epoch's batches so far.
+    public var meanLoss: Double, accuracy: Double
+    /// Training images per second in this epoch so far, loader included.
+    public var imagesPerSecond: Double
+    /// The learning rate this step used.
+    public var lr: Double
+    /// Steps since the run began, this one included (1-based): TensorBoard's x axis.
+    public var globalStep: Int { epoch * steps + step }
+}
+
 /// Progress events of a run (the CLI draws a bar or log lines from them).
 public protocol TrainingObserver: AnyObject {
     func started(config: TrainingConfig, network: Network, trainCount: Int, stepsPerEpoch: Int)
-    func step(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+    func step(_ progress: StepProgress)
     func epochFinished(_ metrics: EpochMetrics, best: Bool)
     func diverged(_ message: String)
     /// `resume`: the run continues after `epoch` complete epochs, or (with a note) starts over.
@@ -295,8 +315,8 @@ public final class Trainer {
                 correct += Self.correct(plan.logits, labels)
                 seen += labels.count
                 let elapsed = Date().timeIntervalSince(epochStart)
-                observer?.step(epoch: epoch, step: b + 1, of: loader.batchCount, loss: lossSum / Double(seen),
-                               accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
+                observer?.step(StepProgress(epoch: epoch, step: b + 1, steps: loader.batchCount, loss: loss, meanLoss: lossSum / Double(seen),
+                                            accuracy: Double(correct) / Double(seen), imagesPerSecond: Double(seen) / max(elapsed, 1e-9), lr: lr))
                 return true
             }
             if let stopped { throw stopped }
@@ -308,10 +328,12 @@ public final class Trainer {
                 observer?.diverged(divergedMessage)
                 break
             }
-            let validationAccuracy = try validation.map { try evaluate($0).accuracy }
+            let validationResult = try validation.map { try evaluate($0) }
+            let validationAccuracy = validationResult?.accuracy
             let (testAccuracy, testLoss) = try evaluate(test)
             let record = EpochMetrics(epoch: epoch + 1, lr: lr, trainLoss: lossSum / Double(max(1, seen)),
                                       trainAccuracy: Double(correct) / Double(max(1, seen)), validationAccuracy: validationAccuracy,
+                                      validationLoss: validationResult?.loss,
                                       testLoss: testLoss, testAccuracy: testAccuracy, seconds: Date().timeIntervalSince(epochStart),
                                       load: loadProbe.finish())
             metrics.epochs.append(record)

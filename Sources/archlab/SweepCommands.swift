@@ -103,6 +103,7 @@ struct SweepCommand: ParsableCommand {
         options.shard = try shard.map(Shard.init(parsing:))
         options.echoTrialOutput = isatty(STDOUT_FILENO) != 0
         print("\(experiment.name): \(trials.count) trials into \(directory) (all \(experiment.configurations.count) networks built and shape-checked)")
+        if experiment.tensorboard { print("live curves: tensorboard --logdir \(directory)/tensorboard") }
         let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
         let outcome: SweepRunner.Outcome
         do {

@@ -77,6 +77,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run directory.") var out: String
     @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same --threads); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
     var resume = false
+    @Option(help: "Also write TensorBoard event files into this directory (scalars per step and per epoch, the settings and the network as text); view with `tensorboard --logdir DIR`.")
+    var tensorboard: String?
     @Option(help: "Stop after this many epochs (the schedule stays that of --epochs; continue later with --resume). Successive halving uses it.")
     var stopAfterEpoch: Int?
 
@@ -117,7 +119,8 @@ struct TrainCommand: ParsableCommand {
         }
         let metrics: RunMetrics
         do {
-            metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: ProgressPrinter(), resume: resume, stopAfter: stopAfterEpoch) }
+            let observer: TrainingObserver = tensorboard.map { ObserverGroup([ProgressPrinter(), TensorBoardObserver(directory: $0)]) } ?? ProgressPrinter()
+            metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: observer, resume: resume, stopAfter: stopAfterEpoch) }
         } catch let mismatch as Checkpoint.Mismatch {
             throw Diagnostics.fail(mismatch.description)
         }
@@ -177,7 +180,8 @@ final class ProgressPrinter: TrainingObserver {
         fflush(stdout)
     }
 
-    func step(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double) {
+    func step(_ p: StepProgress) {
+        let (epoch, step, steps) = (p.epoch, p.step, p.steps)
         if step == 1 { epochStart = Date() }
         self.epoch = epoch
         let elapsed = Date().timeIntervalSince(runStart)
@@ -185,8 +189,8 @@ final class ProgressPrinter: TrainingObserver {
         if startDone == nil { startDone = done - 1 / Double(steps); runStart = Date() }
         let trained = done - startDone!
         let eta = trained > 0 && elapsed > 0 ? elapsed / trained * (Double(epochs) - done) : 0
-        let text = String(format: "epoch %d/%d %5d/%d loss %.4f acc %.4f %.0f img/s ETA %@", epoch + 1, epochs, step, steps, loss,
-                          accuracy, imagesPerSecond, Self.duration(eta))
+        let text = String(format: "epoch %d/%d %5d/%d loss %.4f acc %.4f %.0f img/s ETA %@", epoch + 1, epochs, step, steps, p.meanLoss,
+                          p.accuracy, p.imagesPerSecond, Self.duration(eta))
         if terminal {
             let width = 20, filled = Int(Double(width) * Double(step) / Double(steps))
             print("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text, terminator: "")

@@ -260,3 +260,26 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         expectLocatedError(experiment("r.yaml", header + text), message)
     }
 }
+
+/// Every trial of a sweep writes TensorBoard events into a run folder named by its varied values
+/// and seed, unless the experiment says `tensorboard: false`.
+@Suite struct TensorBoardRunTests {
+    func tensorBoardArgument(_ e: Experiment) throws -> [String?] {
+        let runner = SweepRunner(experiment: e, trials: try e.trials(), options: .init(directory: "/out", executable: "archlab"), log: { _ in })
+        return try e.trials().map { t in
+            let a = runner.arguments(t, threads: 1, out: "/out/trials/x")
+            return a.firstIndex(of: "--tensorboard").map { a[$0 + 1] }
+        }
+    }
+
+    @Test func runFoldersAreNamedByVariedValuesAndSeed() throws {
+        let grid = try Experiment.load(experiment("g.yaml", header + "seeds: [0, 3]\naxes:\n  architecture: [ARCH/lenet.yaml]\n  training.lr: [0.01]\n  layers.fc1.out: [60]\n"))
+        #expect(try tensorBoardArgument(grid) == ["/out/tensorboard/architecture=lenet,training.lr=0.01,layers.fc1.out=60,seed=0",
+                                                  "/out/tensorboard/architecture=lenet,training.lr=0.01,layers.fc1.out=60,seed=3"])
+        let variants = try Experiment.load(experiment("v.yaml", header + "strategy: variants\nvariants:\n  - {name: small net, set: {layers.fc1.out: 30}}\n"))
+        #expect(try tensorBoardArgument(variants).allSatisfy { $0?.hasPrefix("/out/tensorboard/") == true && !$0!.contains(" ") })
+        let off = try Experiment.load(experiment("o.yaml", header + "tensorboard: false\naxes:\n  layers.fc1.out: [60]\n"))
+        #expect(try tensorBoardArgument(off) == [nil])
+        expectLocatedError(experiment("b.yaml", header + "tensorboard: sometimes\naxes:\n  layers.fc1.out: [60]\n"), "tensorboard: expected true or false")
+    }
+}

@@ -32,7 +32,7 @@ import Testing
     final class Notes: TrainingObserver {
         var notes: [String?] = []
         func started(config: TrainingConfig, network: Network, trainCount: Int, stepsPerEpoch: Int) {}
-        func step(epoch: Int, step s: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double) {}
+        func step(_ progress: StepProgress) {}
         func epochFinished(_ metrics: EpochMetrics, best: Bool) {}
         func diverged(_ message: String) {}
         func resumed(epoch: Int, note: String?) { notes.append(note) }
