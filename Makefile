@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check tensorboard-check
+.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check tensorboard-check onnx-check
 
 run:
 	./scripts/run.sh
@@ -65,3 +65,9 @@ tensorboard-check: release
 	.build/release/archlab train architectures/lenet.yaml --limit-train 3000 --limit-test 500 --epochs 2 --threads 1 \
 		--out /tmp/archlab-tensorboard-check/run --tensorboard /tmp/archlab-tensorboard-check/events
 	python3 scripts/tensorboard/check_events.py /tmp/archlab-tensorboard-check/events /tmp/archlab-tensorboard-check/run
+
+# Issue 21: every architecture file exported to ONNX, checked with onnx.checker and run in
+# onnxruntime against archlab forward (needs `pip install onnx onnxruntime safetensors numpy`;
+# about 8 minutes, most of it VGG's 0.5 GB weight files); writes reports/onnx-export.md
+onnx-check: release
+	python3 scripts/onnx/check_export.py | tee reports/onnx-export.md

@@ -46,8 +46,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // Data sets, JPEG folders, transforms and the prefetching batch loader.
         .target(name: "ArchData", dependencies: ["ArchJSON", "ArchTensor", "CZlib", "CTurboJPEG"]),
-        // TensorBoard event files (TFRecord framing around hand-encoded Event protocol buffers); no dependencies.
-        .target(name: "ArchTensorBoard"),
+        // The protocol-buffer wire format, written by hand for TensorBoard events and ONNX models; no dependencies.
+        .target(name: "ArchProtobuf"),
+        // TensorBoard event files (TFRecord framing around Event protocol buffers).
+        .target(name: "ArchTensorBoard", dependencies: ["ArchProtobuf"]),
         // Optimizers, schedules, the training loop, metrics, checkpoints and TensorBoard logging.
         .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
         // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.
@@ -58,9 +60,11 @@ let package = Package(
         .target(name: "ArchSpec", dependencies: ["ArchJSON", .product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
         .target(name: "ArchGraph", dependencies: ["ArchJSON", "ArchSpec", "ArchTensor"]),
+        // ONNX model files from the op-by-op inference graphs of ArchGraph.
+        .target(name: "ArchONNX", dependencies: ["ArchGraph", "ArchProtobuf"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchJSON", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep",
+            "ArchJSON", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep", "ArchONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cliSettings),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),

@@ -56,6 +56,9 @@ public protocol LayerOp: Sendable, RuntimeProviding {
     /// How the op initializes `tensor` when the file's `init:` does not say (nil: PyTorch's
     /// default for conv and linear weights, batch norm's ones and zeros).
     func initialization(of tensor: String) -> Initializer.Scheme?
+    /// Adds the op's inference nodes to `graph` for `layer` applied to the value named `input`,
+    /// and returns its output value's name (ops without an ONNX form keep the default, which throws).
+    func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String
 }
 
 extension LayerOp {

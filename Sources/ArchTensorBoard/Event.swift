@@ -1,3 +1,4 @@
+import ArchProtobuf
 import Foundation
 
 /// One record of a TensorBoard event file: TensorFlow's `Event` protocol buffer

@@ -74,3 +74,51 @@ public struct GELU: PointwiseActivation {
     public static let summary = "GELU, exact erf form, x * Phi(x)"
     public init() {}
 }
+
+// MARK: - ONNX
+
+extension ReLU6 {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let low = graph.constant(layer.path + "/min", [0], dims: []), high = graph.constant(layer.path + "/max", [6], dims: [])
+        return graph.add("Clip", [input, low, high], name: layer.path)
+    }
+}
+
+extension Hardswish {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("HardSwish", [input], name: layer.path)
+    }
+}
+
+extension Hardsigmoid {
+    /// `max(0, min(1, x / 6 + 1 / 2))`, PyTorch's relu6(x + 3) / 6.
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("HardSigmoid", [input], [("alpha", .float(1 / 6)), ("beta", .float(0.5))], name: layer.path)
+    }
+}
+
+extension Sigmoid {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("Sigmoid", [input], name: layer.path)
+    }
+}
+
+extension SiLU {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let gate = graph.add("Sigmoid", [input], name: layer.path + "/sigmoid")
+        return graph.add("Mul", [input, gate], name: layer.path)
+    }
+}
+
+extension GELU {
+    /// `x * (1 + erf(x / sqrt(2))) / 2` (opset 17 has no Gelu node).
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let root2 = graph.constant(layer.path + "/sqrt2", [Float(2).squareRoot()], dims: [])
+        let one = graph.constant(layer.path + "/one", [1], dims: []), half = graph.constant(layer.path + "/half", [0.5], dims: [])
+        let scaled = graph.add("Div", [input, root2], name: layer.path + "/div")
+        let erf = graph.add("Erf", [scaled], name: layer.path + "/erf")
+        let shifted = graph.add("Add", [erf, one], name: layer.path + "/add")
+        let product = graph.add("Mul", [input, shifted], name: layer.path + "/mul")
+        return graph.add("Mul", [product, half], name: layer.path)
+    }
+}

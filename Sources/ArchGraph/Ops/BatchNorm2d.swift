@@ -124,3 +124,22 @@ extension LocalResponseNorm: RuntimeProviding {
             })
     }
 }
+
+// MARK: - ONNX
+
+extension BatchNorm2d {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let c = layer.input.channels
+        let scale = affine ? try graph.weight(layer, "weight") : graph.constant(layer.path + ".weight", [Float](repeating: 1, count: c))
+        let shift = affine ? try graph.weight(layer, "bias") : graph.constant(layer.path + ".bias", [Float](repeating: 0, count: c))
+        return graph.add("BatchNormalization", [input, scale, shift, try graph.weight(layer, "running_mean"), try graph.weight(layer, "running_var")],
+                         [("epsilon", .float(Float(eps)))], name: layer.path)
+    }
+}
+
+extension LocalResponseNorm {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("LRN", [input], [("size", .int(size)), ("alpha", .float(Float(alpha))), ("beta", .float(Float(beta))), ("bias", .float(Float(k)))],
+                  name: layer.path)
+    }
+}

@@ -70,3 +70,26 @@ public struct Chunk: LayerOp {
                                 backward: { _, _, dy, dx, acc, _ in ChannelKernel.sliceBackward(dy, start: start, into: dx, accumulate: acc) })
     }
 }
+
+// MARK: - ONNX
+
+extension ChannelShuffle {
+    /// Reshape to `[N, groups, C/groups, H, W]`, swap axes 1 and 2, reshape back (0 keeps the batch).
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let s = layer.input
+        let split = graph.constant(layer.path + "/grouped", ints: [0, groups, s.channels / groups, s.height, s.width])
+        let merged = graph.constant(layer.path + "/merged", ints: [0, s.channels, s.height, s.width])
+        let grouped = graph.add("Reshape", [input, split], name: layer.path + "/reshape")
+        let swapped = graph.add("Transpose", [grouped], [("perm", .ints([0, 2, 1, 3, 4]))], name: layer.path + "/transpose")
+        return graph.add("Reshape", [swapped, merged], name: layer.path)
+    }
+}
+
+extension Chunk {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let size = layer.input.channels / chunks
+        let starts = graph.constant(layer.path + "/starts", ints: [index * size]), ends = graph.constant(layer.path + "/ends", ints: [(index + 1) * size])
+        let axes = graph.constant(layer.path + "/axes", ints: [1])
+        return graph.add("Slice", [input, starts, ends, axes], name: layer.path)
+    }
+}

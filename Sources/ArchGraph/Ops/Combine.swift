@@ -16,6 +16,9 @@ public protocol CombineOp: Sendable {
     func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool)
     /// Whether a single branch is combined with the input itself (residual add).
     var addsInputToSingleBranch: Bool { get }
+    /// Adds the inference node combining `operands` (the branch outputs, then the input for a
+    /// one-branch add or multiply) to `graph`; returns its output's name.
+    func exportONNX(_ graph: inout ONNXGraph, operands: [String], combination: Combination) throws -> String
 }
 
 /// Concatenation of parallel branches along channels (`torch.cat(outputs, 1)`), as in Inception.
@@ -137,5 +140,26 @@ extension Add {
     }
     public func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool) {
         Elementwise.copy(dy, into: dx, accumulate: accumulate)
+    }
+}
+
+// MARK: - ONNX
+
+extension Concat {
+    public func exportONNX(_ graph: inout ONNXGraph, operands: [String], combination: Combination) throws -> String {
+        graph.add("Concat", operands, [("axis", .int(1))], name: combination.path + "/concat")
+    }
+}
+
+extension Add {
+    public func exportONNX(_ graph: inout ONNXGraph, operands: [String], combination: Combination) throws -> String {
+        graph.add(operands.count == 2 ? "Add" : "Sum", operands, name: combination.path + "/add")
+    }
+}
+
+extension Multiply {
+    public func exportONNX(_ graph: inout ONNXGraph, operands: [String], combination: Combination) throws -> String {
+        guard operands.count == 2 else { throw ONNXGraph.ExportError(description: "multiply of \(operands.count) operands") }
+        return graph.add("Mul", operands, name: combination.path + "/multiply")
     }
 }

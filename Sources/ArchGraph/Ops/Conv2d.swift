@@ -129,3 +129,15 @@ final class Conv2dRuntime: LayerRuntime {
                               parallel: context.parallel)
     }
 }
+
+// MARK: - ONNX
+
+extension Conv2d {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        var inputs = [input, try graph.weight(layer, "weight")]
+        if bias { inputs.append(try graph.weight(layer, "bias")) }
+        return graph.add("Conv", inputs, [("kernel_shape", .ints([kernel.0, kernel.1])), ("strides", .ints([stride.0, stride.1])),
+                                           ("pads", .ints([padding.0, padding.1, padding.0, padding.1])),
+                                           ("dilations", .ints([dilation.0, dilation.1])), ("group", .int(groups))], name: layer.path)
+    }
+}

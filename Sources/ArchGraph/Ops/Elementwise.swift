@@ -98,3 +98,26 @@ extension Identity: RuntimeProviding {
                          backward: { _, _, dy, dx, acc, _ in Elementwise.copy(dy, into: dx, accumulate: acc) })
     }
 }
+
+// MARK: - ONNX
+
+extension ReLU {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("Relu", [input], name: layer.path)
+    }
+}
+
+extension Dropout {
+    /// Inference: the identity (no node).
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String { input }
+}
+
+extension Flatten {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("Flatten", [input], [("axis", .int(1))], name: layer.path)
+    }
+}
+
+extension Identity {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String { input }
+}

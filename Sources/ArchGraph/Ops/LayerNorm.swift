@@ -115,3 +115,26 @@ public struct ChannelLinear: LayerOp {
                       dilation: (1, 1), groups: 1, bias: bias)
     }
 }
+
+// MARK: - ONNX
+
+extension LayerNorm2d {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.channelLayerNorm(input, scale: try graph.weight(layer, "weight"), bias: try graph.weight(layer, "bias"), eps: eps, name: layer.path)
+    }
+}
+
+extension LayerScale {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("Mul", [input, try graph.weight(layer, "", dims: [layer.input.channels, 1, 1])], name: layer.path)
+    }
+}
+
+extension ChannelLinear {
+    /// A 1x1 convolution with the linear layer's weight `[out, in]` seen as `[out, in, 1, 1]`.
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        var inputs = [input, try graph.weight(layer, "weight", dims: [out, layer.input.channels, 1, 1])]
+        if bias { inputs.append(try graph.weight(layer, "bias")) }
+        return graph.add("Conv", inputs, [("kernel_shape", .ints([1, 1]))], name: layer.path)
+    }
+}

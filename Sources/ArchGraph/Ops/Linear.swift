@@ -59,3 +59,13 @@ final class LinearRuntime: LayerRuntime {
         LinearKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, accumulate: accumulate, parallel: context.parallel)
     }
 }
+
+// MARK: - ONNX
+
+extension Linear {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        var inputs = [input, try graph.weight(layer, "weight")]
+        if bias { inputs.append(try graph.weight(layer, "bias")) }
+        return graph.add("Gemm", inputs, [("transB", .int(1))], name: layer.path)
+    }
+}

@@ -186,3 +186,55 @@ extension AdaptiveAvgPool2d: RuntimeProviding {
             backward: { _, _, dy, dx, acc, c in AdaptiveAvgPoolKernel.backward(dy: dy, dx: dx, accumulate: acc, parallel: c.parallel) })
     }
 }
+
+// MARK: - ONNX
+
+extension PoolWindow {
+    var onnxAttributes: [(name: String, value: ONNXGraph.Attribute)] {
+        [("kernel_shape", .ints([kernel.0, kernel.1])), ("strides", .ints([stride.0, stride.1])),
+         ("pads", .ints([padding.0, padding.1, padding.0, padding.1])), ("ceil_mode", .int(ceilMode ? 1 : 0))]
+    }
+}
+
+extension MaxPool2d {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("MaxPool", [input], window.onnxAttributes, name: layer.path)
+    }
+}
+
+extension AvgPool2d {
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        graph.add("AveragePool", [input], window.onnxAttributes + [("count_include_pad", .int(countIncludePad ? 1 : 0))], name: layer.path)
+    }
+}
+
+extension AdaptiveAvgPool2d {
+    /// GlobalAveragePool for size 1, AveragePool where the size divides the input, and otherwise
+    /// (uneven or overlapping windows) a MatMul of the flattened planes with the averaging matrix.
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String {
+        let (h, w, c) = (layer.input.height, layer.input.width, layer.input.channels)
+        if size == (1, 1) { return graph.add("GlobalAveragePool", [input], name: layer.path) }
+        if h == size.0 && w == size.1 { return input }
+        if h % size.0 == 0 && w % size.1 == 0 {
+            let k = [h / size.0, w / size.1]
+            return graph.add("AveragePool", [input], [("kernel_shape", .ints(k)), ("strides", .ints(k))], name: layer.path)
+        }
+        // weights[(y * w + x) * cells + (i * size.1 + j)] = 1 / window area when (y, x) is in cell (i, j)
+        let cells = size.0 * size.1
+        var matrix = [Float](repeating: 0, count: h * w * cells)
+        for i in 0..<size.0 {
+            let rows = Self.window(i, input: h, output: size.0)
+            for j in 0..<size.1 {
+                let cols = Self.window(j, input: w, output: size.1)
+                let share = 1 / Float(rows.count * cols.count)
+                for y in rows { for x in cols { matrix[(y * w + x) * cells + i * size.1 + j] = share } }
+            }
+        }
+        let flatShape = graph.constant(layer.path + "/planes", ints: [0, c, h * w])
+        let outShape = graph.constant(layer.path + "/cells", ints: [0, c, size.0, size.1])
+        let averaging = graph.constant(layer.path + "/averaging", matrix, dims: [h * w, cells])
+        let planes = graph.add("Reshape", [input, flatShape], name: layer.path + "/flatten")
+        let pooled = graph.add("MatMul", [planes, averaging], name: layer.path + "/average")
+        return graph.add("Reshape", [pooled, outShape], name: layer.path)
+    }
+}

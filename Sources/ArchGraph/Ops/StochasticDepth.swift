@@ -42,3 +42,8 @@ extension StochasticDepth: RuntimeProviding {
             })
     }
 }
+
+extension StochasticDepth {
+    /// Inference: the identity (no node).
+    public func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String { input }
+}
