@@ -15,11 +15,29 @@ public struct YAMLLoader: Sendable {
 
     public init() {}
 
+    /// For a missing file: the YAML file beside it that its name most likely meant (`.yml` for
+    /// `.yaml` and back, or a close spelling), as a note.
+    static func similarFiles(to path: String) -> [String] {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {
+            return ["the folder \(directory.path) does not exist either"]
+        }
+        let yaml = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+        let stem = url.deletingPathExtension().lastPathComponent
+        let sameStem = yaml.filter { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent == stem }
+        let beside = (path as NSString).deletingLastPathComponent
+        func shown(_ name: String) -> String { beside.isEmpty ? name : beside + "/" + name }
+        if let match = sameStem.first { return ["did you mean \(shown(match))?"] }
+        if let close = Suggestion.closest(to: url.lastPathComponent, in: yaml) { return ["did you mean \(shown(close))?"] }
+        return []
+    }
+
     /// Loads and parses a file. A missing or unreadable file is an error located at the file itself.
     public func load(file path: String) throws -> YNode {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw SpecError("no such file", at: SourceLocation(file: path, line: 1, column: 1))
+            throw SpecError("no such file", at: SourceLocation(file: path, line: 1, column: 1), notes: Self.similarFiles(to: path))
         }
         guard !isDirectory.boolValue else {
             throw SpecError("is a directory, expected a YAML file", at: SourceLocation(file: path, line: 1, column: 1))

@@ -24,11 +24,24 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Summarize the progress of the sweep in DIR (every shard; squeue when available) and exit.", valueName: "DIR"))
     var status: String?
     @OptionGroup var slurm: SlurmOptions
+    @Option(help: ArgumentHelp("Sweep without an experiment file: this architecture, with --axis, --seeds and --training; the experiment file it stands for is written to DIR/experiment.yaml.", valueName: "ARCH.yaml"))
+    var base: String?
+    @Option(help: ArgumentHelp("With --base: an axis of the grid, a parameter, --set path or training.<setting> and its values (repeatable).", valueName: "key=v1,v2,..."))
+    var axis: [String] = []
+    @Option(help: ArgumentHelp("With --base: the seeds (default 0).", valueName: "0,1,2")) var seeds: String?
+    @Option(help: ArgumentHelp("With --base: a training setting for every trial (repeatable).", valueName: "setting=value"))
+    var training: [String] = []
+    @Option(help: "With --base: the experiment's name (default: the architecture's and the axes' names).") var name: String?
+    @Option(help: ArgumentHelp("With --base: also save the experiment file here.", valueName: "FILE.yaml")) var save: String?
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if status != nil, file != nil { throw ValidationError("--status DIR takes no experiment file") }
-        if status == nil, file == nil { throw ValidationError("missing the experiment file (or --status DIR)") }
+        if base != nil, file != nil { throw ValidationError("give an experiment file or --base ARCH.yaml with --axis, not both") }
+        if base == nil, !axis.isEmpty || seeds != nil || !training.isEmpty || name != nil || save != nil {
+            throw ValidationError("--axis, --seeds, --training, --name and --save go with --base ARCH.yaml")
+        }
+        if status == nil, file == nil, base == nil { throw ValidationError("missing the experiment file (or --base ARCH.yaml --axis ..., or --status DIR)") }
         if let shard {
             do { _ = try Shard(parsing: shard) } catch let error as ShardError { throw ValidationError(error.message) }
         }
@@ -42,7 +55,7 @@ struct SweepCommand: ParsableCommand {
             do { print(try SweepStatus.summary(directory: status)) } catch let failure as Slurm.Failure { throw Diagnostics.fail(failure.description) }
             return
         }
-        let file = self.file!
+        let file = try self.file ?? writeMultirunExperiment()
         let experiment = try Diagnostics.run { try Experiment.load(file) }
         let trials = try Diagnostics.run { try experiment.trials() }
         let directory = out ?? "runs/\(experiment.name)"
@@ -131,6 +144,26 @@ struct SweepCommand: ParsableCommand {
         if outcome.interrupted > 0 { print("interrupted trials run again when you rerun the same command") }
         print("report: \(written.first ?? directory)")
         if outcome.failed + outcome.interrupted > 0 { throw ExitCode(1) }
+    }
+}
+
+extension SweepCommand {
+    /// `--base`: writes the experiment file the options stand for into the sweep's directory (and
+    /// `--save`), and returns its path.
+    func writeMultirunExperiment() throws -> String {
+        let multirun = Multirun(base: base!, axes: axis, seeds: seeds.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [],
+                                training: training, name: name)
+        let directory = out ?? "runs/\(multirun.experimentName)"
+        do {
+            for (folder, path) in [(directory, directory + "/experiment.yaml")] + (save.map { [((($0 as NSString).deletingLastPathComponent), $0)] } ?? []) {
+                try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+                try AtomicFile.write(Data(try multirun.yaml(in: folder.isEmpty ? "." : folder).utf8), to: path)
+            }
+        } catch let invalid as Multirun.Invalid {
+            throw ValidationError(invalid.description)
+        }
+        if let save { print("saved the experiment as \(save)") }
+        return directory + "/experiment.yaml"
     }
 }
 

@@ -1,5 +1,5 @@
 import ArchSpec
-import ArchSweep
+@testable import ArchSweep
 import ArchTrain
 import Foundation
 import Testing
@@ -281,5 +281,30 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         let off = try Experiment.load(experiment("o.yaml", header + "tensorboard: false\naxes:\n  layers.fc1.out: [60]\n"))
         #expect(try tensorBoardArgument(off) == [nil])
         expectLocatedError(experiment("b.yaml", header + "tensorboard: sometimes\naxes:\n  layers.fc1.out: [60]\n"), "tensorboard: expected true or false")
+    }
+}
+
+/// `archlab sweep --base ARCH --axis k=v1,v2 --seeds ... --training k=v`: the experiment file it
+/// stands for loads like a written one.
+@Suite struct MultirunTests {
+    @Test func commandLineSweepBecomesAnExperimentFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-multirun-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let run = Multirun(base: repositoryRoot.path + "/architectures/lenet.yaml", axes: ["layers.fc1.out=30,60", "training.lr=0.01,0.1"],
+                           seeds: ["0", "2"], training: ["epochs=1", "limit_train=100", "mean=[0.5]"], name: nil)
+        let path = dir + "/experiment.yaml"
+        try run.yaml(in: dir).write(toFile: path, atomically: true, encoding: .utf8)
+        let e = try Experiment.load(path)
+        #expect(e.name == "lenet-layers.fc1.out-training.lr")
+        #expect(e.configurations.map(\.label) == ["layers.fc1.out=30, training.lr=0.01", "layers.fc1.out=30, training.lr=0.1",
+                                                   "layers.fc1.out=60, training.lr=0.01", "layers.fc1.out=60, training.lr=0.1"])
+        #expect(e.seeds == [0, 2])
+        let trials = try e.trials()
+        #expect(trials.count == 8 && trials.allSatisfy { $0.training.epochs == 1 && $0.training.limitTrain == 100 && $0.training.mean == [0.5] })
+        #expect(Multirun.items("0.25, [64, 96],{a: 1, b: 2}") == ["0.25", "[64, 96]", "{a: 1, b: 2}"])
+        #expect(Multirun.relativePath("/a/b/c.yaml", from: "/a/d/e") == "../../b/c.yaml")
+        #expect(Multirun.relativePath("/a/b/c.yaml", from: "/x") == "/a/b/c.yaml")
+        #expect(throws: Multirun.Invalid.self) { try Multirun(base: "a.yaml", axes: ["width"], seeds: [], training: [], name: nil).yaml(in: dir) }
+        #expect(throws: Multirun.Invalid.self) { try Multirun(base: "a.yaml", axes: ["w=1"], seeds: [], training: ["lr: 3"], name: nil).yaml(in: dir) }
     }
 }
