@@ -44,8 +44,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
-        // Data sets, JPEG folders, transforms and the prefetching batch loader.
-        .target(name: "ArchData", dependencies: ["ArchJSON", "ArchTensor", "CZlib", "CTurboJPEG"]),
+        // libpng's simplified API (Debian: libpng-dev); only ArchData imports it.
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // Data sets, JPEG/PNG folders, transforms and the prefetching batch loader.
+        .target(name: "ArchData", dependencies: ["ArchJSON", "ArchTensor", "CZlib", "CTurboJPEG", "CPNG"]),
         // The protocol-buffer wire format, written by hand for TensorBoard events and ONNX models; no dependencies.
         .target(name: "ArchProtobuf"),
         // TensorBoard event files (TFRecord framing around Event protocol buffers).

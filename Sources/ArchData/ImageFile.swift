@@ -3,7 +3,7 @@ import Foundation
 
 /// One image read from a file for prediction, as the network's `channels` expect it, pixels in
 /// [0, 1] (CHW):
-/// - JPEG (libjpeg-turbo): colour, converted to one channel when the network was trained on
+/// - JPEG (libjpeg-turbo) or PNG (libpng, any bit depth and colour type, alpha dropped): colour, converted to one channel when the network was trained on
 ///   grayscale data with ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B, what Pillow's
 ///   `convert("L")` computes);
 /// - `.npy`: float32 [C, H, W], [1, C, H, W] or [H, W] (one channel), values in [0, 1] as
@@ -11,12 +11,8 @@ import Foundation
 public enum ImageFile {
     public static func read(_ path: String, channels: Int) throws -> ImageSet {
         if path.lowercased().hasSuffix(".npy") { return try readNumPy(path, channels: channels) }
-        guard [1, 3].contains(channels) else { throw DataError(path, "a JPEG gives 1 or 3 channels; the network expects \(channels)") }
-        let image: RGBImage
-        do { image = try JPEGCodec.perThread.decode(file: path) } catch let e as DataError {
-            let png = FileManager.default.contents(atPath: path).map { $0.starts(with: [0x89, 0x50, 0x4E, 0x47]) } ?? false
-            throw png ? DataError(path, "a PNG image: predict reads JPEG and .npy (convert it, e.g. with `convert x.png x.jpg`)") : e
-        }
+        guard [1, 3].contains(channels) else { throw DataError(path, "a JPEG or PNG gives 1 or 3 channels; the network expects \(channels)") }
+        let image = try ImageDecoder.decode(file: path)
         let plane = image.width * image.height
         var pixels = [Float](repeating: 0, count: channels * plane)
         image.pixels.withUnsafeBufferPointer { px in
@@ -45,8 +41,8 @@ public enum ImageFile {
         return ImageSet(channels: channels, height: shape[1], width: shape[2], pixels: t.values, labels: [0], classNames: ["?"])
     }
 
-    /// Writes sample `index` of `set` (untransformed) as `.npy` (float32 [C, H, W]) or JPEG
-    /// (grayscale samples as three equal channels).
+    /// Writes sample `index` of `set` (untransformed) as `.npy` (float32 [C, H, W]), PNG
+    /// (lossless) or JPEG (grayscale samples as three equal channels).
     public static func write(_ set: ImageSet, index: Int, to path: String) throws {
         let sample = Array(set.pixels[(index * set.sampleSize)..<((index + 1) * set.sampleSize)])
         if path.lowercased().hasSuffix(".npy") {
@@ -54,8 +50,9 @@ public enum ImageFile {
             catch let e as TensorFileError { throw DataError(path, e.message) }
             return
         }
-        guard path.lowercased().hasSuffix(".jpg") || path.lowercased().hasSuffix(".jpeg") else {
-            throw DataError(path, "expected a .npy, .jpg or .jpeg output path")
+        let png = path.lowercased().hasSuffix(".png")
+        guard png || path.lowercased().hasSuffix(".jpg") || path.lowercased().hasSuffix(".jpeg") else {
+            throw DataError(path, "expected a .npy, .png, .jpg or .jpeg output path")
         }
         let plane = set.height * set.width
         var bytes = [UInt8](repeating: 0, count: 3 * plane)
@@ -65,7 +62,8 @@ public enum ImageFile {
                 bytes[3 * i + c] = UInt8(max(0, min(255, (v * 255).rounded())))
             }
         }
-        let data = try JPEGCodec.perThread.encode(RGBImage(width: set.width, height: set.height, pixels: bytes), quality: 95)
+        let rgb = RGBImage(width: set.width, height: set.height, pixels: bytes)
+        let data = png ? try PNGCodec.encode(rgb) : try JPEGCodec.perThread.encode(rgb, quality: 95)
         guard FileManager.default.createFile(atPath: path, contents: data) else { throw DataError(path, "cannot write the file") }
     }
 }

@@ -2,7 +2,7 @@ import ArchJSON
 import ArchTensor
 import Foundation
 
-/// JPEG images in ImageFolder layout, `DIR/<class>/*.jpg`, decoded with libjpeg-turbo when a
+/// JPEG and PNG images in ImageFolder layout, `DIR/<class>/*.jpg`, decoded (libjpeg-turbo, libpng) when a
 /// batch is assembled. Classes are the sorted folder names (the course's class_indices.json).
 public struct ImageFolder: SampleSource {
     public var root: String
@@ -13,7 +13,7 @@ public struct ImageFolder: SampleSource {
     public var nativeShape: [Int]? { nil }
     public var count: Int { files.count }
 
-    static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif"]
+    static let extensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif", "png"]
 
     /// Lists `root`; `classNames` fixes the class order (for the val folder, the train folder's).
     public init(root: String, classNames: [String]? = nil) throws {
@@ -64,10 +64,9 @@ public struct ImageFolder: SampleSource {
     public func checked(skip: Bool, parallel: Parallelism) throws -> (ImageFolder, [DataError]) {
         let problems = ProblemList()
         parallel.forEach(parallel.threads) { worker in
-            let codec = JPEGCodec()
             var i = worker
             while i < files.count {
-                do { _ = try codec.decode(file: files[i]) } catch let e as DataError { problems.set(i, e) } catch {}
+                do { _ = try ImageDecoder.decode(file: files[i]) } catch let e as DataError { problems.set(i, e) } catch {}
                 i += parallel.threads
             }
         }
@@ -79,7 +78,7 @@ public struct ImageFolder: SampleSource {
 
     public func write(_ index: Int, transform: Transform, training: Bool, into dst: UnsafeMutablePointer<Float>,
                       random: inout RandomSource) throws {
-        let image = try JPEGCodec.perThread.decode(file: files[index])
+        let image = try ImageDecoder.decode(file: files[index])
         let plane = image.width * image.height
         var planes = [Float](repeating: 0, count: 3 * plane)
         let scale: Float = 1 / 255
