@@ -32,6 +32,7 @@ public struct Builder: Sendable {
         }
         let context = BuildContext(prefix: "", scope: architecture.scope, isAux: false, notes: [])
         let (nodes, _) = try state.buildList(architecture.document.layers.items ?? [], input: input, context: context)
+        try state.checkModuleOverridesUsed(nodes)
         let network = Network(name: architecture.document.name, file: architecture.document.file, input: input,
                               nodes: nodes, architecture: architecture)
         try Self.checkUniqueTensorNames(network)
@@ -74,6 +75,45 @@ final class BuildState {
     }
 
     var networkInput: String { Shape(architecture.input).description }
+
+    /// Indices of `architecture.moduleOverrides` that reached a module.
+    var usedModuleOverrides: Set<Int> = []
+
+    /// `entries` of the layer or template instance at `path` with the module-path overrides
+    /// addressed to it (`path.argument`) replacing or adding that argument.
+    func applyingModuleOverrides(_ entries: [YEntry], path: String) -> [YEntry] {
+        var result = entries
+        for (i, o) in architecture.moduleOverrides.enumerated() where o.path.dropLast().joined(separator: ".") == path {
+            usedModuleOverrides.insert(i)
+            let key = YScalar(o.path.last!, at: o.location)
+            if let j = result.firstIndex(where: { $0.key.text == key.text }) {
+                result[j] = YEntry(key: result[j].key, value: o.value)
+            } else {
+                result.append(YEntry(key: key, value: o.value))
+            }
+        }
+        return result
+    }
+
+    /// A module-path override that reached nothing is an error naming the closest module path.
+    func checkModuleOverridesUsed(_ nodes: [GraphNode]) throws {
+        guard let i = architecture.moduleOverrides.indices.first(where: { !usedModuleOverrides.contains($0) }) else { return }
+        let o = architecture.moduleOverrides[i]
+        var paths: [String] = []
+        func collect(_ node: GraphNode) {
+            switch node {
+            case let .layer(l): paths.append(l.path)
+            case let .scope(m, children): if m.template != nil { paths.append(m.path) }; children.forEach(collect)
+            case let .combine(_, branches): branches.forEach(collect)
+            case let .aux(_, n): collect(n)
+            }
+        }
+        nodes.forEach(collect)
+        let module = o.path.dropLast().joined(separator: ".")
+        let declared = architecture.document.params.map(\.name)
+        throw SpecError("unknown parameter '\(o.path[0])' and no layer or template instance at '\(module)'\(Suggestion.didYouMean(module, in: paths)) (a parameter: \(declared.joined(separator: ", ")); or a path that `archlab summary` prints, then the argument: conv1.kernel=5)",
+                        at: o.location)
+    }
 
     func buildList(_ items: [YNode], input: Shape, context: BuildContext) throws -> ([GraphNode], Shape) {
         var shape = input
@@ -227,7 +267,7 @@ final class BuildState {
     func buildLayer(_ type: any LayerOp.Type, entries: [YEntry], path: String, input: Shape, scope: Scope,
                     context: BuildContext, location: SourceLocation) throws -> GraphNode {
         try countLayer(at: location)
-        var args = opArguments(type.name, entries: entries, scope: scope, location: location)
+        var args = opArguments(type.name, entries: applyingModuleOverrides(entries, path: path), scope: scope, location: location)
         do {
             let op = try type.init(&args)
             if let problem = Limits.problem(with: input) { throw ShapeError("input too large: \(problem)") }
@@ -296,6 +336,7 @@ final class BuildState {
             throw SpecError("template '\(template.name)' instantiates itself (\((templateStack + [template.name]).joined(separator: " -> ")))",
                             at: location).prefixed(path)
         }
+        let entries = applyingModuleOverrides(entries, path: path)
         var spread: [(key: String, value: Value)] = []
         if let withNode = entries.first(where: { $0.key.text == "with" })?.value {
             let v = try withPath(path) { try Evaluator.value(of: withNode, in: scope) }

@@ -8,6 +8,10 @@ public struct ResolvedArchitecture: Sendable {
     public var parameters: [(name: String, value: Value)]
     /// The input shape [C, H, W] after `--input`.
     public var input: [Int]
+    /// Overrides of one built layer's or template instance's argument by the module path
+    /// `archlab summary` prints (`inception3a.branch3.1.conv.kernel=3`): applied by the builder,
+    /// which reports any that reaches no module.
+    public var moduleOverrides: [Override] = []
 
     /// The file parameters as a scope for expressions.
     public var scope: Scope {
@@ -37,9 +41,12 @@ public struct ArchitectureLoader: Sendable {
         var parameterOverrides: [Override] = []
         var tree = try mergedTree(path, chain: [], parameterOverrides: &parameterOverrides)
         let declared = Set(tree["params"]?.entries?.map(\.key.text) ?? [])
+        var moduleOverrides: [Override] = []
         for o in overrides {
             if declared.contains(o.path[0]) {
                 parameterOverrides.append(o)
+            } else if o.path.count >= 2, !ArchitectureDocument.keys.contains(o.path[0]) {
+                moduleOverrides.append(o)  // a module path and an argument; the builder resolves it
             } else {
                 guard ArchitectureDocument.keys.contains(o.path[0]), !["extends", "set"].contains(o.path[0]) else {
                     let candidates = Array(declared) + ["input", "layers", "templates", "name"]
@@ -59,7 +66,9 @@ public struct ArchitectureLoader: Sendable {
             values[i].value = try o.apply(to: values[i].value, decl: decl)
             try decl.check(values[i].value, at: o.location)
         }
-        return ResolvedArchitecture(document: document, parameters: values, input: input ?? document.input)
+        var resolved = ResolvedArchitecture(document: document, parameters: values, input: input ?? document.input)
+        resolved.moduleOverrides = moduleOverrides
+        return resolved
     }
 
     /// The document tree of `path` merged over its `extends` chain, with `set:` document paths applied.

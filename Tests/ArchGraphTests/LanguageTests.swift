@@ -135,3 +135,28 @@ import Testing
         #expect(n.output == Shape([10]))
     }
 }
+
+/// `--set` reaches one layer or template instance by the path `archlab summary` prints.
+@Suite struct ModulePathOverrideTests {
+    static let googlenet = repositoryRoot.appendingPathComponent("architectures/googlenet.yaml").path
+
+    func layer(_ network: Network, _ path: String) -> Layer? { network.layers.first { $0.path == path } }
+
+    @Test func aLayerArgumentChangesThatLayerOnly() throws {
+        let n = try build(Self.googlenet, set: ["inception3a.branch3.1.conv.kernel=3", "inception3a.branch3.1.conv.padding=1"])
+        #expect(layer(n, "inception3a.branch3.1.conv")?.tensors.first?.shape == [32, 16, 3, 3])
+        #expect(layer(n, "inception3b.branch3.1.conv")?.tensors.first?.shape == [96, 32, 5, 5])
+    }
+
+    @Test func aTemplateInstanceArgumentBeatsItsTableRow() throws {
+        let n = try build(Self.googlenet, set: ["inception3a.n1x1=32"])
+        #expect(layer(n, "inception3a.branch1.conv")?.tensors.first?.shape == [32, 192, 1, 1])
+        #expect(layer(n, "inception3b.branch1.conv")?.tensors.first?.shape == [128, 224, 1, 1])
+    }
+
+    @Test func aPathThatReachesNothingNamesTheClosest() {
+        #expect(buildError(Self.googlenet, set: ["inception3a.branch9.conv.kernel=3"])?.hasPrefix(
+            "--set inception3a.branch9.conv.kernel=3: unknown parameter 'inception3a' and no layer or template instance at 'inception3a.branch9.conv'; did you mean 'inception3a.branch1.conv'?") == true)
+        #expect(buildError(Self.googlenet, set: ["inception3a.branch1.conv.kernal=3"])?.contains("conv2d has no argument 'kernal'; did you mean 'kernel'?") == true)
+    }
+}

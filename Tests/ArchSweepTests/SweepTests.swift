@@ -75,7 +75,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         ("strategy: zip\naxes:\n  layers.fc1.out: [1, 2]\n  layers.fc2.out: [3]\n", "6:3: zip: axis 'layers.fc2.out' has 1 values, 'layers.fc1.out' has 2; zipped axes need equal lengths"),
         ("axes:\n  training.init_from: [missing.safetensors]\n", "4:24: training.init_from: no readable weights file at 'DIR/missing.safetensors'"),
         ("axes:\n  training.freeze_loaded: [true]\n", "4:28: training.freeze_loaded: needs init_from (the weights whose tensors it freezes)"),
-        ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline, samples, sample_seed, halving)"),
+        ("trainig: {}\n", "3:1: unknown key 'trainig'; did you mean 'training'? (experiment keys: name, doc, extends, architecture, set, training, seeds, strategy, axes, variants, baseline, samples, sample_seed, halving, tensorboard)"),
     ])
     func locatedErrors(tail: String, message: String) {
         let path = experiment("bad.yaml", header + tail)
