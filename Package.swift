@@ -77,5 +77,5 @@ let package = Package(
                     resources: []),
         .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

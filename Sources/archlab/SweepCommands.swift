@@ -117,7 +117,7 @@ struct SweepCommand: ParsableCommand {
         options.echoTrialOutput = isatty(STDOUT_FILENO) != 0
         print("\(experiment.name): \(trials.count) trials into \(directory) (all \(experiment.configurations.count) networks built and shape-checked)")
         if experiment.tensorboard { print("live curves: tensorboard --logdir \(directory)/tensorboard") }
-        let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(stdout) }
+        let runner = SweepRunner(experiment: experiment, trials: trials, options: options) { print($0); fflush(nil) }
         let outcome: SweepRunner.Outcome
         do {
             if let halving = experiment.halving {

@@ -177,7 +177,7 @@ final class ProgressPrinter: TrainingObserver {
         let s = NetworkSummary(network)
         print("\(network.name): input \(network.input), \(Count.grouped(s.totalParams)) params, \(Count.grouped(s.macs)) MACs; "
               + "\(trainCount) training images, \(stepsPerEpoch) steps per epoch, \(config.threads) threads")
-        fflush(stdout)
+        fflush(nil)
     }
 
     func step(_ p: StepProgress) {
@@ -194,11 +194,11 @@ final class ProgressPrinter: TrainingObserver {
         if terminal {
             let width = 20, filled = Int(Double(width) * Double(step) / Double(steps))
             print("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text, terminator: "")
-            fflush(stdout)
+            fflush(nil)
         } else if Date().timeIntervalSince(lastLogged) > 10 || step == steps {
             lastLogged = Date()
             print(text)
-            fflush(stdout)
+            fflush(nil)
         }
     }
 
@@ -207,18 +207,18 @@ final class ProgressPrinter: TrainingObserver {
         let validation = m.validationAccuracy.map { String(format: " val_acc %.4f", $0) } ?? ""
         print(String(format: "epoch %d: train_loss %.4f train_acc %.4f%@ test_acc %.4f test_loss %.4f (%.1f s)%@", m.epoch, m.trainLoss,
                      m.trainAccuracy, validation, m.testAccuracy, m.testLoss, m.seconds, best ? " *" : ""))
-        fflush(stdout)
+        fflush(nil)
     }
 
     func diverged(_ message: String) {
         if terminal { print("") }
         print(message)
-        fflush(stdout)
+        fflush(nil)
     }
 
     func resumed(epoch: Int, note: String?) {
         print(note ?? "resuming after epoch \(epoch) from its checkpoint")
-        fflush(stdout)
+        fflush(nil)
     }
 
     static func duration(_ s: Double) -> String { SweepRunner.duration(s) }

@@ -8,12 +8,12 @@ import Testing
 /// (relative); SciPy's infinite t statistics (zero variance, nonzero difference) may be finite
 /// but huge here, where the differences carry rounding noise.
 @Suite struct StatisticsTests {
-    static let fixture: [String: Any] = {
+    static var fixture: [String: Any] {
         let path = repositoryRoot.appendingPathComponent("Tests/Fixtures/statistics.json").path
         guard let data = FileManager.default.contents(atPath: path),
               let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         return o
-    }()
+    }
 
     static func cases(_ key: String) -> [[String: Any]] { fixture[key] as? [[String: Any]] ?? [] }
 

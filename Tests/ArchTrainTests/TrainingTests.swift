@@ -8,7 +8,7 @@ import Testing
 /// Optimizers and schedules against torch.optim (Tests/Fixtures/interop, written by
 /// scripts/reference/training_fixtures.py). Tolerance 1e-6 (float32 parameters vs float64 PyTorch).
 @Suite struct OptimizerTests {
-    static let fixture = json(fixturePath("interop/optimizers.json"))
+    static var fixture: [String: Any] { json(fixturePath("interop/optimizers.json")) }
 
     static func config(_ name: String) -> (OptimizerConfig, Double) {
         switch name {
