@@ -69,13 +69,16 @@ let package = Package(
             "ArchJSON", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep", "ArchONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cliSettings),
-        .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec"]),
-        .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor"]),
-        .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec"]),
-        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
-        .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec"],
+        // Paths every test target shares (the repository root, fixtures, directory listings).
+        .target(name: "ArchTestSupport", dependencies: ["ArchTensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec", "ArchTestSupport"]),
+        .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor", "ArchTestSupport"]),
+        .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),
+        .testTarget(name: "ArchDataTests", dependencies: ["ArchData", "ArchTensor", "ArchTestSupport"]),
+        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard", "ArchTestSupport"]),
+        .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec", "ArchTestSupport"],
                     resources: []),
-        .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain"]),
+        .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain", "ArchTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,7 +17,7 @@ public struct YAMLLoader: Sendable {
 
     /// For a missing file: the YAML file beside it that its name most likely meant (`.yml` for
     /// `.yaml` and back, or a close spelling), as a note.
-    static func similarFiles(to path: String) -> [String] {
+    public static func similarFiles(to path: String) -> [String] {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else {

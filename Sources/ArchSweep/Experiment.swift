@@ -73,7 +73,7 @@ public struct Experiment: Sendable {
         guard let archNode = root["architecture"], let archScalar = archNode.scalar, !archScalar.isNull else {
             throw SpecError("missing 'architecture', the architecture file to build", at: root.location)
         }
-        let architecture = ArchitectureLoader.resolve(archScalar.text, relativeTo: archScalar.location.file)
+        let architecture = try existingArchitecture(archScalar)
         let set = try root["set"].map(Override.parse(setSection:)) ?? []
         let training = try trainingEntries(root["training"])
         var seeds: [UInt64] = [0]
@@ -117,6 +117,17 @@ public struct Experiment: Sendable {
             }
         }
         return experiment
+    }
+
+    /// The architecture file a scalar names, relative to the experiment file; a missing one is an
+    /// error at the scalar, with the YAML file beside it that it most likely meant.
+    static func existingArchitecture(_ s: YScalar) throws -> String {
+        let path = ArchitectureLoader.resolve(s.text, relativeTo: s.location.file)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw SpecError("architecture '\(s.text)': no such file (looked for \(path))", at: s.location, notes: YAMLLoader.similarFiles(to: path))
+        }
+        return path
     }
 
     static func trainingEntries(_ node: YNode?) throws -> [YEntry] {

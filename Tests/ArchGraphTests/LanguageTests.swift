@@ -1,3 +1,4 @@
+import ArchTestSupport
 import ArchGraph
 import ArchSpec
 import Testing

@@ -1,5 +1,6 @@
 import ArchGraph
 import ArchTensor
+import ArchTestSupport
 import Foundation
 import Testing
 
@@ -73,8 +74,7 @@ import Testing
 
     static let fixtureFiles: [String] = {
         let dir = fixturePath("engine")
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
-            .map { dir + "/" + $0 }
+        return repositoryListing("Tests/Fixtures/engine", suffix: ".json").map { dir + "/" + $0 }
     }()
 
     static let fixtures: [Fixture] = fixtureFiles.compactMap { path in

@@ -1,4 +1,5 @@
 import ArchGraph
+import ArchTestSupport
 import Foundation
 import Testing
 

@@ -1,12 +1,8 @@
 import ArchGraph
 import ArchSpec
+import ArchTestSupport
 import Foundation
 
-/// The repository root, found from this file's path.
-let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-func architecturePath(_ name: String) -> String { repositoryRoot.appendingPathComponent("architectures/\(name).yaml").path }
-func fixturePath(_ relative: String) -> String { repositoryRoot.appendingPathComponent("Tests/Fixtures/\(relative)").path }
 
 /// Loads and builds an architecture file with `--set` style overrides.
 func build(_ path: String, set: [String] = [], input: [Int]? = nil) throws -> Network {

@@ -1,6 +1,7 @@
 import ArchGraph
 import ArchSpec
 import ArchSweep
+import ArchTestSupport
 import Foundation
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
 /// error located at file:line:column, quickly, and nothing crashes. The CLI side (exit codes,
 /// time and memory per process) is checked by scripts/reliability/run.py.
 @Suite struct MalformedCorpusTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot
     static func files(_ kind: String) -> [String] {
         let dir = root.appendingPathComponent("Tests/Fixtures/malformed/\(kind)").path
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted().map { dir + "/" + $0 }
@@ -17,8 +18,12 @@ import Testing
 
     /// `path:line:column: ` at the start of the message (the file itself, or the file it refers to
     /// where the problem is: an `extends` target, the architecture of an experiment).
+    /// The message starts with `file:line:column: ` where the file is `path` or a file it names
+    /// (an `extends` base, a `--set`).
     static func isLocated(_ message: String, in path: String) -> Bool {
-        message.range(of: #"^[^\s:][^:]*\.yaml:\d+:\d+: "#, options: .regularExpression) != nil
+        guard message.range(of: #"^[^\s:][^:]*\.yaml:\d+:\d+: "#, options: .regularExpression) != nil else { return false }
+        let file = String(message.prefix { $0 != ":" })
+        return file == path || FileManager.default.fileExists(atPath: file)
     }
 
     static func check(_ path: String, _ load: () throws -> Void) -> String? {

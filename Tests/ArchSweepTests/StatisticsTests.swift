@@ -1,5 +1,6 @@
 import ArchSpec
 @testable import ArchSweep
+import ArchTestSupport
 import Foundation
 import Testing
 

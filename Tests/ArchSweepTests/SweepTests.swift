@@ -1,10 +1,10 @@
 import ArchSpec
 @testable import ArchSweep
 import ArchTrain
+import ArchTestSupport
 import Foundation
 import Testing
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Loading the experiment at `path` must fail with an error that contains `message` and is
 /// located in that file.

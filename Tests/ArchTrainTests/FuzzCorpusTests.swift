@@ -2,6 +2,7 @@ import ArchData
 import ArchGraph
 import ArchSpec
 import ArchTensor
+import ArchTestSupport
 import Foundation
 import Testing
 
@@ -43,7 +44,9 @@ import Testing
 
     @Test(arguments: targets)
     func corpusNeverTraps(target: String) {
-        let problems = Self.files("fuzz/corpus/\(target)").compactMap { Self.read($0, as: target) }
+        let files = Self.files("fuzz/corpus/\(target)")
+        #expect(!files.isEmpty, "no corpus for \(target)")
+        let problems = files.compactMap { Self.read($0, as: target) }
         #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 

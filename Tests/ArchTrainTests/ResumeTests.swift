@@ -2,6 +2,7 @@ import ArchData
 import ArchGraph
 import ArchTensor
 @testable import ArchTrain
+import ArchTestSupport
 import Foundation
 import Testing
 

@@ -3,6 +3,7 @@ import ArchGraph
 import ArchTensor
 @testable import ArchTrain
 import ArchTensorBoard
+import ArchTestSupport
 import Foundation
 import Testing
 

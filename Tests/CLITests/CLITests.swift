@@ -1,10 +1,11 @@
+import ArchTestSupport
 import Foundation
 import Testing
 
 /// End-to-end tests of the `archlab` binary as a user runs it: exit codes, standard output and
 /// standard error.
 @Suite struct CLITests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot
 
     static let binary: URL = {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -31,21 +32,19 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // both pipes drained at once: a child that fills one while we wait on the other cannot block
+        let stderrReader = PipeReader(err.fileHandleForReading)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stderr = stderrReader.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self), crashed: process.terminationReason == .uncaughtSignal)
     }
 
-    static var architectureFiles: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("architectures").path)) ?? [])
-            .filter { $0.hasSuffix(".yaml") }.sorted().map { "architectures/\($0)" }
-    }
+    static var architectureFiles: [String] { repositoryListing("architectures", suffix: ".yaml").map { "architectures/\($0)" } }
 
     static var badFiles: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Tests/Fixtures/architectures/bad").path)) ?? [])
-            .filter { $0.hasSuffix(".yaml") }.sorted().map { "Tests/Fixtures/architectures/bad/\($0)" }
+        repositoryListing("Tests/Fixtures/architectures/bad", suffix: ".yaml").map { "Tests/Fixtures/architectures/bad/\($0)" }
     }
 
     @Test func summaryPrintsTheTable() throws {
@@ -113,6 +112,7 @@ import Testing
 
     @Test(arguments: badFiles)
     func badFilesNeverCrash(file: String) throws {
+        #expect(FileManager.default.fileExists(atPath: Self.root.appendingPathComponent(file).path), "the listing found no bad files")
         let r = try Self.run(["validate", file])
         #expect(!r.crashed)
         #expect(r.status == 1)
@@ -124,7 +124,7 @@ import Testing
                       (["summary", "architectures/lenet.yaml", "--format", "pdf"], "The value 'pdf' is invalid for '--format <format>'"),
                       (["frobnicate"], "archlab: unknown command 'frobnicate' (commands: summary, validate,"),
                       (["sweep", "experiments/smoke.yaml", "--shard", "5/4"], "--shard expects K/N with 1 <= K <= N (for example 2/4), found '5/4'"),
-                      (["sweep"], "missing the experiment file (or --status DIR)"),
+                      (["sweep"], "missing the experiment file (or --base ARCH.yaml --axis ..., or --status DIR)"),
                       (["sweep", "experiments/smoke.yaml", "--status", "runs/x"], "--status DIR takes no experiment file"),
                       (["sweep", "experiments/smoke.yaml", "--submit"], "--submit goes with --slurm"),
                       (["sweep", "experiments/smoke.yaml", "--slurm", "--shard", "1/2"], "give only one of them")])
@@ -317,5 +317,23 @@ import Testing
                                      "--epochs", "1", "--threads", "1", "--skip-bad-images", "--validation", "0", "--out", EngineCLITests.temporary("run")])
         #expect(skip.status == 0, "\(skip.stderr)")
         #expect(skip.stdout.contains("skipped \(bad): empty file (0 bytes), not a JPEG image"))
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {  // `data` is written by the thread before `done` signals, read after
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

@@ -1,3 +1,4 @@
+import ArchTestSupport
 import ArchData
 import Foundation
 import Testing

@@ -1,0 +1,39 @@
+import ArchTensor
+import Foundation
+
+/// What the report header records about where a sweep ran.
+public enum SweepMetadata {
+    public static func current(experiment: Experiment, jobs: Int, cores: Int) -> [String: String] {
+        var meta = ["experiment": experiment.name, "experiment_file": experiment.file, "host": ProcessInfo.processInfo.hostName,
+                    "cores": String(cores), "jobs": String(jobs), "os": ProcessInfo.processInfo.operatingSystemVersionString,
+                    "threads_per_trial": String(max(1, cores / max(1, jobs))), "strategy": experiment.strategy.rawValue]
+        if let doc = experiment.doc { meta["doc"] = doc }
+        // the working directory's repository, when it is ArchLab's own checkout
+        if let top = shell("git rev-parse --show-toplevel 2>/dev/null"), FileManager.default.fileExists(atPath: top + "/Sources/ArchSweep/Runner.swift"),
+           let commit = shell("git rev-parse --short HEAD 2>/dev/null") {
+            // tracked files changed since that commit: the commit alone does not say what ran
+            let modified = shell("git status --porcelain --untracked-files=no -- ':/Sources' ':/Package.swift' 2>/dev/null") != nil
+            meta["commit"] = commit + (modified ? " with uncommitted changes to Sources" : "")
+        } else {
+            meta["commit"] = "unknown"
+        }
+        meta["engine"] = ComputeLibraries.description
+        meta["swift"] = shell("swift --version 2>/dev/null | head -n 1") ?? "unknown"
+        meta["cpu"] = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2") ?? "unknown"
+        return meta
+    }
+
+    static func shell(_ command: String) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+}

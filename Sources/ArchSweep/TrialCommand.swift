@@ -1,0 +1,95 @@
+import ArchSpec
+import ArchTensor
+import ArchTrain
+import Foundation
+
+/// The trial's side of a sweep: the `archlab train` command line the runner gives each trial,
+/// its environment, and what the trial process does when a runner started it.
+extension SweepRunner {
+    /// The arguments of `archlab train` for a trial.
+    public func arguments(_ t: Trial, threads: Int, out: String, stopAfterEpoch: Int? = nil) -> [String] {
+        let c = t.training
+        var a = ["train", t.architecture]
+        for o in t.overrides { a += ["--set", o] }
+        a += ["--data", c.data, "--epochs", String(c.epochs), "--batch-size", String(c.batchSize), "--optimizer", c.optimizer.kind.rawValue,
+              "--lr", String(c.lr), "--momentum", String(c.optimizer.momentum), "--weight-decay", String(c.optimizer.weightDecay),
+              "--schedule", c.schedule.kind.rawValue, "--step-size", String(c.schedule.stepSize), "--gamma", String(c.schedule.gamma),
+              "--warmup", String(c.schedule.warmupEpochs), "--label-smoothing", String(c.labelSmoothing),
+              "--validation", String(c.validationFraction), "--pad-crop", String(c.padCrop), "--seed", String(t.seed),
+              "--threads", String(threads), "--out", out, "--resume"]
+        if c.optimizer.nesterov { a.append("--nesterov") }
+        if c.optimizer.decayNormsAndBiases == false { a.append("--no-decay-norms-and-biases") }
+        if c.horizontalFlip { a.append("--flip") }
+        if c.randomResizedCrop { a.append("--random-resized-crop") }
+        if c.skipBadImages { a.append("--skip-bad-images") }
+        if let n = c.resizeShorter { a += ["--resize-shorter", String(n)] }
+        if let path = c.initFrom { a += ["--init-from", path] }
+        if c.freezeLoaded { a.append("--freeze-loaded") }
+        if let r = c.resize { a += ["--resize", String(r)] }
+        if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
+        if experiment.tensorboard { a += ["--tensorboard", options.directory + "/tensorboard/" + Self.tensorBoardRun(t)] }
+        if let n = c.limitTrain { a += ["--limit-train", String(n)] }
+        if let n = c.limitTest { a += ["--limit-test", String(n)] }
+        if !c.mean.isEmpty { a += ["--mean", c.mean.map { String($0) }.joined(separator: ",")] }
+        if !c.std.isEmpty { a += ["--std", c.std.map { String($0) }.joined(separator: ",")] }
+        return a
+    }
+
+    /// A trial's TensorBoard run name: its varied values and seed, `key=value,...,seed=N`, with
+    /// paths shortened to their file stem and characters other than letters, digits and `._=-+`
+    /// replaced by `_` (a folder name that shells and TensorBoard's run selector show as is).
+    static func tensorBoardRun(_ t: Trial) -> String {
+        let varied = t.configuration.varied.map { v -> String in
+            let value = v.value.contains("/") ? URL(fileURLWithPath: v.value).deletingPathExtension().lastPathComponent : v.value
+            return "\(v.key)=\(value)"
+        }
+        let name = (varied.isEmpty ? [t.configuration.label] : varied) + ["seed=\(t.seed)"]
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=-+")
+        return String(name.joined(separator: ",").map { allowed.contains($0) || $0 == "," ? $0 : "_" })
+    }
+
+    /// A trial's environment: the runner's, plus the note that makes `archlab train` ignore SIGINT.
+    /// A Ctrl-C on the terminal reaches the whole process group; the runner alone decides what
+    /// happens to its trials (TERM, then KILL after `stopGrace`), so none dies half-recorded.
+    static var childEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env[trialVariable] = String(getpid())
+        return env
+    }
+
+    /// The file (set per trial) where `archlab train` also writes the errors it reports, so that a
+    /// failed trial's recorded reason is the error itself and not the progress lines before it.
+    public static let errorFileVariable = "ARCHLAB_TRIAL_ERROR_FILE"
+
+    /// A failed trial's reason: the errors it wrote to `error.txt`, else the last lines of its log.
+    public static func failureText(trialDirectory dir: String) -> String {
+        func lines(_ file: String) -> [Substring] {
+            ((try? String(contentsOfFile: dir + "/" + file, encoding: .utf8)) ?? "")
+                .split(whereSeparator: { $0 == "\n" || $0 == "\r" }).filter { !$0.allSatisfy(\.isWhitespace) }
+        }
+        let errors = lines("error.txt")
+        return (errors.isEmpty ? lines("log.txt").suffix(3) : errors.prefix(6)).joined(separator: " | ")
+    }
+
+    /// Set (to the runner's pid) for trials started by a sweep runner.
+    public static let trialVariable = "ARCHLAB_SWEEP_TRIAL"
+
+    /// Called by `archlab train` first thing: when started by a sweep runner, ignore SIGINT (the
+    /// runner stops its trials itself) and exit as soon as the runner is gone (kill -9 of the
+    /// runner must not leave a trial writing into a directory the next runner reuses).
+    public static func actAsTrial(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard let value = environment[trialVariable], let runner = Int32(value) else { return }
+        signal(SIGINT, SIG_IGN)
+        let watch = Thread {
+            while getppid() == runner { Thread.sleep(forTimeInterval: 0.25) }
+            FileHandle.standardError.write(Data("sweep runner \(runner) is gone: stopping this trial\n".utf8))
+            _exit(3)
+        }
+        watch.start()
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+}
