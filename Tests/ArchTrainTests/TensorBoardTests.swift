@@ -73,15 +73,7 @@ import Testing
         }
     }
 
-    static let pythonHasTensorBoard: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import tensorboard.backend.event_processing.event_accumulator"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let pythonHasTensorBoard = pythonCanImport("tensorboard.backend.event_processing.event_accumulator")
 }
 
 /// The parts of an `Event` the test looks at, decoded from a file with every checksum verified.

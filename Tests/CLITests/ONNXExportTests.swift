@@ -1,3 +1,4 @@
+import ArchTestSupport
 import ArchGraph
 import Foundation
 import Testing
@@ -54,13 +55,5 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/m.onnx"))
     }
 
-    static let pythonHasONNXRuntime: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import onnx, onnxruntime, safetensors, numpy"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let pythonHasONNXRuntime = pythonCanImport("onnx, onnxruntime, safetensors, numpy")
 }

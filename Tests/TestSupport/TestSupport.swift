@@ -49,3 +49,16 @@ public func writeSyntheticIDX(directory: String, train: Int, test: Int, seed: UI
     try write("train", count: train)
     try write("t10k", count: test)
 }
+
+/// Whether `python3` on PATH can import `modules` (for checks against reference tools that CI
+/// may lack: the test is then reported skipped, not silently passed).
+public func pythonCanImport(_ modules: String) -> Bool {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import \(modules)"]
+    p.standardError = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}
