@@ -34,12 +34,14 @@ let package = Package(
     targets: [
         // JSON string quoting, shared by the spec and the kernels' file formats; no dependencies.
         .target(name: "ArchJSON"),
+        // Crash-safe file writes (temporary file, fsync, rename), shared by tensor files, runs and sweeps; no dependencies.
+        .target(name: "ArchFiles"),
         // OpenBLAS's CBLAS (Debian: libopenblas-dev); only ArchTensor imports it.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // Tensors and kernels: forward and backward of every op, each beside a naive reference.
         // oneDNN (Debian: libdnnl-dev), the JIT convolution kernels; only ArchTensor imports it.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .target(name: "ArchTensor", dependencies: ["ArchJSON", "CBLAS", "CDNNL"], swiftSettings: kernelSettings),
+        .target(name: "ArchTensor", dependencies: ["ArchJSON", "ArchFiles", "CBLAS", "CDNNL"], swiftSettings: kernelSettings),
         // zlib (Debian: zlib1g-dev), for gzipped IDX files; only ArchData imports it.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // libjpeg-turbo's TurboJPEG (Debian: libturbojpeg0-dev); only ArchData imports it.
@@ -53,11 +55,11 @@ let package = Package(
         // TensorBoard event files (TFRecord framing around Event protocol buffers).
         .target(name: "ArchTensorBoard", dependencies: ["ArchProtobuf"]),
         // Optimizers, schedules, the training loop, metrics, checkpoints and TensorBoard logging.
-        .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
+        .target(name: "ArchTrain", dependencies: ["ArchJSON", "ArchFiles", "ArchGraph", "ArchData", "ArchTensor", "ArchSpec", "ArchTensorBoard"]),
         // SQLite (Debian: libsqlite3-dev); only ArchSweep imports it.
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Experiment files, trial expansion, the SQLite journal, the runner and generated reports.
-        .target(name: "ArchSweep", dependencies: ["ArchJSON", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTensor", "CSQLite"]),
+        .target(name: "ArchSweep", dependencies: ["ArchJSON", "ArchFiles", "ArchData", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTensor", "CSQLite"]),
         // YAML -> located document: parameters, templates, extends, --set, expressions. No tensors.
         .target(name: "ArchSpec", dependencies: ["ArchJSON", .product(name: "Yams", package: "Yams")]),
         // Op registry, builder, shape inference, parameter and MAC counts, summaries.
@@ -66,7 +68,7 @@ let package = Package(
         .target(name: "ArchONNX", dependencies: ["ArchGraph", "ArchProtobuf"]),
         // The command-line tool: argument parsing and calls into the modules above.
         .executableTarget(name: "archlab", dependencies: [
-            "ArchJSON", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep", "ArchONNX",
+            "ArchJSON", "ArchFiles", "ArchSpec", "ArchGraph", "ArchTensor", "ArchData", "ArchTrain", "ArchSweep", "ArchONNX",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cliSettings),
         // Paths every test target shares (the repository root, fixtures, directory listings).

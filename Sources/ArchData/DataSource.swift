@@ -57,3 +57,29 @@ public enum DataSource: Sendable, Equatable {
         }
     }
 }
+
+extension DataSource {
+    /// `[C, H, W]` of the data set's images; nil for a folder, whose JPEGs may have any size (the
+    /// run's `--resize` decides the network's input).
+    public var nativeShape: [Int]? {
+        switch self {
+        case .fashionMNIST: return [1, 28, 28]
+        case .cifar10: return [3, 32, 32]
+        case .folder: return nil
+        }
+    }
+
+    /// Channels the images give the network (JPEG folders: RGB).
+    public var channels: Int { nativeShape?.first ?? 3 }
+
+    /// Images in the whole training and test sets (Fashion-MNIST 60,000 + 10,000, CIFAR-10
+    /// 50,000 + 10,000, a folder's `train/` and `val/` as listed; 0 for a folder that cannot be read).
+    public func imageCounts() -> (train: Int, test: Int) {
+        switch self {
+        case .fashionMNIST: return (60_000, 10_000)
+        case .cifar10: return (50_000, 10_000)
+        case .folder(let root):
+            return ((try? ImageFolder(root: root + "/train").count) ?? 0, (try? ImageFolder(root: root + "/val").count) ?? 0)
+        }
+    }
+}

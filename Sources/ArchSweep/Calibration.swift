@@ -16,10 +16,7 @@ public enum Calibration {
     /// Images a trial trains on and evaluates, from its settings (Fashion-MNIST 60,000/10,000 and
     /// CIFAR-10 50,000/10,000 when not limited).
     static func counts(_ t: Trial) -> (train: Int, evaluate: Int) {
-        var full = t.training.data.hasPrefix("cifar10") ? (50_000, 10_000) : (60_000, 10_000)
-        if case let .folder(root)? = try? DataSource.parse(t.training.data) {
-            full = ((try? ImageFolder(root: root + "/train").count) ?? 0, (try? ImageFolder(root: root + "/val").count) ?? 0)
-        }
+        let full = (try? DataSource.parse(t.training.data))?.imageCounts() ?? (train: 0, test: 0)
         let train = min(t.training.limitTrain ?? full.0, full.0), test = min(t.training.limitTest ?? full.1, full.1)
         let validation = Int(Double(train) * t.training.validationFraction)
         return (train - validation, validation + test)

@@ -1,7 +1,7 @@
+import ArchFiles
 import ArchGraph
 import ArchJSON
 import ArchSpec
-import ArchTensor
 import ArchTrain
 import Foundation
 

@@ -1,5 +1,4 @@
 import ArchSpec
-import ArchTensor
 import ArchTrain
 import Foundation
 

@@ -1,5 +1,5 @@
+import ArchFiles
 import ArchJSON
-import ArchTensor
 import Foundation
 
 /// Shard `index` (1-based) of `count`: the trials whose stable sweep index i has

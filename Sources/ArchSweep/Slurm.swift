@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchTensor
 import Foundation
 

@@ -93,15 +93,10 @@ extension Experiment {
         do { source = try DataSource.parse(data) } catch let e as DataError {
             throw SpecError("training.data: \(e.message)", at: location)
         }
-        let (c, h, w): (Int, Int, Int)
-        switch source {
-        case .fashionMNIST: (c, h, w) = (1, 28, 28)
-        case .cifar10: (c, h, w) = (3, 32, 32)
-        case .folder:
-            guard let resize else { throw SpecError("training.resize: JPEG folders need the network's input size (resize: N)", at: location) }
-            (c, h, w) = (3, resize, resize)
+        guard let shape = source.nativeShape ?? resize.map({ [source.channels, $0, $0] }) else {
+            throw SpecError("training.resize: JPEG folders need the network's input size (resize: N)", at: location)
         }
-        return [c, resize ?? h, resize ?? w]
+        return [shape[0], resize ?? shape[1], resize ?? shape[2]]
     }
 
     /// The canonical text a trial id hashes: keys sorted, threads excluded (a resource, not a

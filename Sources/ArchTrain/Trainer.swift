@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchData
 import ArchGraph
 import ArchJSON

@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchGraph
 import ArchData
 import ArchSpec
@@ -39,12 +40,14 @@ enum Diagnostics {
         }
     }
 
-    /// Runs file I/O; a `TensorFileError` is printed and becomes exit code 1.
+    /// Runs file I/O; a `TensorFileError` or a failed write is printed and becomes exit code 1.
     @discardableResult
     static func file<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as TensorFileError {
+            throw fail(error.description)
+        } catch let error as AtomicFile.Failure {
             throw fail(error.description)
         }
     }

@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchGraph
 import ArchONNX
 import ArchTensor

@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchGraph
 import ArchSpec
 import ArchSweep
@@ -157,7 +158,7 @@ extension SweepCommand {
         do {
             for (folder, path) in [(directory, directory + "/experiment.yaml")] + (save.map { [((($0 as NSString).deletingLastPathComponent), $0)] } ?? []) {
                 try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
-                try AtomicFile.write(Data(try multirun.yaml(in: folder.isEmpty ? "." : folder).utf8), to: path)
+                try Diagnostics.file { try AtomicFile.write(Data(try multirun.yaml(in: folder.isEmpty ? "." : folder).utf8), to: path) }
             }
         } catch let invalid as Multirun.Invalid {
             throw ValidationError(invalid.description)

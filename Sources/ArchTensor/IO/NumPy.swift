@@ -1,3 +1,4 @@
+import ArchFiles
 import Foundation
 
 /// NumPy `.npy` files (versions 1-3, C order): float32 tensors and int64 label vectors.
@@ -80,6 +81,6 @@ public enum NumPy {
         withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
         data.append(contentsOf: Swift.Array(header.utf8))
         data.append(body)
-        try AtomicFile.write(data, to: path)
+        try TensorFileError.writing(data, to: path)
     }
 }

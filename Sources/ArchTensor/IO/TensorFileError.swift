@@ -1,3 +1,5 @@
+import ArchFiles
+import Foundation
 /// A problem with a tensor file (safetensors, .npy), naming the file.
 public struct TensorFileError: Error, CustomStringConvertible, Equatable, Sendable {
     public var file: String
@@ -41,4 +43,13 @@ func checkedCount(_ shape: [Int]) -> Int? {
         n = p
     }
     return n
+}
+
+extension TensorFileError {
+    /// `AtomicFile.write`, its failure as a `TensorFileError` (what readers of tensor files catch).
+    static func writing(_ data: Data, to path: String) throws {
+        do { try AtomicFile.write(data, to: path) } catch let failure as AtomicFile.Failure {
+            throw TensorFileError(failure.path, failure.message)
+        }
+    }
 }
