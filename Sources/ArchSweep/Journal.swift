@@ -3,6 +3,15 @@ import ArchSpec
 import ArchTrain
 import Foundation
 
+/// Where a trial stands in the journal: the one list of statuses (the table's CHECK constraint is
+/// written from it).
+public enum TrialStatus: String, CaseIterable, Sendable {
+    case pending, running, completed, failed, diverged, interrupted
+
+    /// The status recorded in a journal row (`pending` for a row without one).
+    public init(row: [String: SQLiteDatabase.Value]) { self = row["status"]?.string.flatMap(TrialStatus.init(rawValue:)) ?? .pending }
+}
+
 /// The sweep's results in `DIR/results.sqlite`: table `trials` (one row per trial id) and table
 /// `epochs` (per-epoch metrics), plus `meta` (experiment, machine, versions). Every change is one
 /// transaction; SQLite's WAL journal with full synchronous writes keeps the file consistent when
@@ -14,7 +23,7 @@ public final class Journal {
     CREATE TABLE IF NOT EXISTS trials(
       id TEXT PRIMARY KEY, sweep_index INTEGER NOT NULL, configuration TEXT NOT NULL, configuration_index INTEGER NOT NULL,
       varied TEXT NOT NULL, is_baseline INTEGER NOT NULL DEFAULT 0, architecture TEXT NOT NULL,
-      status TEXT NOT NULL CHECK(status IN ('pending','running','completed','failed','diverged','interrupted')),
+      status TEXT NOT NULL CHECK(status IN (\(TrialStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")))),
       seed INTEGER NOT NULL, config TEXT NOT NULL, params INTEGER, macs INTEGER, input TEXT,
       test_accuracy REAL, best_epoch INTEGER, train_seconds REAL, images_per_second REAL,
       started_at TEXT, finished_at TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
@@ -158,8 +167,8 @@ public final class Journal {
         try database.execute("UPDATE trials SET status = 'interrupted', finished_at = NULL, error = ? WHERE id = ?", [.text(reason), .text(id)])
     }
 
-    public func status(_ id: String) throws -> String? {
-        try database.query("SELECT status FROM trials WHERE id = ?", [.text(id)]).first?["status"]?.string
+    public func status(_ id: String) throws -> TrialStatus? {
+        try database.query("SELECT status FROM trials WHERE id = ?", [.text(id)]).first.map(TrialStatus.init(row:))
     }
 
     public func markRunning(_ id: String) throws {
@@ -168,7 +177,7 @@ public final class Journal {
     }
 
     /// Records a finished trial and its epochs in one transaction.
-    public func finish(_ id: String, status: String, metrics: RunMetrics?, error: String?) throws {
+    public func finish(_ id: String, status: TrialStatus, metrics: RunMetrics?, error: String?) throws {
         try database.transaction {
             try database.execute("DELETE FROM epochs WHERE trial_id = ?", [.text(id)])
             for e in metrics?.epochs ?? [] {
@@ -184,7 +193,7 @@ public final class Journal {
                 UPDATE trials SET status = ?, test_accuracy = ?, best_epoch = ?, train_seconds = ?, images_per_second = ?, finished_at = ?, error = ?,
                                   resumed_epochs = ?
                 WHERE id = ?
-                """, [.text(status), metrics?.testAccuracy.map { .real($0) } ?? .null, metrics?.bestEpoch.map { .integer($0) } ?? .null,
+                """, [.text(status.rawValue), metrics?.testAccuracy.map { .real($0) } ?? .null, metrics?.bestEpoch.map { .integer($0) } ?? .null,
                       metrics.map { .real($0.seconds) } ?? .null, metrics.map { .real($0.imagesPerSecond) } ?? .null, .text(Self.now()),
                       error.map { .text($0) } ?? .null, metrics?.resumedEpochs.map { .integer($0) } ?? .null, .text(id)])
         }

@@ -70,7 +70,7 @@ enum MarkdownReport {
         if let engine = m["engine"] { lines.append("| engine | \(engine) |") }
         let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1["status"]?.string ?? "?", default: 0] += 1 }
         lines.append("| trials | " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + " |")
-        let seconds = r.trials.compactMap { $0["status"]?.string == "completed" ? $0["train_seconds"]?.double : nil }
+        let seconds = r.trials.compactMap { TrialStatus(row: $0) == .completed ? $0["train_seconds"]?.double : nil }
         if !seconds.isEmpty {
             let iso = ISO8601DateFormatter()
             iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -244,7 +244,7 @@ enum MarkdownReport {
     }
 
     static func failures(_ r: SweepResults) -> [String] {
-        let failed = r.trials.filter { ["failed", "diverged"].contains($0["status"]?.string ?? "") }
+        let failed = r.trials.filter { [.failed, .diverged].contains(TrialStatus(row: $0)) }
         guard !failed.isEmpty else { return [] }
         var lines = ["## Failed and diverged trials", "", "| trial | configuration | seed | status | error |", "|---|---|--:|---|---|"]
         for t in failed {

@@ -61,12 +61,12 @@ public struct SweepResults: Sendable {
 
     /// Preference when several journals hold a trial: a result beats a failure beats no result.
     static func rank(_ row: Row) -> Int {
-        switch row["status"]?.string {
-        case "completed": return 0
-        case "diverged": return 1
-        case "failed": return 2
-        case "running", "interrupted": return 3
-        default: return 4
+        switch TrialStatus(row: row) {
+        case .completed: return 0
+        case .diverged: return 1
+        case .failed: return 2
+        case .running, .interrupted: return 3
+        case .pending: return 4
         }
     }
 
@@ -90,7 +90,7 @@ public struct SweepResults: Sendable {
         }
         var trials: [Row] = [], winner: [String: Int] = [:], duplicates: [(id: String, journals: [String])] = []
         for (id, rows) in candidates where members.contains(id) {
-            let completed = rows.filter { $0.row["status"]?.string == "completed" }
+            let completed = rows.filter { TrialStatus(row: $0.row) == .completed }
             if completed.count > 1 { duplicates.append((id, completed.map { sources[$0.source].name })) }
             let best = rows.min { a, b in
                 (rank(a.row), a.row["finished_at"]?.string ?? "~", a.source) < (rank(b.row), b.row["finished_at"]?.string ?? "~", b.source)
@@ -107,14 +107,14 @@ public struct SweepResults: Sendable {
                 index: index, label: row["configuration"]?.string ?? "", varied: Self.parseVaried(row["varied"]?.string ?? "{}"),
                 isBaseline: row["is_baseline"]?.int == 1, architecture: row["architecture"]?.string ?? "",
                 params: row["params"]?.int ?? 0, macs: row["macs"]?.int ?? 0)
-            let status = row["status"]?.string ?? "pending"
-            c.statuses[status, default: 0] += 1
+            let status = TrialStatus(row: row)
+            c.statuses[status.rawValue, default: 0] += 1
             if c.classes == nil, let text = row["config"]?.string,
                let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
                let parameters = o["parameters"] as? [String: Any] {
                 c.classes = (parameters["num_classes"] as? NSNumber)?.intValue
             }
-            if status == "completed", let acc = row["test_accuracy"]?.double, let seed = row["seed"]?.int {
+            if status == .completed, let acc = row["test_accuracy"]?.double, let seed = row["seed"]?.int {
                 c.accuracy[UInt64(seed)] = acc
                 if let s = row["train_seconds"]?.double { c.trainSeconds.append(s) }
             }

@@ -116,8 +116,8 @@ public final class SweepRunner {
         defer { progress.write(running: []) }
         var queue: [Trial] = []
         for t in trials {
-            let status = try journal.status(t.id) ?? "pending"
-            if status == "pending" || (options.retryFailed && (status == "failed" || status == "diverged")) { queue.append(t) }
+            let status = try journal.status(t.id) ?? .pending
+            if status == .pending || (options.retryFailed && (status == .failed || status == .diverged)) { queue.append(t) }
             else { outcome.skipped += 1 }
         }
         if outcome.skipped > 0 { log("\(outcome.skipped) of \(trials.count) trials already recorded; \(queue.count) to run") }
@@ -153,19 +153,19 @@ public final class SweepRunner {
                 return
             }
             let metrics = try? JSONDecoder().decode(RunMetrics.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/metrics.json")))
-            let status: String, error: String?
+            let status: TrialStatus, error: String?
             switch p.exit {
-            case .status(0) where metrics != nil: (status, error) = ("completed", nil)
-            case .status(2) where metrics?.diverged == true: (status, error) = ("diverged", metrics?.divergedAt)
-            case let .signal(number): (status, error) = ("failed", "killed by signal \(number): " + Self.failureText(trialDirectory: dir))
-            case let .status(code): (status, error) = ("failed", "exit code \(code): " + Self.failureText(trialDirectory: dir))
+            case .status(0) where metrics != nil: (status, error) = (.completed, nil)
+            case .status(2) where metrics?.diverged == true: (status, error) = (.diverged, metrics?.divergedAt)
+            case let .signal(number): (status, error) = (.failed, "killed by signal \(number): " + Self.failureText(trialDirectory: dir))
+            case let .status(code): (status, error) = (.failed, "exit code \(code): " + Self.failureText(trialDirectory: dir))
             }
-            try journal.finish(t.id, status: status, metrics: status == "failed" ? nil : metrics, error: error)
+            try journal.finish(t.id, status: status, metrics: status == .failed ? nil : metrics, error: error)
             done += 1
             durations.append(Date().timeIntervalSince(start))
             switch status {
-            case "completed": outcome.completed += 1
-            case "diverged": outcome.diverged += 1
+            case .completed: outcome.completed += 1
+            case .diverged: outcome.diverged += 1
             default: outcome.failed += 1
             }
             progress.write(running: running.map(\.0.id).filter { $0 != t.id })

@@ -80,7 +80,7 @@ import Testing
         #expect(fake.launched.count == 6 && fake.mostAtOnce <= 2 && fake.mostAtOnce == 2)
         #expect(outcome.completed == 2 && outcome.failed == 2 && outcome.diverged == 1 && outcome.interrupted == 1, "\(outcome.summary)")
         let journal = try Journal(path: dir + "/out/results.sqlite")
-        let status = try trials.map { try journal.status($0.id) ?? "" }
+        let status = try trials.map { try journal.status($0.id)?.rawValue ?? "" }
         #expect(status == ["completed", "failed", "diverged", "interrupted", "failed", "completed"])
         let failed = try journal.trials().first { $0["seed"]?.int == 1 }
         #expect(failed?["error"]?.string?.hasPrefix("exit code 1: data: no such file") == true, "\(String(describing: failed?["error"]))")

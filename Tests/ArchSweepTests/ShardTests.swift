@@ -42,14 +42,14 @@ import Testing
             let mine = trials.filter { shard.contains($0.index) }
             _ = try journal.sync(mine)
             try journal.setMeta(["experiment": "j", "host": "node\(k)"])
-            for t in mine { try journal.finish(t.id, status: "completed", metrics: Self.metrics(0.5 + 0.1 * Double(t.index), t), error: nil) }
+            for t in mine { try journal.finish(t.id, status: .completed, metrics: Self.metrics(0.5 + 0.1 * Double(t.index), t), error: nil) }
         }
         // shard 1 requeued elsewhere ran trial 0 a second time, into a single-machine journal
         let main = try Journal(path: dir + "/results.sqlite")
         _ = try main.sync([trials[0]])
         try main.setMeta(["experiment": "j", "host": "laptop"])
         Thread.sleep(forTimeInterval: 0.01)
-        try main.finish(trials[0].id, status: "completed", metrics: Self.metrics(0.99, trials[0]), error: nil)
+        try main.finish(trials[0].id, status: .completed, metrics: Self.metrics(0.99, trials[0]), error: nil)
         let results = try SweepResults.load(directory: dir)
         #expect(results.trials.count == 4)
         #expect(results.trials.allSatisfy { $0["status"]?.string == "completed" })
@@ -78,14 +78,14 @@ import Testing
             try old.execute("INSERT INTO epochs(trial_id, epoch, test_accuracy) VALUES('done', 1, 0.75)")
         }
         let journal = try Journal(path: dir + "/results.sqlite")
-        #expect(try journal.status("done") == "completed")
+        #expect(try journal.status("done") == .completed)
         #expect(try journal.epochs().count == 1)
         _ = try journal.sync(trials)
         try journal.markRunning(trials[0].id)
         try journal.interrupt(trials[0].id, reason: "interrupted by SIGINT")
-        #expect(try journal.status(trials[0].id) == "interrupted")
+        #expect(try journal.status(trials[0].id) == .interrupted)
         #expect(try journal.recoverInterrupted() == [trials[0].id])
-        #expect(try journal.status(trials[0].id) == "pending")
+        #expect(try journal.status(trials[0].id) == .pending)
         #expect(try journal.database.query("PRAGMA integrity_check").first?["integrity_check"]?.string == "ok")
     }
 

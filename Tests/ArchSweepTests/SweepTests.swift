@@ -135,14 +135,14 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         try journal.markRunning(trials[0].id)
         let metrics = RunMetrics(testAccuracy: 0.5, bestEpoch: 1, epochs: [], seconds: 1, imagesPerSecond: 10, diverged: false, divergedAt: nil,
                                  params: 1, macs: 1, input: [1, 28, 28])
-        try journal.finish(trials[0].id, status: "completed", metrics: metrics, error: nil)
+        try journal.finish(trials[0].id, status: .completed, metrics: metrics, error: nil)
         try journal.markRunning(trials[1].id)
         // a new runner: the running trial goes back to pending, the completed one stays
         let again = try Journal(path: dir + "/results.sqlite")
         #expect(try again.sync(trials).new.isEmpty)
         #expect(try again.recoverInterrupted() == [trials[1].id])
-        #expect(try again.status(trials[0].id) == "completed")
-        #expect(try again.status(trials[1].id) == "pending")
+        #expect(try again.status(trials[0].id) == .completed)
+        #expect(try again.status(trials[1].id) == .pending)
         // the experiment changes: two trials are new, two recorded ones no longer belong
         let changed = try Experiment.load(experiment("j.yaml", header + "seeds: [0, 1]\naxes:\n  layers.fc1.out: [60, 30]\n")).trials()
         let (new, stale) = try again.sync(changed)
@@ -193,7 +193,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
                                  testAccuracy: 0.6 + 0.1 * Double(i), seconds: 1)
             let m = RunMetrics(testAccuracy: 0.6 + 0.1 * Double(i), bestEpoch: 1, epochs: [e], seconds: 2, imagesPerSecond: 100,
                                diverged: false, divergedAt: nil, params: t.params, macs: t.macs, input: t.input)
-            try journal.finish(t.id, status: "completed", metrics: m, error: nil)
+            try journal.finish(t.id, status: .completed, metrics: m, error: nil)
         }
         let results = try SweepResults.load(directory: dir)
         #expect(results.configurations.count == 2)
