@@ -73,6 +73,7 @@ let package = Package(
         ], swiftSettings: cliSettings),
         // Paths every test target shares (the repository root, fixtures, directory listings).
         .target(name: "ArchTestSupport", dependencies: ["ArchTensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "ArchJSONTests", dependencies: ["ArchJSON"]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec", "ArchTestSupport"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor", "ArchTestSupport"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),

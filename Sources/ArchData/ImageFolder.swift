@@ -96,7 +96,7 @@ public struct ImageFolder: SampleSource {
 
     /// `{"0": "daisy", "1": "dandelion", ...}`, as the course's class_indices.json.
     public static func classIndicesJSON(_ classNames: [String]) -> String {
-        "{\n" + classNames.enumerated().map { "    \"\($0.offset)\": \(JSONText.quote($0.element))" }.joined(separator: ",\n") + "\n}\n"
+        JSONValue.object(classNames.enumerated().map { (String($0.offset), .string($0.element)) }).text(.pretty(indent: 4)) + "\n"
     }
 }
 

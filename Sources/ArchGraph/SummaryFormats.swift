@@ -68,30 +68,18 @@ extension NetworkSummary {
 
     /// One JSON object: name, input, totals and the leaf layers in forward order.
     func json() -> String {
-        func shape(_ s: Shape) -> String { "[" + s.dims.map(String.init).joined(separator: ", ") + "]" }
-        let layers = rows.map { row in
-            "    {\"path\": \(JSONText.quote(row.path)), \"type\": \(JSONText.quote(row.type)), \"output_shape\": \(shape(row.output)), \"params\": \(row.parameters), \"macs\": \(row.macs), \"other_ops\": \(row.otherOps), \"aux\": \(row.isAux)}"
+        func shape(_ s: Shape) -> JSONValue { .styled(.array(s.dims.map { .int($0) }), .spaced) }
+        let layers: [JSONValue] = rows.map { row in
+            .styled(.object([("path", .string(row.path)), ("type", .string(row.type)), ("output_shape", shape(row.output)),
+                             ("params", .int(row.parameters)), ("macs", .int(row.macs)), ("other_ops", .int(row.otherOps)), ("aux", .bool(row.isAux))]),
+                    .spaced)
         }
-        let parameters = network.architecture.parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ")
-        return """
-        {
-          "name": \(JSONText.quote(network.name)),
-          "file": \(JSONText.quote(network.file)),
-          "input": \(shape(network.input)),
-          "output": \(shape(network.output)),
-          "parameters": {\(parameters)},
-          "total_params": \(totalParams),
-          "trainable_params": \(trainableParams),
-          "aux_params": \(auxParams),
-          "buffer_values": \(bufferValues),
-          "macs": \(macs),
-          "flops": \(flops),
-          "other_ops": \(otherOps),
-          "layers": [
-        \(layers.joined(separator: ",\n"))
-          ]
-        }
-        """
+        return JSONValue.object([
+            ("name", .string(network.name)), ("file", .string(network.file)), ("input", shape(network.input)), ("output", shape(network.output)),
+            ("parameters", .styled(network.architecture.parametersJSONValue, .spaced)), ("total_params", .int(totalParams)),
+            ("trainable_params", .int(trainableParams)), ("aux_params", .int(auxParams)), ("buffer_values", .int(bufferValues)),
+            ("macs", .int(macs)), ("flops", .int(flops)), ("other_ops", .int(otherOps)), ("layers", .array(layers)),
+        ]).text(.pretty(indent: 2))
     }
 }
 

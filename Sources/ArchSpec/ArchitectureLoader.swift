@@ -23,7 +23,12 @@ public struct ResolvedArchitecture: Sendable {
     /// Every parameter's final value as a JSON object, in declaration order (config.json, trial
     /// identities, checkpoint identities).
     public var parametersJSON: String {
-        "{" + parameters.map { "\(JSONText.quote($0.name)): \($0.value.json)" }.joined(separator: ", ") + "}"
+        parametersJSONValue.text(.spaced)
+    }
+
+    /// Every parameter's final value as an ordered JSON object.
+    public var parametersJSONValue: JSONValue {
+        .object(parameters.map { ($0.name, $0.value.jsonValue) })
     }
 }
 

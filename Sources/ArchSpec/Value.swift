@@ -76,17 +76,19 @@ public indirect enum Value: Sendable, Equatable, CustomStringConvertible {
         return "\(v)"
     }
 
-    /// The value as JSON text (for resolved configurations and `--format json`).
-    public var json: String {
+    /// The value as JSON text, one line (for resolved configurations and `--format json`).
+    public var json: String { jsonValue.text(.spaced) }
+
+    /// The value as JSON: maps keep their order, non-finite floats become null.
+    public var jsonValue: JSONValue {
         switch self {
-        case let .int(v): return String(v)
-        case let .float(v): return v.isFinite ? "\(v)" : "null"
-        case let .bool(v): return v ? "true" : "false"
-        case let .string(s): return JSONText.quote(s)
-        case let .list(items): return "[" + items.map(\.json).joined(separator: ", ") + "]"
-        case let .map(entries):
-            return "{" + entries.map { "\(JSONText.quote($0.key)): \($0.value.json)" }.joined(separator: ", ") + "}"
-        case .null: return "null"
+        case let .int(v): return .int(v)
+        case let .float(v): return .double(v)
+        case let .bool(v): return .bool(v)
+        case let .string(s): return .string(s)
+        case let .list(items): return .array(items.map(\.jsonValue))
+        case let .map(entries): return .object(entries.map { ($0.key, $0.value.jsonValue) })
+        case .null: return .null
         }
     }
 }

@@ -99,7 +99,7 @@ public final class Journal {
             let recorded = Set(try database.query("SELECT id FROM trials").compactMap { $0["id"]?.string })
             var new: [String] = []
             for t in trials where !recorded.contains(t.id) {
-                let varied = "{" + t.configuration.varied.map { "\(JSONText.quote($0.key)): \(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
+                let varied = JSONValue.object(t.configuration.varied.map { ($0.key, .string($0.value)) }).text(.spaced)
                 try database.execute("""
                     INSERT INTO trials(id, sweep_index, configuration, configuration_index, varied, is_baseline, architecture, status, seed,
                                        config, params, macs, input)

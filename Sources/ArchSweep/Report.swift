@@ -167,17 +167,8 @@ public struct SweepResults: Sendable {
 
     static func parseVaried(_ json: String) -> [(key: String, value: String)] {
         // {"key": "value", ...} as written by the journal, in order
-        var out: [(String, String)] = []
-        var strings: [String] = []
-        var current = "", inString = false, escaped = false
-        for ch in json {
-            if inString {
-                if escaped { current.append(ch); escaped = false } else if ch == "\\" { escaped = true } else if ch == "\"" { inString = false; strings.append(current); current = "" } else { current.append(ch) }
-            } else if ch == "\"" { inString = true }
-        }
-        var i = 0
-        while i + 1 < strings.count { out.append((strings[i], strings[i + 1])); i += 2 }
-        return out
+        guard case let .object(members)? = try? JSONValue.parse(json) else { return [] }
+        return members.map { ($0.key, $0.value.string ?? $0.value.text()) }
     }
 
     /// The reference configuration: the ablation baseline, else the first one.

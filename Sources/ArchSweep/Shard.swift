@@ -44,6 +44,16 @@ public struct ShardError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The contents of `progress.json`: written by the runner, read by `archlab sweep --status`.
+struct SweepProgressFile: Codable {
+    var shard: String?
+    var host: String
+    var pid: Int
+    var updated_at: String
+    var statuses: [String: Int]
+    var running: [String]
+}
+
 /// `progress.json` beside a journal, rewritten atomically when a trial starts or ends: what
 /// `archlab sweep --status` reads, so that a login node never opens a journal another machine is
 /// writing (a plain file renamed into place is safe on a network file system; SQLite is not).
@@ -60,13 +70,13 @@ final class ShardProgress {
 
     func write(running: [String]) {
         guard let rows = try? journal.database.query("SELECT status, COUNT(*) AS n FROM trials WHERE in_experiment = 1 GROUP BY status") else { return }
-        let counts = rows.map { "\(JSONText.quote($0["status"]?.string ?? "?")): \($0["n"]?.int ?? 0)" }.joined(separator: ", ")
-        let shardText = shard.map { "\"\($0.index)/\($0.count)\"" } ?? "null"
-        let text = """
-        {"shard": \(shardText), "host": \(JSONText.quote(ProcessInfo.processInfo.hostName)), "pid": \(getpid()), \
-        "updated_at": \(JSONText.quote(Journal.now())), "statuses": {\(counts)}, "running": [\(running.map { JSONText.quote($0) }.joined(separator: ", "))]}
-
-        """
-        try? AtomicFile.write(Data(text.utf8), to: path)
+        let progress = SweepProgressFile(shard: shard.map { "\($0.index)/\($0.count)" }, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
+                                         updated_at: Journal.now(),
+                                         statuses: Dictionary(rows.map { ($0["status"]?.string ?? "?", $0["n"]?.int ?? 0) }, uniquingKeysWith: +),
+                                         running: running)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(progress) else { return }
+        try? AtomicFile.write(data + Data("\n".utf8), to: path)
     }
 }

@@ -134,14 +134,7 @@ public enum Slurm {
 /// `archlab sweep --status DIR`: progress from the progress.json files beside each journal (never
 /// the SQLite files another machine may be writing), and from squeue when there is one.
 public enum SweepStatus {
-    struct Progress: Decodable {
-        var shard: String?
-        var host: String
-        var pid: Int
-        var updated_at: String
-        var statuses: [String: Int]
-        var running: [String]
-    }
+    typealias Progress = SweepProgressFile
 
     public static func summary(directory: String) throws -> String {
         let plan = try? Slurm.loadPlan(directory: directory)

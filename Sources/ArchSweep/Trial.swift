@@ -110,7 +110,9 @@ extension Experiment {
         var defaults = TrainingConfig(architecture: architecture)
         defaults.threads = 0
         let trainingJSON = nonDefault(t, defaults)
-        return "{\"architecture\":\(JSONText.quote(architecture)),\"input\":\(input),\"network\":\(JSONText.quote(document)),\"parameters\":\(parameters),\"training\":\(trainingJSON)}"
+        // compact, but for the input and the parameters, which keep the spaced form they were first hashed in
+        return JSONValue.object([("architecture", .string(architecture)), ("input", .styled(.array(input.map { .int($0) }), .spaced)),
+                                 ("network", .string(document)), ("parameters", .verbatim(parameters)), ("training", .verbatim(trainingJSON))]).text(.compact)
     }
 
     /// `value` as key-sorted JSON without the (nested) keys whose value equals the one in `defaults`.

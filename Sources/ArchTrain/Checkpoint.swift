@@ -44,7 +44,8 @@ public struct Checkpoint: Codable, Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let settings = (try? encoder.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        return "{\"network\": \(JSONText.quote(network.name)), \"input\": \(network.input.dims), \"parameters\": \(network.architecture.parametersJSON), \"training\": \(settings)}"
+        return JSONValue.object([("network", .string(network.name)), ("input", .array(network.input.dims.map { .int($0) })),
+                                 ("parameters", network.architecture.parametersJSONValue), ("training", .verbatim(settings))]).text(.spaced)
     }
 
     /// The keys (dotted, nested) whose values differ between two identities, for the refusal message.

@@ -368,14 +368,14 @@ extension Trainer {
     /// parameter's final value, input shape, counts).
     func writeResolvedConfig(to path: String) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var object = try JSONSerialization.jsonObject(with: try encoder.encode(config)) as? [String: Any] ?? [:]
-        let arch = model.network.architecture
-        let parameters = arch.parametersJSON
-        object["architecture_parameters"] = try JSONSerialization.jsonObject(with: Data(parameters.utf8))
-        object["network"] = ["name": model.network.name, "input": model.network.input.dims,
-                             "params": NetworkSummary(model.network).totalParams, "macs": NetworkSummary(model.network).macs]
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), to: path)
+        encoder.outputFormatting = [.sortedKeys]
+        guard case var .object(members) = try JSONValue.parse(try encoder.encode(config)) else { return }
+        let summary = NetworkSummary(model.network)
+        members.append(("architecture_parameters", model.network.architecture.parametersJSONValue))  // in declaration order
+        members.append(("network", .object([("input", .array(model.network.input.dims.map { .int($0) })), ("macs", .int(summary.macs)),
+                                            ("name", .string(model.network.name)), ("params", .int(summary.totalParams))])))
+        members.sort { $0.key < $1.key }
+        try AtomicFile.write(Data((JSONValue.object(members).text(.pretty(indent: 2)) + "\n").utf8), to: path)
     }
 }
 

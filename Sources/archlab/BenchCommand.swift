@@ -82,8 +82,14 @@ struct ModelBenchCommand: ParsableCommand {
                              r.backward * 1000 / Double(profiledSteps), (r.forward + r.backward) / max(total, 1e-12) * 100))
             }
         case .json:
-            let ops = rows.map { "{\"op\": \(JSONText.quote($0.op)), \"forward_seconds_per_step\": \($0.forward / Double(profiledSteps)), \"backward_seconds_per_step\": \($0.backward / Double(profiledSteps))}" }
-            print("{\"name\": \(JSONText.quote(model.network.name)), \"mode\": \"\(mode.rawValue)\", \"input\": \(JSONText.quote(input)), \"batch\": \(batch), \"threads\": \(threads), \"steps\": \(steps), \"seconds\": \(elapsed), \"images_per_second\": \(imagesPerSecond), \"gflops_per_second\": \(gflops), \"macs_per_image\": \(Int(macs)), \"peak_rss_bytes\": \(peak), \"ops\": [\(ops.joined(separator: ", "))]}")
+            let ops: [JSONValue] = rows.map {
+                .object([("op", .string($0.op)), ("forward_seconds_per_step", .double($0.forward / Double(profiledSteps))),
+                         ("backward_seconds_per_step", .double($0.backward / Double(profiledSteps)))])
+            }
+            print(JSONValue.object([("name", .string(model.network.name)), ("mode", .string(mode.rawValue)), ("input", .string(input)),
+                                    ("batch", .int(batch)), ("threads", .int(threads)), ("steps", .int(steps)), ("seconds", .double(elapsed)),
+                                    ("images_per_second", .double(imagesPerSecond)), ("gflops_per_second", .double(gflops)),
+                                    ("macs_per_image", .int(Int(macs))), ("peak_rss_bytes", .int(Int(peak))), ("ops", .array(ops))]).text())
         }
     }
 }
@@ -122,9 +128,10 @@ struct SgemmCommand: ParsableCommand {
         let split = measure { BLAS.matmul(a, b, into: c, parallel: parallel, library: .openblas) }
         let best = max(onednn, openblas, split)
         if format == .json {
-            print("{\"n\": \(n), \"threads\": \(threads), \"gflops_per_second\": \(best), \"onednn_gflops_per_second\": \(onednn), "
-                  + "\"openblas_gflops_per_second\": \(openblas), \"openblas_split_gflops_per_second\": \(split), "
-                  + "\"openblas_core\": \(JSONText.quote(BLAS.coreName)), \"library\": \"\(GEMMLibrary.preferred.rawValue)\"}")
+            print(JSONValue.object([("n", .int(n)), ("threads", .int(threads)), ("gflops_per_second", .double(best)),
+                                    ("onednn_gflops_per_second", .double(onednn)), ("openblas_gflops_per_second", .double(openblas)),
+                                    ("openblas_split_gflops_per_second", .double(split)), ("openblas_core", .string(BLAS.coreName)),
+                                    ("library", .string(GEMMLibrary.preferred.rawValue))]).text())
         } else {
             print(String(format: "sgemm n=%d, %d threads: oneDNN %.1f GFLOP/s, OpenBLAS (%@ kernels) %.1f GFLOP/s with its threads, %.1f split by ArchLab; kernels use %@",
                          n, threads, onednn, BLAS.coreName, openblas, split, GEMMLibrary.preferred.rawValue))

@@ -181,10 +181,12 @@ struct PredictCommand: ParsableCommand {
                 for (index, p) in ranked { print(String(format: "  %@ %.4f", names[index].padding(toLength: max(12, names.map(\.count).max() ?? 0), withPad: " ", startingAt: 0), p)) }
             }
         case .json:
-            let items = results.map { path, ranked in
-                "{\"image\": \(JSONText.quote(path)), \"top\": [" + ranked.map { "{\"class\": \(JSONText.quote(names[$0.0])), \"index\": \($0.0), \"probability\": \($0.1)}" }.joined(separator: ", ") + "]}"
+            let items: [JSONValue] = results.map { path, ranked in
+                .styled(.object([("image", .string(path)), ("top", .array(ranked.map {
+                    .object([("class", .string(names[$0.0])), ("index", .int($0.0)), ("probability", .double($0.1))])
+                }))]), .spaced)
             }
-            print("[" + items.joined(separator: ",\n ") + "]")
+            print(JSONValue.array(items).text(.pretty(indent: 1)))
         }
     }
 

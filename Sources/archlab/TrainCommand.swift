@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchFiles
 import ArchData
 import ArchGraph
@@ -159,7 +160,7 @@ struct EvalCommand: ParsableCommand {
         let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
         try Diagnostics.file { try trainer.model.load(safetensors: weights) }
         let (accuracy, loss) = try Diagnostics.data { try trainer.evaluate(trainer.test) }
-        print(String(format: "{\"accuracy\": %.6f, \"loss\": %.6f, \"images\": %d}", accuracy, loss, trainer.test.count))
+        print(JSONValue.object([("accuracy", .double(accuracy)), ("loss", .double(loss)), ("images", .int(trainer.test.count))]).text())
     }
 }
 

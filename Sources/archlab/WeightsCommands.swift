@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchGraph
 import ArchSpec
 import ArchTensor
@@ -75,6 +76,6 @@ struct ForwardCommand: ParsableCommand {
         let (loss, main) = model.trainStep(plan, labels: y, smoothing: labelSmoothing, context: context)
         try Diagnostics.file { try Safetensors.write(model.store.parameterNames.map { ($0, model.store.gradients[$0]!) }, to: grads!) }
         if let output { try Diagnostics.file { try NumPy.write(plan.logits, to: output) } }
-        print("{\"loss\": \(loss), \"main_loss\": \(main)}")
+        print(JSONValue.object([("loss", .double(Double(loss))), ("main_loss", .double(Double(main)))]).text())
     }
 }

@@ -48,8 +48,8 @@ public enum Safetensors {
     }
 
     static func parseHeader(_ bytes: ArraySlice<UInt8>, dataSize: Int, path: String) throws -> [Entry] {
-        let json: HeaderJSON
-        do { json = try HeaderJSON.parse(bytes) } catch let e as HeaderJSON.ParseError {
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes) } catch let e as JSONValue.ParseError {
             throw TensorFileError(path, "header is not valid JSON: \(e.message)")
         }
         guard case let .object(items) = json else { throw TensorFileError(path, "header must be a JSON object") }
@@ -98,17 +98,18 @@ public enum Safetensors {
 
     /// Writes float32 tensors in the given order, atomically (temporary file, then rename).
     public static func write(_ tensors: [(String, Tensor)], to path: String, metadata: [String: String] = [:]) throws {
-        var header: [String] = []
+        var header: [(key: String, value: JSONValue)] = []
         var offset = 0
         if !metadata.isEmpty {
-            header.append("\"__metadata__\":{" + metadata.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\(JSONText.quote($0.value))" }.joined(separator: ",") + "}")
+            header.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
         }
         for (name, t) in tensors {
             let bytes = t.count * 4
-            header.append("\(JSONText.quote(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            header.append((name, .object([("dtype", .string("F32")), ("shape", .array(t.shape.map { .int($0) })),
+                                          ("data_offsets", .array([.int(offset), .int(offset + bytes)]))])))
             offset += bytes
         }
-        var json = Array(("{" + header.joined(separator: ",") + "}").utf8)
+        var json = Array(JSONValue.object(header).text(.compact).utf8)
         while json.count % 8 != 0 { json.append(0x20) }
         var data = Data(capacity: 8 + json.count + offset)
         var length = UInt64(json.count).littleEndian
