@@ -17,12 +17,16 @@ SHARDS=${SHARDS:-2}
 "$B" sweep experiments/smoke.yaml --out "$OUT" --slurm --shards "$SHARDS" --cpus-per-task 1 --submit | tee "$WORK/submit.txt"
 JOB=$(awk '/^submitted job/ {print $3}' "$WORK/submit.txt")
 [ -n "$JOB" ] || { echo "no job id" >&2; exit 1; }
-# preemption: requeue task 1 while it runs a trial; the restarted task must resume its shard
-for _ in $(seq 1 300); do
-  if grep -q '"running": \["' "$OUT/shards/1/progress.json" 2>/dev/null; then break; fi
+# preemption: requeue task 1 while it runs a trial that has a checkpoint (an epoch done); the
+# restarted task must resume its shard, and that trial must continue from its checkpoint
+RUNNING=""
+for _ in $(seq 1 1200); do
+  RUNNING=$(python3 -c 'import json,sys; print((json.load(open(sys.argv[1])).get("running") or [""])[0])' "$OUT/shards/1/progress.json" 2>/dev/null || true)
+  if [ -n "$RUNNING" ] && [ -f "$OUT/trials/$RUNNING/checkpoint.json" ]; then break; fi
   sleep 0.1
 done
-scontrol requeue "${JOB}_1" && echo "requeued ${JOB}_1 during a trial"
+[ -n "$RUNNING" ] && [ -f "$OUT/trials/$RUNNING/checkpoint.json" ] || { echo "task 1 never ran a trial past its first epoch" >&2; exit 1; }
+scontrol requeue "${JOB}_1" && echo "requeued ${JOB}_1 during trial $RUNNING, after its checkpoint of epoch $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epoch"])' "$OUT/trials/$RUNNING/checkpoint.json")"
 echo "waiting for job $JOB"
 for _ in $(seq 1 900); do
   if [ -z "$(squeue -h -j "$JOB" 2>/dev/null)" ]; then break; fi
@@ -33,9 +37,9 @@ done
 "$B" report "$OUT"
 "$B" sweep experiments/smoke.yaml --out "$LOCAL" > "$WORK/local.txt"
 
-python3 - "$OUT" "$LOCAL" "$SHARDS" <<'PY'
+python3 - "$OUT" "$LOCAL" "$SHARDS" "$RUNNING" <<'PY'
 import json, os, sqlite3, sys
-slurm, local, shards = sys.argv[1], sys.argv[2], int(sys.argv[3])
+slurm, local, shards, requeued = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def rows(path):
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     return {r[0]: r[1] for r in db.execute("SELECT id, status FROM trials WHERE in_experiment = 1")}
@@ -56,6 +60,10 @@ assert count(shard_rows) == count(local_rows) == {"completed": len(local_rows)},
 logs = os.listdir(os.path.join(slurm, "slurm", "logs"))
 task1 = open(os.path.join(slurm, "slurm", "logs", [l for l in logs if l.endswith("_1.out")][0])).read()
 assert "restart 1" in task1, "task 1 was not requeued"
+db = sqlite3.connect(f"file:{os.path.join(slurm, 'shards', '1', 'results.sqlite')}?mode=ro", uri=True)
+resumed = db.execute("SELECT resumed_epochs FROM trials WHERE id = ?", (requeued,)).fetchone()
+assert resumed and (resumed[0] or 0) >= 1, f"trial {requeued}, requeued after a checkpoint, did not continue from it: resumed_epochs {resumed}"
+print(f"trial {requeued[:12]} continued from its checkpoint after the requeue: {resumed[0]} epoch(s) not trained again")
 print("task 1 after its requeue: " + "; ".join(l for l in task1.splitlines() if "restart" in l or "interrupted" in l or "restarting" in l or "already recorded" in l))
 print(f"slurm-test: OK: {len(local_rows)} trials in {shards} shards on Slurm, same ids and counts as the single-machine run; "
       f"{len(logs)} task logs; merged report {slurm}/report.md")
