@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "ArchJSONTests", dependencies: ["ArchJSON"]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec", "ArchTestSupport"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor", "ArchTestSupport"]),
-        .testTarget(name: "ArchSweepTests", dependencies: ["ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),
+        .testTarget(name: "ArchSweepTests", dependencies: ["ArchJSON", "ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),
         .testTarget(name: "ArchDataTests", dependencies: ["ArchData", "ArchTensor", "ArchTestSupport"]),
         .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard", "ArchTestSupport"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec", "ArchTestSupport"],

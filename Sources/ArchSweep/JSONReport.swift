@@ -40,15 +40,19 @@ enum JSONReport {
         var pareto: Bool
         var trainSecondsMean: Double?
         var busyTrials: Int
+        /// Layers whose built output shape differs from the reference configuration's (`CxHxW`).
+        var builtDifferences: [BuiltDifference]?
 
         enum CodingKeys: String, CodingKey {
             case label, varied, baseline, reference, params, macs, flops, seeds, comparison, verdict, rank, tied, pareto
             case fullLabel = "full_label", testAccuracyBySeed = "test_accuracy_by_seed", testAccuracyMean = "test_accuracy_mean"
             case testAccuracyStd = "test_accuracy_std", testAccuracyInterval = "test_accuracy_ci95", verdictText = "verdict_text"
             case detectableDifference = "detectable_difference", seedsForObservedDifference = "seeds_for_observed_difference"
-            case trainSecondsMean = "train_seconds_mean", busyTrials = "busy_trials"
+            case trainSecondsMean = "train_seconds_mean", busyTrials = "busy_trials", builtDifferences = "built_differences"
         }
     }
+
+    struct BuiltDifference: Codable { var path: String, reference: String, built: String }
 
     struct TrialRecord: Codable {
         var id: String, configuration: String, seed: Int, status: String
@@ -71,6 +75,7 @@ enum JSONReport {
     static func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
 
     static func render(_ r: SweepResults, _ comparison: Comparison) throws -> String {
+        let reference = comparison.reference.flatMap { i in r.configurations.first { $0.index == i } } ?? r.baseline
         let configurations = r.configurations.map { c -> ConfigurationRecord in
             let row = comparison.row(c.index)!
             let t = row.test
@@ -85,7 +90,9 @@ enum JSONReport {
                                                t: finite($0.t), df: finite($0.df), p: finite($0.p), pHolm: finite(row.adjustedP)) },
                 verdict: row.verdict.rawValue, verdictText: comparison.verdictText(row), detectableDifference: finite(row.detectable),
                 seedsForObservedDifference: row.seedsForObserved, rank: row.rank, tied: comparison.tied(row), pareto: row.pareto,
-                trainSecondsMean: c.meanTrainSeconds, busyTrials: c.busySeeds.count)
+                trainSecondsMean: c.meanTrainSeconds, busyTrials: c.busySeeds.count,
+                builtDifferences: reference.flatMap { ref in c.layers.isEmpty ? nil
+                    : SweepResults.builtDifferences(c, from: ref).map { BuiltDifference(path: $0.path, reference: $0.from, built: $0.to) } })
         }
         let trials = r.trials.map { t in
             TrialRecord(id: t["id"]?.string ?? "", configuration: t["configuration"]?.string ?? "", seed: t["seed"]?.int ?? 0,

@@ -33,6 +33,9 @@ public final class Journal {
       validation_accuracy REAL, test_loss REAL, test_accuracy REAL, seconds REAL, load_average REAL, cpu_share REAL,
       PRIMARY KEY(trial_id, epoch));
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE IF NOT EXISTS layers(
+      configuration_index INTEGER NOT NULL, position INTEGER NOT NULL, path TEXT NOT NULL, output TEXT NOT NULL,
+      PRIMARY KEY(configuration_index, position));
     CREATE TABLE IF NOT EXISTS modules(
       configuration_index INTEGER NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL, params INTEGER NOT NULL, macs INTEGER NOT NULL,
       PRIMARY KEY(configuration_index, position));
@@ -118,8 +121,14 @@ public final class Journal {
             try database.execute("UPDATE trials SET in_experiment = 1")
             for id in stale { try database.execute("UPDATE trials SET in_experiment = 0 WHERE id = ?", [.text(id)]) }
             try database.execute("DELETE FROM modules")
+            try database.execute("DELETE FROM layers")
             var done = Set<Int>()
             for t in trials where done.insert(t.configurationIndex).inserted {
+                for (position, l) in t.layers.enumerated() {
+                    try database.execute("INSERT INTO layers(configuration_index, position, path, output) VALUES(?, ?, ?, ?)",
+                                         [.integer(t.configurationIndex), .integer(position), .text(l.path),
+                                          .text(l.output.map(String.init).joined(separator: "x"))])
+                }
                 for (position, m) in t.modules.enumerated() {
                     try database.execute("INSERT INTO modules(configuration_index, position, name, params, macs) VALUES(?, ?, ?, ?, ?)",
                                          [.integer(t.configurationIndex), .integer(position), .text(m.name), .integer(m.params), .integer(m.macs)])
@@ -207,6 +216,11 @@ public final class Journal {
     /// Every trial row, also those no longer in the experiment (merging shard journals needs them).
     public func allTrials() throws -> [[String: SQLiteDatabase.Value]] {
         try database.query("SELECT * FROM trials ORDER BY sweep_index")
+    }
+
+    /// Every configuration's built layers and their output shapes (`CxHxW`), in forward order.
+    public func layers() throws -> [[String: SQLiteDatabase.Value]] {
+        try database.query("SELECT * FROM layers ORDER BY configuration_index, position")
     }
 
     public func modules() throws -> [[String: SQLiteDatabase.Value]] {

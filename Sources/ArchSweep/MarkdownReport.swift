@@ -217,12 +217,39 @@ enum MarkdownReport {
     static func legend(_ r: SweepResults, _ comparison: Comparison) -> [String] {
         let axes = r.axisKeys
         guard !axes.isEmpty else { return [] }
-        var lines = ["## Configurations", "", "| configuration | " + axes.joined(separator: " | ") + " | seeds completed | under load |",
-                     "|---|" + String(repeating: "---|", count: axes.count) + "--:|--:|"]
+        // the built networks' real shapes against the reference's (values as written may be scaled by `width` and the like)
+        let reference = comparison.reference.flatMap { i in r.configurations.first { $0.index == i } } ?? r.baseline
+        let showBuilt = reference.map { ref in r.configurations.contains { !SweepResults.builtDifferences($0, from: ref).isEmpty } } ?? false
+        let refLabel = reference.map { comparison.row($0.index)?.label ?? $0.label } ?? ""
+        var lines = ["## Configurations", ""]
+        if showBuilt {
+            lines += ["Built network: the layers whose output differs from the reference `\(refLabel)`'s, as built (channels x height x width), "
+                      + "what the written values give after every multiplier in the file.", ""]
+        }
+        lines += ["| configuration | " + axes.joined(separator: " | ") + (showBuilt ? " | built network" : "") + " | seeds completed | under load |",
+                  "|---|" + String(repeating: "---|", count: axes.count) + (showBuilt ? "---|" : "") + "--:|--:|"]
         for c in r.configurations {
             let values = axes.map { k in c.varied.first { $0.key == k }?.value ?? "" }
             let seeds = c.accuracy.keys.sorted().map(String.init).joined(separator: ", ")
-            lines.append("| `\(comparison.row(c.index)?.label ?? c.label)` | " + values.joined(separator: " | ") + " | \(seeds.isEmpty ? "–" : seeds) | \(c.busySeeds.count) |")
+            var built: [String] = []
+            if showBuilt, let reference {
+                let differences = SweepResults.builtDifferences(c, from: reference)
+                // a module's layers that change alike (conv, its norm, its activation) are one entry
+                var groups: [(path: String, from: String, to: String, more: Int)] = []
+                for d in differences {
+                    let parent = d.path.split(separator: ".").dropLast().joined(separator: ".")
+                    if let last = groups.last, last.from == d.from, last.to == d.to,
+                       last.path.split(separator: ".").dropLast().joined(separator: ".") == parent {
+                        groups[groups.count - 1].more += 1
+                    } else {
+                        groups.append((d.path, d.from, d.to, 0))
+                    }
+                }
+                built = [c.index == reference.index ? "reference" : groups.isEmpty ? "same shapes"
+                         : groups.prefix(3).map { "`\($0.path)`\($0.more > 0 ? " (+\($0.more))" : "") \($0.from) → \($0.to)" }.joined(separator: "; ")
+                         + (groups.count > 3 ? "; … \(differences.count) layers in all" : "")]
+            }
+            lines.append("| `\(comparison.row(c.index)?.label ?? c.label)` | " + (values + built).joined(separator: " | ") + " | \(seeds.isEmpty ? "–" : seeds) | \(c.busySeeds.count) |")
         }
         return lines + [""]
     }

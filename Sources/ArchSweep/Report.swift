@@ -22,6 +22,9 @@ public struct SweepResults: Sendable {
         /// Test accuracy per epoch, per seed.
         public var curves: [UInt64: [Double]] = [:]
         public var modules: [(name: String, params: Int, macs: Int)] = []
+        /// The built network's layers and output shapes (`CxHxW`); empty for journals written
+        /// before they were recorded.
+        public var layers: [(path: String, output: String)] = []
         /// On the Pareto front of what the intervals resolve (`Comparison`).
         public var pareto = false
         /// Seeds whose trial ran at least one epoch on a busy machine (`MachineLoad.isBusy`).
@@ -140,6 +143,10 @@ public struct SweepResults: Sendable {
                 added.insert(ci)
                 byIndex[ci]?.modules.append((m["name"]?.string ?? "", m["params"]?.int ?? 0, m["macs"]?.int ?? 0))
             }
+            for l in try source.journal.layers() {
+                guard let ci = l["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
+                byIndex[ci]?.layers.append((l["path"]?.string ?? "", l["output"]?.string ?? ""))
+            }
             modulesSeen.formUnion(added)
             let sourceMeta = try source.journal.meta()
             meta.merge(sourceMeta) { first, _ in first }
@@ -172,6 +179,17 @@ public struct SweepResults: Sendable {
     }
 
     /// The reference configuration: the ablation baseline, else the first one.
+    /// The layers of `c`'s built network whose output differs from `reference`'s (same path), in
+    /// forward order: the channels a configuration really has, whatever its written values.
+    public static func builtDifferences(_ c: Configuration, from reference: Configuration) -> [(path: String, from: String, to: String)] {
+        guard !c.layers.isEmpty, !reference.layers.isEmpty else { return [] }
+        let before = Dictionary(reference.layers.map { ($0.path, $0.output) }, uniquingKeysWith: { a, _ in a })
+        return c.layers.compactMap { l in
+            guard let old = before[l.path], old != l.output else { return nil }
+            return (l.path, old, l.output)
+        }
+    }
+
     public var baseline: Configuration? { configurations.first(where: \.isBaseline) ?? configurations.first }
 
     /// Mean and standard deviation of the per-seed accuracy differences to the baseline.

@@ -28,6 +28,9 @@ public struct Trial: Sendable {
     /// Cost of each top-level module of the network (name, params, inference MACs), for the
     /// report's per-layer comparison.
     public var modules: [(name: String, params: Int, macs: Int)]
+    /// Every inference layer of the built network and its output shape, so that reports show the
+    /// channels a configuration really has (a table cell of 96 at width 0.5 builds 48).
+    public var layers: [(path: String, output: [Int])] = []
 }
 
 extension Experiment {
@@ -42,6 +45,7 @@ extension Experiment {
             let network = try Builder().build(resolved)
             let summary = NetworkSummary(network)
             let modules = network.nodes.compactMap(Self.moduleCost)
+            let layers = network.layers.filter { !$0.isAux }.map { ($0.path, $0.output.dims) }
             let parameters = resolved.parametersJSON
             // the starting weights by content: the same file reached by another path is the same trial,
             // a file rewritten in place is not
@@ -62,7 +66,7 @@ extension Experiment {
                 out.append(Trial(id: StableHash.hex(canonical), index: out.count, configurationIndex: ci, configuration: configuration,
                                  seed: seed, training: training, architecture: configuration.architecture, overrides: overrides,
                                  parametersJSON: parameters, params: summary.totalParams, macs: summary.macs,
-                                 input: network.input.dims, configJSON: canonical, modules: modules))
+                                 input: network.input.dims, configJSON: canonical, modules: modules, layers: layers))
             }
         }
         var seen: [String: Int] = [:]

@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchSpec
 import ArchSweep
 import ArchTrain
@@ -100,5 +101,29 @@ import Testing
             #expect(text.contains(line + "\n"), "missing: \(line)")
         }
         #expect(text.hasPrefix("#!/bin/bash\n"))
+    }
+}
+
+/// The report shows each configuration's built shapes against the reference's: a value as written
+/// (here 30) next to what the network has.
+@Suite struct BuiltShapesInReportTests {
+    @Test func configurationsTableShowsTheBuiltLayers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-built-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = experiment("b.yaml", header + "seeds: [0, 1]\nstrategy: ablation\naxes:\n  layers.fc1.out: [30]\n")
+        let trials = try Experiment.load(file).trials()
+        let journal = try Journal(path: dir + "/results.sqlite")
+        _ = try journal.sync(trials)
+        for t in trials { try journal.finish(t.id, status: .completed, metrics: ShardTests.metrics(0.5 + 0.01 * Double(t.seed), t), error: nil) }
+        _ = try ReportWriter.write(try SweepResults.load(directory: dir), to: dir)
+        let report = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(report.contains("| `baseline` |  | reference |"), "\(report)")
+        #expect(report.contains("| `layers.fc1.out=30` | 30 | `fc1` (+1) 120 → 30 |"), "\(report)")
+        let json = try JSONValue.parse(String(contentsOfFile: dir + "/results.json", encoding: .utf8))
+        guard case let .array(configurations)? = json["configurations"] else { Issue.record("no configurations"); return }
+        #expect(configurations[1]["built_differences"] == .array([
+            .object([("built", .string("30")), ("path", .string("fc1")), ("reference", .string("120"))]),
+            .object([("built", .string("30")), ("path", .string("relu3")), ("reference", .string("120"))]),
+        ]))
     }
 }
