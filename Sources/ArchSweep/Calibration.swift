@@ -8,9 +8,13 @@ import Foundation
 /// steps and evaluation steps of the trial's network at its batch size.
 public enum Calibration {
     public struct Estimate: Sendable {
+        /// Median seconds of one training step and of one evaluation step.
         public var trainStepSeconds: Double
         public var evalStepSeconds: Double
+        /// The trial's estimated seconds from the median steps, and from the fastest and the
+        /// slowest measured steps (the spread a busy or noisy machine gives).
         public var trialSeconds: Double
+        public var trialSecondsRange: ClosedRange<Double>
     }
 
     /// Images a trial trains on and evaluates, from its settings (Fashion-MNIST 60,000/10,000 and
@@ -22,10 +26,19 @@ public enum Calibration {
         return (train - validation, validation + test)
     }
 
+    /// Steps timed one by one (after one to warm up), for the median and the spread.
+    public static let measuredSteps = 5
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let start = Date()
+        body()
+        return Date().timeIntervalSince(start)
+    }
+
     /// Measures each distinct configuration once (threads as the sweep will give each trial).
     public static func estimate(_ trials: [Trial], threads: Int) throws -> [String: Estimate] {
         BLAS.setThreads(1)  // kernels split their products across threads themselves
-        var perConfiguration: [Int: (Double, Double)] = [:]
+        var perConfiguration: [Int: ([Double], [Double])] = [:]
         var out: [String: Estimate] = [:]
         for t in trials {
             if perConfiguration[t.configurationIndex] == nil {
@@ -39,21 +52,24 @@ public enum Calibration {
                 let labels = (0..<batch).map { $0 % model.network.output.elementCount }
                 let context = StepContext(training: true, parallel: Parallelism(threads: threads))
                 _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context)
-                let start = Date()
-                for _ in 0..<2 { _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context) }
-                let train = Date().timeIntervalSince(start) / 2
+                let trainSteps = (0..<Self.measuredSteps).map { _ in
+                    Self.seconds { _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context) }
+                }.sorted()
                 let eval = model.plan(batch: batch, training: false)
                 let evalContext = StepContext(training: false, parallel: Parallelism(threads: threads))
                 eval.forward(evalContext)
-                let evalStart = Date()
-                eval.forward(evalContext)
-                perConfiguration[t.configurationIndex] = (train, Date().timeIntervalSince(evalStart))
+                let evalSteps = (0..<Self.measuredSteps).map { _ in Self.seconds { eval.forward(evalContext) } }.sorted()
+                perConfiguration[t.configurationIndex] = (trainSteps, evalSteps)
             }
             let (train, eval) = perConfiguration[t.configurationIndex]!
             let (n, m) = counts(t)
             let batch = Double(t.training.batchSize)
-            let seconds = Double(t.training.epochs) * ((Double(n) / batch).rounded(.down) * train + (Double(m) / batch).rounded(.up) * eval)
-            out[t.id] = Estimate(trainStepSeconds: train, evalStepSeconds: eval, trialSeconds: seconds)
+            func seconds(_ train: Double, _ eval: Double) -> Double {
+                Double(t.training.epochs) * ((Double(n) / batch).rounded(.down) * train + (Double(m) / batch).rounded(.up) * eval)
+            }
+            let median = (train[train.count / 2], eval[eval.count / 2])
+            out[t.id] = Estimate(trainStepSeconds: median.0, evalStepSeconds: median.1, trialSeconds: seconds(median.0, median.1),
+                                 trialSecondsRange: seconds(train.first!, eval.first!)...seconds(train.last!, eval.last!))
         }
         return out
     }

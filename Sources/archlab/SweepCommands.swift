@@ -72,12 +72,15 @@ struct SweepCommand: ParsableCommand {
             let estimates = estimate ? try Diagnostics.run { try Calibration.estimate(trials, threads: max(1, cores / jobs)) } : [:]
             print("\(experiment.name): \(trials.count) trials (\(experiment.configurations.count) configurations x \(experiment.seeds.count) seeds), strategy \(experiment.strategy.rawValue), into \(directory)")
             var rows = [["#", "id", "configuration", "seed", "params", "MACs"] + (estimate ? ["estimate"] : [])]
-            var total = 0.0
+            var total = 0.0, totalLow = 0.0, totalHigh = 0.0
             for t in trials {
                 var row = [String(t.index + 1), String(t.id.prefix(12)), t.configuration.label, String(t.seed), Count.grouped(t.params), Count.grouped(t.macs)]
                 if let e = estimates[t.id] {
                     total += e.trialSeconds
-                    row.append(SweepRunner.duration(e.trialSeconds))
+                    totalLow += e.trialSecondsRange.lowerBound
+                    totalHigh += e.trialSecondsRange.upperBound
+                    row.append(SweepRunner.duration(e.trialSeconds) + " (" + SweepRunner.duration(e.trialSecondsRange.lowerBound) + "–"
+                               + SweepRunner.duration(e.trialSecondsRange.upperBound) + ")")
                 }
                 rows.append(row)
             }
@@ -99,7 +102,7 @@ struct SweepCommand: ParsableCommand {
                 print(line)
             }
             if estimate {
-                print("total estimate: \(SweepRunner.duration(total / Double(jobs))) with --jobs \(jobs) (measured: a few training steps of each network on this machine; a busy machine inflates it)")
+                print("total estimate: \(SweepRunner.duration(total / Double(jobs))) (\(SweepRunner.duration(totalLow / Double(jobs)))–\(SweepRunner.duration(totalHigh / Double(jobs))) from the fastest and slowest of \(Calibration.measuredSteps) timed steps) with --jobs \(jobs) (measured here, each network's median step; a busy machine inflates it)")
             } else {
                 print("every network builds; add --estimate to time a few training steps of each and estimate the cost")
             }
