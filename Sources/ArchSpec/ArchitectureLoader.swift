@@ -78,48 +78,28 @@ public struct ArchitectureLoader: Sendable {
 
     /// The document tree of `path` merged over its `extends` chain, with `set:` document paths applied.
     func mergedTree(_ path: String, chain: [String], parameterOverrides: inout [Override]) throws -> YNode {
-        let tree = try yaml.load(file: path)
-        guard case let .map(entries, _) = tree else {
-            throw SpecError("expected a mapping with name, params, input, templates and layers; found \(tree.kindDescription)", at: tree.location)
-        }
-        var merged = tree
-        if let ext = tree.entry("extends") {
-            guard let s = ext.value.scalar, !s.isNull else {
-                throw SpecError("'extends' must be a file path, found \(ext.value.kindDescription)", at: ext.value.location)
+        var collected: [Override] = []
+        let chain = ExtendsChain(yaml: yaml, maxDepth: maxExtendsDepth, merge: Self.merge) { merged, own in
+            guard case let .map(entries, _) = own else {
+                throw SpecError("expected a mapping with name, params, input, templates and layers; found \(own.kindDescription)", at: own.location)
             }
-            let base = Self.resolve(s.text, relativeTo: path)
-            let canonical = Self.canonical(base)
-            let chainCanonical = (chain + [path]).map(Self.canonical)
-            if let cycleStart = chainCanonical.firstIndex(of: canonical) {
-                let cycle = (chain + [path])[cycleStart...] + [base]
-                throw SpecError("'extends' cycle: \(cycle.joined(separator: " -> "))", at: s.location)
-            }
-            guard chain.count < maxExtendsDepth else {
-                throw SpecError("'extends' chain longer than \(maxExtendsDepth) files", at: s.location)
-            }
-            let baseTree: YNode
-            do {
-                baseTree = try mergedTree(base, chain: chain + [path], parameterOverrides: &parameterOverrides)
-            } catch var error as SpecError where error.location?.file == base && error.location?.line == 1
-                        && ["no such file", "is a directory, expected a YAML file"].contains(error.message) {
-                error.location = s.location
-                error.message = "extends '\(s.text)': \(error.message) (looked for \(base))"
-                throw error
-            }
-            merged = Self.merge(base: baseTree, child: tree)
-        }
-        merged = Self.removing(["extends", "set"], from: merged)
-        if let setNode = entries.first(where: { $0.key.text == "set" })?.value {
-            let declared = Set(merged["params"]?.entries?.map(\.key.text) ?? [])
-            for o in try Override.parse(setSection: setNode) {
-                if declared.contains(o.path[0]) {
-                    parameterOverrides.append(o)
-                } else {
-                    merged = try o.apply(to: merged)
+            var result = Self.removing(["extends", "set"], from: merged)
+            // a file's `set:` applies to what it sees: its own keys merged over its bases
+            if let setNode = entries.first(where: { $0.key.text == "set" })?.value {
+                let declared = Set(result["params"]?.entries?.map(\.key.text) ?? [])
+                for o in try Override.parse(setSection: setNode) {
+                    if declared.contains(o.path[0]) {
+                        collected.append(o)
+                    } else {
+                        result = try o.apply(to: result)
+                    }
                 }
             }
+            return result
         }
-        return merged
+        let tree = try chain.load(path)
+        parameterOverrides += collected
+        return tree
     }
 
     /// `path` as written in `file` (relative to its directory), normalized (`a/../b` is `b`).

@@ -61,7 +61,7 @@ public struct Experiment: Sendable {
 
     /// Loads, merges `extends`, and expands the configurations.
     public static func load(_ path: String) throws -> Experiment {
-        let root = try mergedTree(path, chain: [])
+        let root = try mergedTree(path)
         guard let entries = root.entries else {
             throw SpecError("expected a mapping with \(keys.joined(separator: ", ")); found \(root.kindDescription)", at: root.location)
         }
@@ -140,33 +140,31 @@ public struct Experiment: Sendable {
         return entries
     }
 
-    static func mergedTree(_ path: String, chain: [String]) throws -> YNode {
-        let tree = try YAMLLoader().load(file: path)
-        guard let ext = tree.entry("extends") else { return tree }
-        guard let s = ext.value.scalar, !s.isNull else { throw SpecError("'extends' must be a file path", at: ext.value.location) }
-        let base = ArchitectureLoader.resolve(s.text, relativeTo: path)
-        let all = chain + [path]
-        if all.map(ArchitectureLoader.canonical).contains(ArchitectureLoader.canonical(base)) {
-            throw SpecError("'extends' cycle: \((all + [base]).joined(separator: " -> "))", at: s.location)
-        }
-        let baseTree = try mergedTree(base, chain: all)
-        guard case .map(var result, let location) = baseTree, let child = tree.entries else { return tree }
-        for e in child where e.key.text != "extends" {
-            if let i = result.firstIndex(where: { $0.key.text == e.key.text }) {
-                if ["set", "training"].contains(e.key.text), let old = result[i].value.entries, let new = e.value.entries {
-                    var merged = old
-                    for n in new {
-                        if let j = merged.firstIndex(where: { $0.key.text == n.key.text }) { merged[j] = n } else { merged.append(n) }
+    /// The experiment file merged over its `extends` chain: the child's keys replace the base's,
+    /// `set` and `training` merge key by key.
+    static func mergedTree(_ path: String) throws -> YNode {
+        try ExtendsChain(merge: { base, child in
+            guard case .map(var result, let location) = base, let entries = child.entries else { return child }
+            for e in entries where e.key.text != "extends" {
+                if let i = result.firstIndex(where: { $0.key.text == e.key.text }) {
+                    if ["set", "training"].contains(e.key.text), let old = result[i].value.entries, let new = e.value.entries {
+                        var merged = old
+                        for n in new {
+                            if let j = merged.firstIndex(where: { $0.key.text == n.key.text }) { merged[j] = n } else { merged.append(n) }
+                        }
+                        result[i].value = .map(merged, e.value.location)
+                    } else {
+                        result[i] = e
                     }
-                    result[i].value = .map(merged, e.value.location)
                 } else {
-                    result[i] = e
+                    result.append(e)
                 }
-            } else {
-                result.append(e)
             }
-        }
-        return .map(result.filter { $0.key.text != "extends" }, location)
+            return .map(result, location)
+        }, finish: { merged, _ in
+            guard case let .map(entries, location) = merged else { return merged }
+            return .map(entries.filter { $0.key.text != "extends" }, location)
+        }).load(path)
     }
 
     /// An axis: a key (architecture path, `training.X` or `architecture`) and its values.

@@ -308,3 +308,20 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         #expect(throws: Multirun.Invalid.self) { try Multirun(base: "a.yaml", axes: ["w=1"], seeds: [], training: ["lr: 3"], name: nil).yaml(in: dir) }
     }
 }
+
+/// Experiment files share the architecture files' `extends`: a missing base is reported at the
+/// `extends` line, and a chain deeper than the limit is an error.
+@Suite struct ExperimentExtendsTests {
+    @Test func missingBaseAndDeepChainsAreLocatedErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("archlab-extends-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "name: a\nextends: nope.yaml\n".write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
+        expectLocatedError(dir + "/a.yaml", "extends 'nope.yaml': no such file (looked for \(dir)/nope.yaml)")
+        for i in 0..<40 { try "extends: e\(i + 1).yaml\n".write(toFile: dir + "/e\(i).yaml", atomically: true, encoding: .utf8) }
+        #expect {
+            _ = try Experiment.load(dir + "/e0.yaml")
+        } throws: { error in
+            (error as? SpecError)?.description.hasPrefix(dir + "/e32.yaml:1:10: 'extends' chain longer than 32 files") == true
+        }
+    }
+}
