@@ -74,6 +74,7 @@ let package = Package(
         // Paths every test target shares (the repository root, fixtures, directory listings).
         .target(name: "ArchTestSupport", dependencies: ["ArchTensor"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchJSONTests", dependencies: ["ArchJSON"]),
+        .testTarget(name: "ArchFilesTests", dependencies: ["ArchFiles"]),
         .testTarget(name: "ArchSpecTests", dependencies: ["ArchSpec", "ArchTestSupport"]),
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor", "ArchTestSupport"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchJSON", "ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),

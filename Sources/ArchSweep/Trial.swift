@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchData
 import ArchGraph
 import ArchJSON
@@ -53,7 +54,7 @@ extension Experiment {
                 guard let data = FileManager.default.contents(atPath: path) else {
                     throw SpecError("training.init_from: cannot read '\(path)'", at: configuration.training.first { $0.key.text == "init_from" }?.value.location)
                 }
-                return "content " + StableHash.hex(data)
+                return "sha256 " + SHA256.hex(data)
             }
             for seed in seeds {
                 training.seed = seed
