@@ -23,9 +23,9 @@ enum CSVReport {
         let axes = r.axisKeys
         var lines = [(columns + axes).joined(separator: ",")]
         for t in r.trials {
-            let varied = SweepResults.parseVaried(t["varied"]?.string ?? "{}")
+            let varied = SweepResults.parseVaried(t.varied)
             let axisCells = axes.map { k in field(varied.first { $0.key == k }?.value ?? "") }
-            lines.append((columns.map { cell(t[$0]) } + axisCells).joined(separator: ","))
+            lines.append((columns.map { cell(t.columns[$0]) } + axisCells).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -54,7 +54,7 @@ enum JSONReport {
 
     struct BuiltDifference: Codable { var path: String, reference: String, built: String }
 
-    struct TrialRecord: Codable {
+    struct TrialEntry: Codable {
         var id: String, configuration: String, seed: Int, status: String
         var params: Int?, macs: Int?, testAccuracy: Double?, bestEpoch: Int?, trainSeconds: Double?
         var startedAt: String?, finishedAt: String?, error: String?
@@ -69,7 +69,7 @@ enum JSONReport {
         var meta: [String: String]
         var statistics: String
         var configurations: [ConfigurationRecord]
-        var trials: [TrialRecord]
+        var trials: [TrialEntry]
     }
 
     static func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
@@ -95,10 +95,9 @@ enum JSONReport {
                     : SweepResults.builtDifferences(c, from: ref).map { BuiltDifference(path: $0.path, reference: $0.from, built: $0.to) } })
         }
         let trials = r.trials.map { t in
-            TrialRecord(id: t["id"]?.string ?? "", configuration: t["configuration"]?.string ?? "", seed: t["seed"]?.int ?? 0,
-                        status: t["status"]?.string ?? "", params: t["params"]?.int, macs: t["macs"]?.int, testAccuracy: t["test_accuracy"]?.double,
-                        bestEpoch: t["best_epoch"]?.int, trainSeconds: t["train_seconds"]?.double, startedAt: t["started_at"]?.string,
-                        finishedAt: t["finished_at"]?.string, error: t["error"]?.string)
+            TrialEntry(id: t.id, configuration: t.configuration, seed: t.seed, status: t.status.rawValue, params: t.params, macs: t.macs,
+                       testAccuracy: t.testAccuracy, bestEpoch: t.bestEpoch, trainSeconds: t.trainSeconds, startedAt: t.startedAt,
+                       finishedAt: t.finishedAt, error: t.error)
         }
         let statistics = "accuracy: mean over seeds, 95% t interval; comparison: paired t-test over shared seeds (Welch where fewer than 2 are shared) against the "
             + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons; rank: 1 + configurations whose interval lies wholly above"

@@ -12,6 +12,53 @@ public enum TrialStatus: String, CaseIterable, Sendable {
     public init(row: [String: SQLiteDatabase.Value]) { self = row["status"]?.string.flatMap(TrialStatus.init(rawValue:)) ?? .pending }
 }
 
+/// One row of the journal's `trials` table, decoded once.
+public struct TrialRecord: Sendable {
+    public var id: String
+    public var sweepIndex: Int
+    public var configuration: String
+    public var configurationIndex: Int
+    /// The varied values as the journal wrote them (`{"key": "value", ...}`).
+    public var varied: String
+    public var isBaseline: Bool
+    public var architecture: String
+    public var status: TrialStatus
+    public var seed: Int
+    /// The resolved configuration as canonical JSON (what the id hashes).
+    public var config: String
+    public var params: Int?, macs: Int?
+    public var testAccuracy: Double?, bestEpoch: Int?, trainSeconds: Double?
+    public var startedAt: String?, finishedAt: String?, error: String?
+    public var inExperiment: Bool
+    public var resumedEpochs: Int?
+    /// Every column as stored (`results.csv` writes them as they are).
+    public var columns: [String: SQLiteDatabase.Value]
+
+    public init(row: [String: SQLiteDatabase.Value]) {
+        id = row["id"]?.string ?? ""
+        sweepIndex = row["sweep_index"]?.int ?? 0
+        configuration = row["configuration"]?.string ?? ""
+        configurationIndex = row["configuration_index"]?.int ?? 0
+        varied = row["varied"]?.string ?? "{}"
+        isBaseline = row["is_baseline"]?.int == 1
+        architecture = row["architecture"]?.string ?? ""
+        status = TrialStatus(row: row)
+        seed = row["seed"]?.int ?? 0
+        config = row["config"]?.string ?? ""
+        params = row["params"]?.int
+        macs = row["macs"]?.int
+        testAccuracy = row["test_accuracy"]?.double
+        bestEpoch = row["best_epoch"]?.int
+        trainSeconds = row["train_seconds"]?.double
+        startedAt = row["started_at"]?.string
+        finishedAt = row["finished_at"]?.string
+        error = row["error"]?.string
+        inExperiment = row["in_experiment"]?.int != 0
+        resumedEpochs = row["resumed_epochs"]?.int
+        columns = row
+    }
+}
+
 /// The sweep's results in `DIR/results.sqlite`: table `trials` (one row per trial id) and table
 /// `epochs` (per-epoch metrics), plus `meta` (experiment, machine, versions). Every change is one
 /// transaction; SQLite's WAL journal with full synchronous writes keeps the file consistent when
@@ -209,13 +256,22 @@ public final class Journal {
     }
 
     /// Every trial row of the current experiment, in sweep order.
-    public func trials() throws -> [[String: SQLiteDatabase.Value]] {
-        try database.query("SELECT * FROM trials WHERE in_experiment = 1 ORDER BY sweep_index")
+    public func trials() throws -> [TrialRecord] {
+        try database.query("SELECT * FROM trials WHERE in_experiment = 1 ORDER BY sweep_index").map(TrialRecord.init(row:))
     }
 
     /// Every trial row, also those no longer in the experiment (merging shard journals needs them).
-    public func allTrials() throws -> [[String: SQLiteDatabase.Value]] {
-        try database.query("SELECT * FROM trials ORDER BY sweep_index")
+    public func allTrials() throws -> [TrialRecord] {
+        try database.query("SELECT * FROM trials ORDER BY sweep_index").map(TrialRecord.init(row:))
+    }
+
+    /// How many of the experiment's trials are in each status.
+    public func statusCounts() throws -> [TrialStatus: Int] {
+        var counts: [TrialStatus: Int] = [:]
+        for row in try database.query("SELECT status, COUNT(*) AS n FROM trials WHERE in_experiment = 1 GROUP BY status") {
+            counts[TrialStatus(row: row), default: 0] += row["n"]?.int ?? 0
+        }
+        return counts
     }
 
     /// Every configuration's built layers and their output shapes (`CxHxW`), in forward order.

@@ -68,19 +68,19 @@ enum MarkdownReport {
                   "| threads | \(m["threads_per_trial"] ?? "?") per trial, \(m["jobs"] ?? "?") trial(s) at a time |",
                   "| versions | \(m["swift"] ?? "?"); ArchLab commit \(m["commit"] ?? "?") |"]
         if let engine = m["engine"] { lines.append("| engine | \(engine) |") }
-        let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1["status"]?.string ?? "?", default: 0] += 1 }
+        let statuses = r.trials.reduce(into: [String: Int]()) { $0[$1.status.rawValue, default: 0] += 1 }
         lines.append("| trials | " + statuses.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + " |")
-        let seconds = r.trials.compactMap { TrialStatus(row: $0) == .completed ? $0["train_seconds"]?.double : nil }
+        let seconds = r.trials.compactMap { $0.status == .completed ? $0.trainSeconds : nil }
         if !seconds.isEmpty {
             let iso = ISO8601DateFormatter()
             iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            let starts = r.trials.compactMap { $0["started_at"]?.string.flatMap(iso.date(from:)) }
-            let ends = r.trials.compactMap { $0["finished_at"]?.string.flatMap(iso.date(from:)) }
+            let starts = r.trials.compactMap { $0.startedAt.flatMap(iso.date(from:)) }
+            let ends = r.trials.compactMap { $0.finishedAt.flatMap(iso.date(from:)) }
             var wall = "\(SweepRunner.duration(seconds.reduce(0, +))) of training in completed trials"
             if let a = starts.min(), let b = ends.max(), b > a { wall += ", \(SweepRunner.duration(b.timeIntervalSince(a))) from the first start to the last finish" }
             lines.append("| wall time | \(wall) |")
         }
-        let resumed = r.trials.compactMap { $0["resumed_epochs"]?.int }.filter { $0 > 0 }
+        let resumed = r.trials.compactMap(\.resumedEpochs).filter { $0 > 0 }
         if !resumed.isEmpty {
             lines.append("| resumed | \(resumed.count) trial(s) continued from their checkpoint after a stop, \(resumed.reduce(0, +)) epoch(s) not trained again |")
         }
@@ -97,7 +97,7 @@ enum MarkdownReport {
     /// The first trial's training settings (those that differ from the defaults), architecture
     /// parameters and input, from its recorded configuration.
     static func firstConfig(_ r: SweepResults) -> (training: [String: Any], parameters: [String: Any], input: String)? {
-        guard let text = r.trials.first?["config"]?.string, let data = text.data(using: .utf8),
+        guard let text = r.trials.first?.config, let data = text.data(using: .utf8),
               let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
         let input = (o["input"] as? [Int])?.map(String.init).joined(separator: "x") ?? "?"
         return (Experiment.nonDefaultTraining(o["training"] as? [String: Any] ?? [:]), o["parameters"] as? [String: Any] ?? [:], input)
@@ -186,7 +186,7 @@ enum MarkdownReport {
             let cells = rungs.map { rung in rung[c.index].map { v in Double(v).map { pp($0) } ?? v } ?? "" }
             lines.append("| `\(comparison.row(c.index)?.label ?? c.label)` | \(reached) | " + cells.joined(separator: " | ") + " |")
         }
-        let seeds = Set(r.trials.compactMap { $0["seed"]?.int }).count
+        let seeds = Set(r.trials.map(\.seed)).count
         let full = r.configurations.count * max(1, seeds) * final
         lines += ["", "Epochs trained: \(trained), against \(full) for every configuration and seed to epoch \(final) (\(String(format: "%.0f", 100 * Double(trained) / Double(max(1, full)))) %).", ""]
         return lines
@@ -271,11 +271,11 @@ enum MarkdownReport {
     }
 
     static func failures(_ r: SweepResults) -> [String] {
-        let failed = r.trials.filter { [.failed, .diverged].contains(TrialStatus(row: $0)) }
+        let failed = r.trials.filter { [.failed, .diverged].contains($0.status) }
         guard !failed.isEmpty else { return [] }
         var lines = ["## Failed and diverged trials", "", "| trial | configuration | seed | status | error |", "|---|---|--:|---|---|"]
         for t in failed {
-            lines.append("| `\((t["id"]?.string ?? "").prefix(12))` | \(t["configuration"]?.string ?? "") | \(t["seed"]?.int ?? 0) | \(t["status"]?.string ?? "") | \((t["error"]?.string ?? "").replacingOccurrences(of: "|", with: "/")) |")
+            lines.append("| `\(t.id.prefix(12))` | \(t.configuration) | \(t.seed) | \(t.status.rawValue) | \((t.error ?? "").replacingOccurrences(of: "|", with: "/")) |")
         }
         return lines + [""]
     }

@@ -53,18 +53,16 @@ public struct SweepResults: Sendable {
 
     public var meta: [String: String]
     public var configurations: [Configuration]
-    public var trials: [[String: SQLiteDatabase.Value]]
+    public var trials: [TrialRecord]
     /// The journals read: "main" (DIR/results.sqlite) and "shard K" (DIR/shards/K/results.sqlite), with their hosts.
     public var journals: [(name: String, host: String)] = []
     /// Trials completed in more than one journal (a requeued shard, a changed shard count, a
     /// single-machine run beside shards): counted once, the earliest completion kept.
     public var duplicates: [(id: String, journals: [String])] = []
 
-    typealias Row = [String: SQLiteDatabase.Value]
-
     /// Preference when several journals hold a trial: a result beats a failure beats no result.
-    static func rank(_ row: Row) -> Int {
-        switch TrialStatus(row: row) {
+    static func rank(_ row: TrialRecord) -> Int {
+        switch row.status {
         case .completed: return 0
         case .diverged: return 1
         case .failed: return 2
@@ -82,49 +80,44 @@ public struct SweepResults: Sendable {
         guard !sources.isEmpty else {
             throw SQLiteDatabase.Failure(message: "\(main): no results (nor shard journals in \(directory)/shards); run archlab sweep first")
         }
-        var candidates: [String: [(source: Int, row: Row)]] = [:]
+        var candidates: [String: [(source: Int, row: TrialRecord)]] = [:]
         var members = Set<String>()
         for (i, source) in sources.enumerated() {
             for row in try source.journal.allTrials() {
-                guard let id = row["id"]?.string else { continue }
+                let id = row.id
                 candidates[id, default: []].append((i, row))
-                if row["in_experiment"]?.int == 1 { members.insert(id) }
+                if row.inExperiment { members.insert(id) }
             }
         }
-        var trials: [Row] = [], winner: [String: Int] = [:], duplicates: [(id: String, journals: [String])] = []
+        var trials: [TrialRecord] = [], winner: [String: Int] = [:], duplicates: [(id: String, journals: [String])] = []
         for (id, rows) in candidates where members.contains(id) {
-            let completed = rows.filter { TrialStatus(row: $0.row) == .completed }
+            let completed = rows.filter { $0.row.status == .completed }
             if completed.count > 1 { duplicates.append((id, completed.map { sources[$0.source].name })) }
             let best = rows.min { a, b in
-                (rank(a.row), a.row["finished_at"]?.string ?? "~", a.source) < (rank(b.row), b.row["finished_at"]?.string ?? "~", b.source)
+                (rank(a.row), a.row.finishedAt ?? "~", a.source) < (rank(b.row), b.row.finishedAt ?? "~", b.source)
             }!
             trials.append(best.row)
             winner[id] = best.source
         }
-        trials.sort { ($0["sweep_index"]?.int ?? 0, $0["id"]?.string ?? "") < ($1["sweep_index"]?.int ?? 0, $1["id"]?.string ?? "") }
+        trials.sort { ($0.sweepIndex, $0.id) < ($1.sweepIndex, $1.id) }
         duplicates.sort { $0.id < $1.id }
         var byIndex: [Int: Configuration] = [:]
         for row in trials {
-            let index = row["configuration_index"]?.int ?? 0
+            let index = row.configurationIndex
             var c = byIndex[index] ?? Configuration(
-                index: index, label: row["configuration"]?.string ?? "", varied: Self.parseVaried(row["varied"]?.string ?? "{}"),
-                isBaseline: row["is_baseline"]?.int == 1, architecture: row["architecture"]?.string ?? "",
-                params: row["params"]?.int ?? 0, macs: row["macs"]?.int ?? 0)
-            let status = TrialStatus(row: row)
-            c.statuses[status.rawValue, default: 0] += 1
-            if c.classes == nil, let text = row["config"]?.string,
-               let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               let parameters = o["parameters"] as? [String: Any] {
-                c.classes = (parameters["num_classes"] as? NSNumber)?.intValue
+                index: index, label: row.configuration, varied: Self.parseVaried(row.varied),
+                isBaseline: row.isBaseline, architecture: row.architecture, params: row.params ?? 0, macs: row.macs ?? 0)
+            c.statuses[row.status.rawValue, default: 0] += 1
+            if c.classes == nil, let parameters = try? JSONValue.parse(row.config)["parameters"] {
+                c.classes = parameters["num_classes"]?.int
             }
-            if status == .completed, let acc = row["test_accuracy"]?.double, let seed = row["seed"]?.int {
-                c.accuracy[UInt64(seed)] = acc
-                if let s = row["train_seconds"]?.double { c.trainSeconds.append(s) }
+            if row.status == .completed, let acc = row.testAccuracy {
+                c.accuracy[UInt64(row.seed)] = acc
+                if let s = row.trainSeconds { c.trainSeconds.append(s) }
             }
             byIndex[index] = c
         }
-        let seedOf = Dictionary(trials.compactMap { r in r["id"]?.string.map { ($0, (r["configuration_index"]?.int ?? 0, UInt64(r["seed"]?.int ?? 0))) } },
-                                uniquingKeysWith: { a, _ in a })
+        let seedOf = Dictionary(trials.map { ($0.id, ($0.configurationIndex, UInt64($0.seed))) }, uniquingKeysWith: { a, _ in a })
         var meta: [String: String] = [:], journals: [(name: String, host: String)] = []
         var modulesSeen = Set<Int>()
         for (i, source) in sources.enumerated() {

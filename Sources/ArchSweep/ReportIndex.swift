@@ -29,8 +29,8 @@ public enum ReportIndex {
     static func summary(_ name: String, _ r: SweepResults, _ comparison: Comparison) -> [String] {
         var out = ["## [\(name)](\(name)/report.md)", ""]
         if let doc = r.meta["doc"] { out += ["\(doc)", ""] }
-        let completed = r.trials.filter { TrialStatus(row: $0) == .completed }
-        let seconds = completed.compactMap { $0["train_seconds"]?.double }.reduce(0, +)
+        let completed = r.trials.filter { $0.status == .completed }
+        let seconds = completed.compactMap(\.trainSeconds).reduce(0, +)
         let total = r.trials.count
         out.append("\(completed.count) of \(total) trials completed (\(SweepRunner.duration(seconds)) of training)"
                    + (completed.count < total ? "; the sweep is not finished, so what follows is provisional." : "."))

@@ -69,10 +69,10 @@ final class ShardProgress {
     }
 
     func write(running: [String]) {
-        guard let rows = try? journal.database.query("SELECT status, COUNT(*) AS n FROM trials WHERE in_experiment = 1 GROUP BY status") else { return }
+        guard let counts = try? journal.statusCounts() else { return }
         let progress = SweepProgressFile(shard: shard.map { "\($0.index)/\($0.count)" }, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
                                          updated_at: Journal.now(),
-                                         statuses: Dictionary(rows.map { ($0["status"]?.string ?? "?", $0["n"]?.int ?? 0) }, uniquingKeysWith: +),
+                                         statuses: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
                                          running: running)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

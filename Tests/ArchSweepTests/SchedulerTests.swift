@@ -82,8 +82,8 @@ import Testing
         let journal = try Journal(path: dir + "/out/results.sqlite")
         let status = try trials.map { try journal.status($0.id)?.rawValue ?? "" }
         #expect(status == ["completed", "failed", "diverged", "interrupted", "failed", "completed"])
-        let failed = try journal.trials().first { $0["seed"]?.int == 1 }
-        #expect(failed?["error"]?.string?.hasPrefix("exit code 1: data: no such file") == true, "\(String(describing: failed?["error"]))")
+        let failed = try journal.trials().first { $0.seed == 1 }
+        #expect(failed?.error?.hasPrefix("exit code 1: data: no such file") == true, "\(String(describing: failed?.error))")
         // a rerun runs the interrupted trial only (failed and diverged ones stay recorded)
         let again = FakeLauncher([:])
         runner.launcher = again

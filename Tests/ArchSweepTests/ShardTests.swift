@@ -53,11 +53,11 @@ import Testing
         try main.finish(trials[0].id, status: .completed, metrics: Self.metrics(0.99, trials[0]), error: nil)
         let results = try SweepResults.load(directory: dir)
         #expect(results.trials.count == 4)
-        #expect(results.trials.allSatisfy { $0["status"]?.string == "completed" })
+        #expect(results.trials.allSatisfy { $0.status == .completed })
         #expect(results.duplicates.count == 1 && results.duplicates[0].id == trials[0].id)
         #expect(Set(results.duplicates[0].journals) == ["main", "shard 1"])
         // the earlier completion (shard 1: 0.5) wins over the later one (0.99)
-        #expect(results.trials.first { $0["id"]?.string == trials[0].id }?["test_accuracy"]?.double == 0.5)
+        #expect(results.trials.first { $0.id == trials[0].id }?.testAccuracy == 0.5)
         #expect(results.journals.map(\.name) == ["main", "shard 1", "shard 2"])
         let md = try ReportWriter.write(results, to: dir).first.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? ""
         #expect(md.contains("| journals merged | main (laptop), shard 1 (node1), shard 2 (node2) |"))
