@@ -193,7 +193,7 @@ public final class SweepRunner {
                 next += 1
                 let dir = options.directory + "/trials/" + t.id
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                let args = arguments(t, threads: threads, out: dir, stopAfterEpoch: stopAfterEpoch)
+                let args = try trialCommand(t, threads: threads, out: dir, stopAfterEpoch: stopAfterEpoch)
                 try (([options.executable] + args).map(Self.shellQuote).joined(separator: " ") + "\n").write(toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
                 try journal.markRunning(t.id)
                 log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads) thread(s); log \(dir)/log.txt; sweep ETA \(eta())")

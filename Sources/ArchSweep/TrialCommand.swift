@@ -1,3 +1,4 @@
+import ArchFiles
 import ArchSpec
 import ArchTrain
 import Foundation
@@ -5,32 +6,24 @@ import Foundation
 /// The trial's side of a sweep: the `archlab train` command line the runner gives each trial,
 /// its environment, and what the trial process does when a runner started it.
 extension SweepRunner {
-    /// The arguments of `archlab train` for a trial.
-    public func arguments(_ t: Trial, threads: Int, out: String, stopAfterEpoch: Int? = nil) -> [String] {
-        let c = t.training
-        var a = ["train", t.architecture]
-        for o in t.overrides { a += ["--set", o] }
-        a += ["--data", c.data, "--epochs", String(c.epochs), "--batch-size", String(c.batchSize), "--optimizer", c.optimizer.kind.rawValue,
-              "--lr", String(c.lr), "--momentum", String(c.optimizer.momentum), "--weight-decay", String(c.optimizer.weightDecay),
-              "--schedule", c.schedule.kind.rawValue, "--step-size", String(c.schedule.stepSize), "--gamma", String(c.schedule.gamma),
-              "--warmup", String(c.schedule.warmupEpochs), "--label-smoothing", String(c.labelSmoothing),
-              "--validation", String(c.validationFraction), "--pad-crop", String(c.padCrop), "--seed", String(t.seed),
-              "--threads", String(threads), "--out", out, "--resume"]
-        if c.optimizer.nesterov { a.append("--nesterov") }
-        if c.optimizer.decayNormsAndBiases == false { a.append("--no-decay-norms-and-biases") }
-        if c.horizontalFlip { a.append("--flip") }
-        if c.randomResizedCrop { a.append("--random-resized-crop") }
-        if c.skipBadImages { a.append("--skip-bad-images") }
-        if let n = c.resizeShorter { a += ["--resize-shorter", String(n)] }
-        if let path = c.initFrom { a += ["--init-from", path] }
-        if c.freezeLoaded { a.append("--freeze-loaded") }
-        if let r = c.resize { a += ["--resize", String(r)] }
+    /// The trial's settings file in its directory, `archlab train --config` reads it.
+    public static let settingsFile = "settings.json"
+
+    /// Writes the trial's settings (its `TrainingConfig`, every setting spelled once, as
+    /// config.json spells them) to `out/settings.json` and returns the arguments of `archlab train`
+    /// that run it there: the settings file, plus what is the runner's to decide (threads, the
+    /// run directory, resuming, TensorBoard, stopping at a rung).
+    public func trialCommand(_ t: Trial, threads: Int, out: String, stopAfterEpoch: Int? = nil) throws -> [String] {
+        var settings = t.training
+        settings.seed = t.seed
+        settings.threads = threads
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(settings), to: out + "/" + Self.settingsFile)
+        var a = ["train", t.architecture, "--config", out + "/" + Self.settingsFile, "--threads", String(threads), "--out", out, "--resume"]
         if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
         if experiment.tensorboard { a += ["--tensorboard", options.directory + "/tensorboard/" + Self.tensorBoardRun(t)] }
-        if let n = c.limitTrain { a += ["--limit-train", String(n)] }
-        if let n = c.limitTest { a += ["--limit-test", String(n)] }
-        if !c.mean.isEmpty { a += ["--mean", c.mean.map { String($0) }.joined(separator: ",")] }
-        if !c.std.isEmpty { a += ["--std", c.std.map { String($0) }.joined(separator: ",")] }
         return a
     }
 

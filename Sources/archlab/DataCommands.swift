@@ -82,14 +82,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Stop after this many batches.") var batches: Int?
 
     func run() throws {
-        let parallel = Parallelism(threads: dataOptions.threads)
+        let settings = try dataOptions.settings()
+        let parallel = Parallelism(threads: settings.threads)
         let (train, _, skipped) = try Diagnostics.data {
-            try DataSource.parse(dataOptions.data).load(skipBadImages: dataOptions.skipBadImages, parallel: parallel)
+            try DataSource.parse(settings.data).load(skipBadImages: settings.skipBadImages, parallel: parallel)
         }
-        var transform = Transform(size: dataOptions.resize.map { ($0, $0) }, horizontalFlip: randomResizedCrop,
-                                  mean: try dataOptions.floats(dataOptions.mean), std: try dataOptions.floats(dataOptions.std))
+        var transform = Transform(size: settings.resize.map { ($0, $0) }, horizontalFlip: randomResizedCrop, mean: settings.mean, std: settings.std)
         transform.randomResizedCrop = randomResizedCrop
-        let loader = BatchLoader(source: train, batchSize: dataOptions.batchSize, transform: transform, training: randomResizedCrop,
+        let loader = BatchLoader(source: train, batchSize: settings.batchSize, transform: transform, training: randomResizedCrop,
                                  shuffle: true, dropLast: false, seed: 0, parallel: parallel)
         let start = Date()
         var images = 0
@@ -101,7 +101,7 @@ struct BenchCommand: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "%d images in %.2f s: %.1f images/s (batch %d of %@, %d threads%@)", images, seconds, Double(images) / seconds,
-                     dataOptions.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), dataOptions.threads,
+                     settings.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), settings.threads,
                      skipped.isEmpty ? "" : ", \(skipped.count) unreadable skipped"))
     }
 }

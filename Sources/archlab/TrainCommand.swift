@@ -12,20 +12,46 @@ import Foundation
 extension OptimizerConfig.Kind: ExpressibleByArgument {}
 extension Schedule.Kind: ExpressibleByArgument {}
 
-/// Options shared by `train` and `eval`: where the data comes from and how it is shaped.
+/// `TrainingConfig`'s defaults, shown in the help (the one place they are declared is the type).
+let trainingDefaults = TrainingConfig(architecture: "")
+
+/// Options shared by `train` and `eval`: where the data comes from and how it is shaped. Every
+/// option is optional: a given one overrides the settings (`--config`, else `TrainingConfig`'s defaults).
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data: fashion-mnist (Debian's dataset-fashion-mnist), fashion-mnist:DIR, cifar10:DIR, or folder:ROOT (JPEGs in ROOT/train/<class>/ and ROOT/val/<class>/).")
-    var data = "fashion-mnist"
+    @Option(help: "Data: fashion-mnist (Debian's dataset-fashion-mnist), fashion-mnist:DIR, cifar10:DIR, or folder:ROOT (JPEGs in ROOT/train/<class>/ and ROOT/val/<class>/) (default: \(trainingDefaults.data)).")
+    var data: String?
     @Option(help: "The network's input size N x N: images are resized (antialiased bilinear) or cropped to it.") var resize: Int?
     @Option(help: "Evaluation: resize the shorter side to N, then center-crop to --resize (torchvision's Resize + CenterCrop).")
     var resizeShorter: Int?
-    @Flag(help: "Skip unreadable images (counted in the log and metrics) instead of stopping.") var skipBadImages = false
+    @Flag(inversion: .prefixedNo, help: "Skip unreadable images (counted in the log and metrics) instead of stopping.") var skipBadImages: Bool?
     @Option(help: "Use only the first N training images.") var limitTrain: Int?
     @Option(help: "Use only the first N test images.") var limitTest: Int?
     @Option(help: "Per-channel mean to subtract, comma-separated (e.g. 0.5 or 0.485,0.456,0.406).") var mean: String?
     @Option(help: "Per-channel standard deviation to divide by, comma-separated.") var std: String?
-    @Option(help: "Threads for every kernel (oneDNN, OpenBLAS, ArchLab's own loops) and the data loader; results are bit-for-bit reproducible for a fixed count.") var threads = 2
-    @Option(help: "Batch size.") var batchSize = 64
+    @Option(help: "Threads for every kernel (oneDNN, OpenBLAS, ArchLab's own loops) and the data loader; results are bit-for-bit reproducible for a fixed count (default: \(trainingDefaults.threads)).")
+    var threads: Int?
+    @Option(help: "Batch size (default: \(trainingDefaults.batchSize)).") var batchSize: Int?
+
+    /// The given options over `c`.
+    func apply(to c: inout TrainingConfig) throws {
+        if let data { c.data = data }
+        if let resize { c.resize = resize }
+        if let resizeShorter { c.resizeShorter = resizeShorter }
+        if let skipBadImages { c.skipBadImages = skipBadImages }
+        if let limitTrain { c.limitTrain = limitTrain }
+        if let limitTest { c.limitTest = limitTest }
+        if let mean { c.mean = try floats(mean) }
+        if let std { c.std = try floats(std) }
+        if let threads { c.threads = threads }
+        if let batchSize { c.batchSize = batchSize }
+    }
+
+    /// `TrainingConfig`'s defaults with the given options.
+    func settings() throws -> TrainingConfig {
+        var c = trainingDefaults
+        try apply(to: &c)
+        return c
+    }
 
     /// Loads the data and builds `file` with the input shape the data gives.
     func trainer(_ config: TrainingConfig, file: String, overrides: [String]) throws -> Trainer {
@@ -40,7 +66,7 @@ struct DataOptions: ParsableArguments {
     }
 
     func floats(_ text: String?) throws -> [Float] {
-        guard let text else { return [] }
+        guard let text else { return [] }  // (an option not given)
         let values = text.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty else { throw ValidationError("expected comma-separated numbers, found '\(text)'") }
         return values
@@ -55,27 +81,29 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a parameter or document value (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Epochs.") var epochs = 10
-    @Option(help: "Optimizer: \(OptimizerConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer: OptimizerConfig.Kind = .sgd
-    @Option(help: "Learning rate.") var lr = 0.01
-    @Option(help: "Momentum (SGD, RMSprop).") var momentum = 0.9
-    @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
-    @Option(help: "Weight decay (L2 for SGD/Adam/RMSprop, decoupled for AdamW).") var weightDecay = 0.0
+    @Option(help: ArgumentHelp("Training settings as JSON: a run's config.json, or the settings a sweep writes for its trial. The options given here override it.", valueName: "settings.json"))
+    var config: String?
+    @Option(help: "Epochs (default: \(trainingDefaults.epochs)).") var epochs: Int?
+    @Option(help: "Optimizer: \(OptimizerConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")) (default: \(trainingDefaults.optimizer.kind.rawValue)).") var optimizer: OptimizerConfig.Kind?
+    @Option(help: "Learning rate (default: \(trainingDefaults.lr)).") var lr: Double?
+    @Option(help: "Momentum (SGD, RMSprop) (default: \(trainingDefaults.optimizer.momentum)).") var momentum: Double?
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (SGD).") var nesterov: Bool?
+    @Option(help: "Weight decay (L2 for SGD/Adam/RMSprop, decoupled for AdamW) (default: 0).") var weightDecay: Double?
     @Flag(inversion: .prefixedNo, help: "Weight decay on biases, norm scales and layer scales too (--no-decay-norms-and-biases: not on one-dimensional parameters, as ConvNeXt's recipe).")
-    var decayNormsAndBiases = true
-    @Option(help: "Learning-rate schedule: constant, step, cosine.") var schedule: Schedule.Kind = .constant
-    @Option(help: "Step schedule: epochs between decays.") var stepSize = 30
-    @Option(help: "Step schedule: decay factor.") var gamma = 0.1
-    @Option(help: "Linear warm-up epochs (fractions allowed).") var warmup = 0.0
-    @Option(help: "Label smoothing of the cross-entropy.") var labelSmoothing = 0.0
-    @Option(help: "Fraction of the training set held out to pick the best epoch.") var validation = 0.1
-    @Flag(help: "Random horizontal flips.") var flip = false
-    @Flag(help: "Training crops like torchvision's RandomResizedCrop(--resize, scale (0.08, 1), ratio (3/4, 4/3)).") var randomResizedCrop = false
+    var decayNormsAndBiases: Bool?
+    @Option(help: "Learning-rate schedule: constant, step, cosine (default: \(trainingDefaults.schedule.kind.rawValue)).") var schedule: Schedule.Kind?
+    @Option(help: "Step schedule: epochs between decays (default: \(trainingDefaults.schedule.stepSize)).") var stepSize: Int?
+    @Option(help: "Step schedule: decay factor (default: \(trainingDefaults.schedule.gamma)).") var gamma: Double?
+    @Option(help: "Linear warm-up epochs (fractions allowed) (default: 0).") var warmup: Double?
+    @Option(help: "Label smoothing of the cross-entropy (default: 0).") var labelSmoothing: Double?
+    @Option(help: "Fraction of the training set held out to pick the best epoch (default: \(trainingDefaults.validationFraction)).") var validation: Double?
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips.") var flip: Bool?
+    @Flag(inversion: .prefixedNo, help: "Training crops like torchvision's RandomResizedCrop(--resize, scale (0.08, 1), ratio (3/4, 4/3)).") var randomResizedCrop: Bool?
     @Option(help: "Start from these weights (transfer learning): tensors matching by name and shape are loaded, the rest (a new head) initialized.")
     var initFrom: String?
-    @Flag(help: "With --init-from: train only the tensors that were not loaded (freeze the rest).") var freezeLoaded = false
-    @Option(help: "Zero padding before a random crop back to size (0: none).") var padCrop = 0
-    @Option(help: "Random seed (weights, shuffling, dropout).") var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "With --init-from: train only the tensors that were not loaded (freeze the rest).") var freezeLoaded: Bool?
+    @Option(help: "Zero padding before a random crop back to size (default: 0, none).") var padCrop: Int?
+    @Option(help: "Random seed (weights, shuffling, dropout) (default: 0).") var seed: UInt64?
     @Option(help: "Run directory.") var out: String
     @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same --threads); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
     var resume = false
@@ -88,36 +116,12 @@ struct TrainCommand: ParsableCommand {
         SweepRunner.actAsTrial()
         // temporary files of writes a crash interrupted (the files they replace are intact)
         AtomicFile.removeLeftovers(in: out)
-        var config = TrainingConfig(architecture: file)
-        config.overrides = overrides
-        config.data = dataOptions.data
-        config.resize = dataOptions.resize
-        config.epochs = epochs
-        config.batchSize = dataOptions.batchSize
-        config.optimizer = OptimizerConfig(kind: optimizer, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay)
-        if !decayNormsAndBiases { config.optimizer.decayNormsAndBiases = false }
-        config.lr = lr
-        config.schedule = Schedule(kind: schedule, stepSize: stepSize, gamma: gamma, warmupEpochs: warmup)
-        config.seed = seed
-        config.threads = dataOptions.threads
-        config.labelSmoothing = labelSmoothing
-        config.validationFraction = validation
-        config.limitTrain = dataOptions.limitTrain
-        config.limitTest = dataOptions.limitTest
-        config.horizontalFlip = flip
-        config.padCrop = padCrop
-        config.randomResizedCrop = randomResizedCrop
-        config.resizeShorter = dataOptions.resizeShorter
-        config.skipBadImages = dataOptions.skipBadImages
-        config.initFrom = initFrom
-        config.freezeLoaded = freezeLoaded
-        config.mean = try dataOptions.floats(dataOptions.mean)
-        config.std = try dataOptions.floats(dataOptions.std)
-        let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
+        let config = try settings()
+        let trainer = try dataOptions.trainer(config, file: file, overrides: config.overrides)
         for problem in trainer.skipped { print("skipped \(problem)") }
         if let report = trainer.transfer {
-            print("loaded \(report.loaded.count) tensors from \(initFrom ?? "")" + (report.shapeMismatches.isEmpty ? "" : "; initialized instead (shape changed): "
-                  + report.shapeMismatches.map(\.name).joined(separator: ", ")) + (freezeLoaded ? "; training only those" : ""))
+            print("loaded \(report.loaded.count) tensors from \(config.initFrom ?? "")" + (report.shapeMismatches.isEmpty ? "" : "; initialized instead (shape changed): "
+                  + report.shapeMismatches.map(\.name).joined(separator: ", ")) + (config.freezeLoaded ? "; training only those" : ""))
         }
         let metrics: RunMetrics
         do {
@@ -134,6 +138,43 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
+extension TrainCommand {
+    /// The run's settings: `--config` (else `TrainingConfig`'s defaults), then every option given.
+    func settings() throws -> TrainingConfig {
+        var c = TrainingConfig(architecture: file)
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw Diagnostics.fail("\(config): cannot read the settings file") }
+            do { c = try JSONDecoder().decode(TrainingConfig.self, from: data) } catch {
+                throw Diagnostics.fail("\(config): not a settings file (a run's config.json): \(error)")
+            }
+            c.architecture = file
+        }
+        c.overrides += overrides
+        try dataOptions.apply(to: &c)
+        if let epochs { c.epochs = epochs }
+        if let optimizer { c.optimizer.kind = optimizer }
+        if let momentum { c.optimizer.momentum = momentum }
+        if let nesterov { c.optimizer.nesterov = nesterov }
+        if let weightDecay { c.optimizer.weightDecay = weightDecay }
+        // nil means true (PyTorch's one parameter group) in configurations written before the setting
+        if let decayNormsAndBiases { c.optimizer.decayNormsAndBiases = decayNormsAndBiases ? nil : false }
+        if let lr { c.lr = lr }
+        if let schedule { c.schedule.kind = schedule }
+        if let stepSize { c.schedule.stepSize = stepSize }
+        if let gamma { c.schedule.gamma = gamma }
+        if let warmup { c.schedule.warmupEpochs = warmup }
+        if let seed { c.seed = seed }
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
+        if let validation { c.validationFraction = validation }
+        if let flip { c.horizontalFlip = flip }
+        if let padCrop { c.padCrop = padCrop }
+        if let randomResizedCrop { c.randomResizedCrop = randomResizedCrop }
+        if let initFrom { c.initFrom = initFrom }
+        if let freezeLoaded { c.freezeLoaded = freezeLoaded }
+        return c
+    }
+}
+
 /// `archlab eval FILE --weights W --data ...`: accuracy and loss on the test set.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate weights on the test set: accuracy and loss.")
@@ -145,18 +186,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Weights (safetensors).") var weights: String
 
     func run() throws {
-        var config = TrainingConfig(architecture: file)
-        config.data = dataOptions.data
-        config.resize = dataOptions.resize
-        config.batchSize = dataOptions.batchSize
-        config.threads = dataOptions.threads
-        config.limitTest = dataOptions.limitTest
-        config.resizeShorter = dataOptions.resizeShorter
-        config.skipBadImages = dataOptions.skipBadImages
+        var config = try dataOptions.settings()
+        config.architecture = file
         config.limitTrain = 1
         config.validationFraction = 0
-        config.mean = try dataOptions.floats(dataOptions.mean)
-        config.std = try dataOptions.floats(dataOptions.std)
         let trainer = try dataOptions.trainer(config, file: file, overrides: overrides)
         try Diagnostics.file { try trainer.model.load(safetensors: weights) }
         let (accuracy, loss) = try Diagnostics.data { try trainer.evaluate(trainer.test) }

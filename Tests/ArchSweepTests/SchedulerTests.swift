@@ -49,7 +49,8 @@ import Testing
         init(_ endings: [UInt64: Ending]) { self.endings = endings }
         func launch(arguments: [String], directory: String, echo: Bool) throws -> any TrialHandle {
             launched.append(arguments)
-            let seed = UInt64(arguments[arguments.firstIndex(of: "--seed")! + 1])!
+            let settings = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: URL(fileURLWithPath: arguments[arguments.firstIndex(of: "--config")! + 1])))
+            let seed = settings.seed
             let handle = FakeHandle(ending: endings[seed] ?? .completes, directory: directory, polls: 2 + Int(seed % 3))
             running = running.filter { $0.polls > 0 } + [handle]
             mostAtOnce = max(mostAtOnce, running.count)

@@ -267,7 +267,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
     func tensorBoardArgument(_ e: Experiment) throws -> [String?] {
         let runner = SweepRunner(experiment: e, trials: try e.trials(), options: .init(directory: "/out", executable: "archlab"), log: { _ in })
         return try e.trials().map { t in
-            let a = runner.arguments(t, threads: 1, out: "/out/trials/x")
+            let a = try runner.trialCommand(t, threads: 1, out: temporaryDirectory() + "/x")
             return a.firstIndex(of: "--tensorboard").map { a[$0 + 1] }
         }
     }

@@ -3,9 +3,9 @@ import ArchTrain
 import Foundation
 import Testing
 
-/// A sweep's `training:` settings reach `archlab train` unchanged: the experiment's keys, the
-/// runner's command line and the train command's options are three spellings of one
-/// `TrainingConfig`, so every setting goes through all three and back out of `config.json`.
+/// A sweep's `training:` settings reach `archlab train` unchanged: the experiment's keys become a
+/// `TrainingConfig`, the runner writes it as the trial's settings file (`--config`), and every
+/// setting comes back out of the run's `config.json`.
 @Suite struct SweepSettingsTests {
     @Test func everyTrainingSettingRoundTripsThroughTheTrialCommandLine() throws {
         let dir = EngineCLITests.temporary("sweep")
@@ -42,7 +42,7 @@ import Testing
         let runner = SweepRunner(experiment: try Experiment.load(file), trials: [trial],
                                  options: SweepRunner.Options(directory: dir + "/out", executable: CLITests.binary.path), log: { _ in })
         let out = dir + "/run"
-        let arguments = runner.arguments(trial, threads: 1, out: out)
+        let arguments = try runner.trialCommand(trial, threads: 1, out: out)
         let r = try CLITests.run(arguments)
         #expect(r.status == 0, "\(r.stderr)")
         let written = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/config.json")))
