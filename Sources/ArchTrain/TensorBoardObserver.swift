@@ -12,8 +12,9 @@ import Foundation
 /// Every scalar's step is the global training step (epochs at the step that ends them), so the
 /// per-step and per-epoch charts share one x axis. Events are flushed at least every
 /// `flushSeconds` and after every epoch: `tensorboard --logdir` shows a running run, and a killed
-/// one leaves a readable file. A resumed run starts a new file with `SessionLog.START` at its first
-/// step, which makes TensorBoard drop the steps it trains again. A file that cannot be written is
+/// one leaves a readable file. Each process writes a new file with `SessionLog.START` at the first
+/// step it trains, which makes TensorBoard drop what an earlier attempt wrote from there on (a
+/// resumed run's repeated steps, a failed first try). A file that cannot be written is
 /// reported once on standard error and training goes on.
 public final class TensorBoardObserver: TrainingObserver {
     public let directory: String
@@ -24,6 +25,8 @@ public final class TensorBoardObserver: TrainingObserver {
     private var stepsPerEpoch = 1
     private var lastFlush = Date()
     private var failed = false
+    private var resumedAfter: Int?
+    private var startWritten = false
 
     public init(directory: String, every: Int = 20, flushSeconds: Double = 10) {
         self.directory = directory
@@ -45,13 +48,20 @@ public final class TensorBoardObserver: TrainingObserver {
 
     public func resumed(epoch: Int, note: String?) {
         if let note { append(0, .text(tag: "resume", markdown: note)) }
-        guard epoch > 0 else { return flush() }
-        append(Int64(epoch * stepsPerEpoch + 1), .start)
-        append(Int64(epoch * stepsPerEpoch + 1), .text(tag: "resume", markdown: "resumed after epoch \(epoch) from its checkpoint"))
+        if epoch > 0 {
+            resumedAfter = epoch
+            append(Int64(epoch * stepsPerEpoch + 1), .text(tag: "resume", markdown: "resumed after epoch \(epoch) from its checkpoint"))
+        }
         flush()
     }
 
     public func step(_ p: StepProgress) {
+        if !startWritten {
+            // SessionLog.START at the first step this process trains: TensorBoard drops what an
+            // earlier attempt wrote from there on (the steps trained again, or a failed first try)
+            startWritten = true
+            append(Int64((resumedAfter ?? 0) * stepsPerEpoch + 1), .start)
+        }
         guard p.step % every == 0 || p.step == p.steps else { return }
         append(Int64(p.globalStep), .scalars([("step/loss", Float(p.loss)), ("step/lr", Float(p.lr)),
                                               ("step/images_per_second", Float(p.imagesPerSecond))]))
