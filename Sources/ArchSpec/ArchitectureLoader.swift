@@ -83,7 +83,10 @@ public struct ArchitectureLoader: Sendable {
             guard case let .map(entries, _) = own else {
                 throw SpecError("expected a mapping with name, params, input, templates and layers; found \(own.kindDescription)", at: own.location)
             }
-            var result = Self.removing(["extends", "set"], from: merged)
+            var result = Self.removing(["extends", "set", "use"], from: merged)
+            if let useNode = entries.first(where: { $0.key.text == "use" })?.value {
+                result = try Self.applyingUse(useNode, to: result)
+            }
             // a file's `set:` applies to what it sees: its own keys merged over its bases
             if let setNode = entries.first(where: { $0.key.text == "set" })?.value {
                 let declared = Set(result["params"]?.entries?.map(\.key.text) ?? [])
@@ -118,6 +121,45 @@ public struct ArchitectureLoader: Sendable {
     /// The file's absolute path with symbolic links resolved (to detect `extends` cycles).
     public static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// `use: lib/rounding.yaml` (or a list): the functions and templates of those files, under the
+    /// file's own (a definition in the file wins over a used one of the same name). A used file
+    /// holds nothing else.
+    static func applyingUse(_ node: YNode, to tree: YNode) throws -> YNode {
+        let scalars: [YScalar]
+        if let items = node.items { scalars = try items.map { item in
+            guard let s = item.scalar, !s.isNull else { throw SpecError("use: expected a file path, found \(item.kindDescription)", at: item.location) }
+            return s
+        } } else if let s = node.scalar, !s.isNull { scalars = [s] } else {
+            throw SpecError("use: expected a file path or a list of them, found \(node.kindDescription)", at: node.location)
+        }
+        var result = tree
+        for s in scalars.reversed() {  // the first listed wins over later ones
+            let path = resolve(s.text, relativeTo: s.location.file)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw SpecError("use '\(s.text)': no such file (looked for \(path))", at: s.location, notes: YAMLLoader.similarFiles(to: path))
+            }
+            let library = try YAMLLoader().load(file: path)
+            guard let entries = library.entries else {
+                throw SpecError("a file given to use: is a mapping of functions and templates; found \(library.kindDescription)", at: library.location)
+            }
+            for e in entries where !["doc", "functions", "templates"].contains(e.key.text) {
+                throw SpecError("a file given to use: holds functions and templates only (and doc); found '\(e.key.text)'", at: e.key.location)
+            }
+            guard case .map(var members, let location) = result else { return result }
+            for key in ["functions", "templates"] {
+                guard let used = library[key] else { continue }
+                if let i = members.firstIndex(where: { $0.key.text == key }) {
+                    members[i].value = mergeEntries(base: used, child: members[i].value) { _, own in own }
+                } else {
+                    members.append(YEntry(key: YScalar(key, at: used.location), value: used))
+                }
+            }
+            result = .map(members, location)
+        }
+        return result
     }
 
     static func removing(_ keys: [String], from node: YNode) -> YNode {

@@ -39,7 +39,7 @@ public struct ArchitectureDocument: Sendable {
     public var functions: [String: FunctionDecl] = [:]
 
     /// The top-level keys an architecture file may use.
-    public static let keys = ["name", "doc", "paper", "extends", "set", "params", "functions", "input", "templates", "layers", "init"]
+    public static let keys = ["name", "doc", "paper", "extends", "use", "set", "params", "functions", "input", "templates", "layers", "init"]
 
     /// Decodes a merged document tree (see `ArchitectureLoader`).
     public static func decode(_ root: YNode, file: String) throws -> ArchitectureDocument {

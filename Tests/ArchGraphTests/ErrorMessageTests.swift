@@ -11,7 +11,7 @@ import Testing
 
     @Test(arguments: [
         ("unknown-arg", "DIR/unknown-arg.yaml:5:40: conv1: conv2d has no argument 'kernal'; did you mean 'kernel'?"),
-        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, set, params, functions, input, templates, layers, init)"),
+        ("unknown-top-key", "DIR/unknown-top-key.yaml:4:1: unknown key 'layer'; did you mean 'layers'? (top-level keys: name, doc, paper, extends, use, set, params, functions, input, templates, layers, init)"),
         ("wrong-type", "DIR/wrong-type.yaml:5:36: conv1: conv2d 'out': expected an integer, found 'sixteen'"),
         ("duplicate-key", "DIR/duplicate-key.yaml:5:3: duplicate key 'num_classes' (first at line 4, column 3); a key may appear once in a mapping"),
         ("yaml11-bool", "DIR/yaml11-bool.yaml:5:57: conv1: 'no' is a boolean only in YAML 1.1; write false"),
@@ -74,7 +74,7 @@ import Testing
         ("alexnet", [], [3, 32, 32],
          "architectures/alexnet.yaml:33:9: features.12: maxpool2d needs an input of at least 3x3 (window 3x3, padding 0), found 256x1x1: the input is too small for this layer (network input 3x32x32)"),
         ("regnet-y-400mf", ["se_ratio=0.001"], nil,
-         "architectures/regnet-y-400mf.yaml:79:46: trunk_output.block1.block1-0.f.se.fc1: conv2d 'out': expected a positive integer, found 0"),
+         "architectures/regnet-y-400mf.yaml:75:46: trunk_output.block1.block1-0.f.se.fc1: conv2d 'out': expected a positive integer, found 0"),
         ("shufflenet-v2-x1.0", ["widths=[24, 117, 232, 464, 1024]"], nil,
          "architectures/shufflenet-v2-x1.0.yaml:70:17: stage2.0: template 'shuffle_unit' requires an even out (each half of the unit gives out / 2 channels); found out=117, stride=2, input 24x56x56"),
         ("resnet18", ["block=bottlenek"], nil,

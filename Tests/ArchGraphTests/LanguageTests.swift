@@ -1,6 +1,7 @@
 import ArchTestSupport
 import ArchGraph
 import ArchSpec
+import Foundation
 import Testing
 
 /// The architecture language: templates, tables, overrides, loops, conditions, extends.
@@ -159,5 +160,40 @@ import Testing
         #expect(buildError(Self.googlenet, set: ["inception3a.branch9.conv.kernel=3"])?.hasPrefix(
             "--set inception3a.branch9.conv.kernel=3: unknown parameter 'inception3a' and no layer or template instance at 'inception3a.branch9.conv'; did you mean 'inception3a.branch1.conv'?") == true)
         #expect(buildError(Self.googlenet, set: ["inception3a.branch1.conv.kernal=3"])?.contains("conv2d has no argument 'kernal'; did you mean 'kernel'?") == true)
+    }
+}
+
+/// `use:` brings another file's functions and templates (and nothing else) into a file.
+@Suite struct UseTests {
+    @Test func usedFunctionsAndTemplatesWithTheFilesOwnWinning() throws {
+        let lib = temporaryFile("lib.yaml", """
+        functions:
+          twice: {args: [x], value: "${2 * x}"}
+          thrice: {args: [x], value: "${3 * x}"}
+        templates:
+          block:
+            params: {out: {type: int}}
+            layers: [{name: conv, op: conv2d, out: $out, kernel: 3, padding: 1}]
+        """)
+        let dir = URL(fileURLWithPath: lib).deletingLastPathComponent().path
+        let file = dir + "/net.yaml"
+        try """
+        name: net
+        input: [1, 8, 8]
+        use: lib.yaml
+        params: {num_classes: 10}
+        functions:
+          thrice: {args: [x], value: "${30 * x}"}
+        layers:
+          - {name: a, op: block, out: "${twice(4)}"}
+          - {name: b, op: block, out: "${thrice(1)}"}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let n = try build(file)
+        #expect(n.layers.map(\.output.channels) == [8, 30], "twice from the library, thrice the file's own")
+        try "name: net\ninput: [1, 8, 8]\nuse: nope.yaml\nparams: {num_classes: 10}\nlayers: []\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(buildError(file)?.hasPrefix(file + ":3:6: use 'nope.yaml': no such file") == true)
+        try "layers: []\n".write(toFile: lib, atomically: true, encoding: .utf8)
+        try "name: net\ninput: [1, 8, 8]\nuse: [lib.yaml]\nparams: {num_classes: 10}\nlayers: []\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(buildError(file) == lib + ":1:1: a file given to use: holds functions and templates only (and doc); found 'layers'")
     }
 }
