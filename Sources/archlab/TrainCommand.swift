@@ -109,6 +109,7 @@ struct TrainCommand: ParsableCommand {
     var resume = false
     @Option(help: "Also write TensorBoard event files into this directory (scalars per step and per epoch, the settings and the network as text); view with `tensorboard --logdir DIR`.")
     var tensorboard: String?
+    @Option(help: "With --tensorboard: steps between the per-step scalars (1: every step).") var tensorboardEvery = 20
     @Option(help: "Stop after this many epochs (the schedule stays that of --epochs; continue later with --resume). Successive halving uses it.")
     var stopAfterEpoch: Int?
 
@@ -125,7 +126,7 @@ struct TrainCommand: ParsableCommand {
         }
         let metrics: RunMetrics
         do {
-            let observer: TrainingObserver = tensorboard.map { ObserverGroup([ProgressPrinter(), TensorBoardObserver(directory: $0)]) } ?? ProgressPrinter()
+            let observer: TrainingObserver = tensorboard.map { ObserverGroup([ProgressPrinter(), TensorBoardObserver(directory: $0, every: tensorboardEvery)]) } ?? ProgressPrinter()
             metrics = try Diagnostics.data { try trainer.run(outputDirectory: out, observer: observer, resume: resume, stopAfter: stopAfterEpoch) }
         } catch let mismatch as Checkpoint.Mismatch {
             throw Diagnostics.fail(mismatch.description)
