@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "ArchTensorTests", dependencies: ["ArchJSON", "ArchTensor", "ArchTestSupport"]),
         .testTarget(name: "ArchSweepTests", dependencies: ["ArchJSON", "ArchSweep", "ArchTrain", "ArchGraph", "ArchSpec", "ArchTestSupport"]),
         .testTarget(name: "ArchDataTests", dependencies: ["ArchData", "ArchTensor", "ArchTestSupport"]),
-        .testTarget(name: "ArchTrainTests", dependencies: ["ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard", "ArchTestSupport"]),
+        .testTarget(name: "ArchTrainTests", dependencies: ["ArchJSON", "ArchTrain", "ArchData", "ArchGraph", "ArchTensor", "ArchSpec", "ArchTensorBoard", "ArchTestSupport"]),
         .testTarget(name: "ArchGraphTests", dependencies: ["ArchGraph", "ArchSpec", "ArchTestSupport"],
                     resources: []),
         .testTarget(name: "CLITests", dependencies: ["archlab", "ArchSweep", "ArchTrain", "ArchTestSupport"]),

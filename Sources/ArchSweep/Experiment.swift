@@ -43,10 +43,8 @@ public struct Experiment: Sendable {
 
     public static let keys = ["name", "doc", "extends", "architecture", "set", "training", "seeds", "strategy", "axes", "variants", "baseline",
                               "samples", "sample_seed", "halving", "tensorboard"]
-    public static let trainingKeys = ["data", "resize", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "decay_norms_and_biases",
-                                      "schedule", "step_size", "gamma", "warmup", "label_smoothing", "validation", "limit_train",
-                                      "limit_test", "flip", "pad_crop", "mean", "std", "random_resized_crop", "resize_shorter",
-                                      "skip_bad_images", "init_from", "freeze_loaded", "threads"]
+    /// The keys of `training:`: every setting of `TrainingSetting.all` but the run's own (seed).
+    public static var trainingKeys: [String] { TrainingSetting.experimentKeys }
 
     /// One point of the sweep before seeds: a label, the varied values, and the overrides.
     public struct Configuration: Sendable {

@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchGraph
 import Foundation
 
@@ -57,9 +58,8 @@ enum MarkdownReport {
                   "| | |", "|---|---|",
                   "| experiment file | `\(m["experiment_file"] ?? "?")` (strategy \(m["strategy"] ?? "?")) |"]
         if let (training, parameters, input) = firstConfig(r) {
-            let keys = training.keys.sorted().filter { !["architecture", "overrides", "seed", "threads"].contains($0) }
-            let settings = keys.map { "\($0) \(flat(training[$0]!))" }.joined(separator: ", ")
-            lines.append("| training | \(settings.isEmpty ? "" : settings + "; ")every other setting at `archlab train`'s default (all training images unless `limit_train` is set; `validation_fraction` of them held out to pick the best epoch, 0.1 by default) |")
+            let settings = training.filter { $0.name != "overrides" }.map { "\($0.name) \(flatJSON($0.value))" }.joined(separator: ", ")
+            lines.append("| training | \(settings.isEmpty ? "" : settings + "; ")every other setting at `archlab train`'s default (all training images unless `limit_train` is set; `validation` of them held out to pick the best epoch, 0.1 by default) |")
             var network = ["input \(input)"]
             if let width = parameters["width"] { network.append("width \(flat(width))") }
             lines.append("| network | " + network.joined(separator: ", ") + " (first configuration; the legend lists what varies) |")
@@ -96,11 +96,21 @@ enum MarkdownReport {
 
     /// The first trial's training settings (those that differ from the defaults), architecture
     /// parameters and input, from its recorded configuration.
-    static func firstConfig(_ r: SweepResults) -> (training: [String: Any], parameters: [String: Any], input: String)? {
+    static func firstConfig(_ r: SweepResults) -> (training: [(name: String, value: JSONValue)], parameters: [String: Any], input: String)? {
         guard let text = r.trials.first?.config, let data = text.data(using: .utf8),
-              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let recorded = try? JSONValue.parse(text) else { return nil }
         let input = (o["input"] as? [Int])?.map(String.init).joined(separator: "x") ?? "?"
-        return (Experiment.nonDefaultTraining(o["training"] as? [String: Any] ?? [:]), o["parameters"] as? [String: Any] ?? [:], input)
+        return (Experiment.nonDefaultTraining(recorded["training"] ?? .object([])), o["parameters"] as? [String: Any] ?? [:], input)
+    }
+
+    /// A setting's value as the table prints it: numbers and strings bare, lists in brackets.
+    static func flatJSON(_ v: JSONValue) -> String {
+        switch v {
+        case let .string(s): return s
+        case let .array(items): return "[" + items.map(flatJSON).joined(separator: ", ") + "]"
+        case let .double(d) where d == d.rounded() && abs(d) < 1e15: return String(Int(d))
+        default: return v.text(.compact)
+        }
     }
 
     static func flat(_ v: Any) -> String {

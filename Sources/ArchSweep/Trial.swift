@@ -114,44 +114,23 @@ extension Experiment {
         t.architecture = architecture
         var defaults = TrainingConfig(architecture: architecture)
         defaults.threads = 0
-        let trainingJSON = nonDefault(t, defaults)
         // compact, but for the input and the parameters, which keep the spaced form they were first hashed in
         return JSONValue.object([("architecture", .string(architecture)), ("input", .styled(.array(input.map { .int($0) }), .spaced)),
-                                 ("network", .string(document)), ("parameters", .verbatim(parameters)), ("training", .verbatim(trainingJSON))]).text(.compact)
+                                 ("network", .string(document)), ("parameters", .verbatim(parameters)),
+                                 ("training", .verbatim(t.identityText(leavingOut: defaults)))]).text(.compact)
     }
 
-    /// `value` as key-sorted JSON without the (nested) keys whose value equals the one in `defaults`.
-    static func nonDefault<T: Encodable>(_ value: T, _ defaults: T) -> String {
-        func object(_ v: T) -> [String: Any] {
-            (try? JSONEncoder().encode(v)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
-        }
-        let pruned = withoutDefaults(object(value), object(defaults))
-        return (try? JSONSerialization.data(withJSONObject: pruned, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
-
-    /// `object` without the (nested) keys whose value equals the one in `defaults`.
-    static func withoutDefaults(_ object: [String: Any], _ defaults: [String: Any]) -> [String: Any] {
-        var out: [String: Any] = [:]
-        for (key, x) in object {
-            if let nested = x as? [String: Any], let nestedDefault = defaults[key] as? [String: Any] {
-                let kept = withoutDefaults(nested, nestedDefault)
-                if !kept.isEmpty { out[key] = kept }
-            } else if let y = defaults[key], (x as? NSObject)?.isEqual(y) == true {
-                continue
-            } else {
-                out[key] = x
-            }
+    /// A recorded trial's training settings (its `config` JSON's `training`, in the identity
+    /// layout) by their names, without those at `TrainingConfig`'s defaults.
+    public static func nonDefaultTraining(_ training: JSONValue) -> [(name: String, value: JSONValue)] {
+        guard let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(training.text(.compact).utf8)) else { return [] }
+        let defaults = TrainingConfig(architecture: config.architecture)
+        var out: [(name: String, value: JSONValue)] = []
+        if config.overrides != defaults.overrides { out.append(("overrides", .array(config.overrides.map { .string($0) }))) }
+        for setting in TrainingSetting.all where setting.value(config) != setting.value(defaults) {
+            out.append((setting.name, setting.value(config)))
         }
         return out
-    }
-
-    /// A recorded trial's training settings (its `config` JSON's `training`, written by this or an
-    /// earlier version) without those at `TrainingConfig`'s defaults.
-    public static func nonDefaultTraining(_ training: [String: Any]) -> [String: Any] {
-        var defaults = TrainingConfig(architecture: "")
-        defaults.threads = 0
-        let object = (try? JSONEncoder().encode(defaults)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
-        return withoutDefaults(training, object)
     }
 
     /// Reads the `training:` settings into a training configuration (types checked, located).
@@ -160,89 +139,49 @@ extension Experiment {
         c.epochs = 1
         c.threads = 2
         for e in entries {
-            let key = e.key.text, node = e.value
-            func int(min: Int = 1) throws -> Int {
-                guard case let .int(v) = try TypedReading.read(node, as: .int, what: "training.\(key)"), v >= min else {
-                    throw SpecError("training.\(key): expected an integer of at least \(min), found \(node.kindDescription)", at: node.location)
-                }
-                return v
-            }
-            func double(min: Double = 0) throws -> Double {
-                guard case let .float(v) = try TypedReading.read(node, as: .float, what: "training.\(key)"), v >= min, v.isFinite else {
-                    throw SpecError("training.\(key): expected a number of at least \(Value.plainNumber(min)), found \(node.kindDescription)", at: node.location)
-                }
-                return v
-            }
-            func string() throws -> String {
-                guard case let .string(v) = try TypedReading.read(node, as: .string, what: "training.\(key)") else { return "" }
-                return v
-            }
-            func bool() throws -> Bool {
-                guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: "training.\(key)") else { return false }
-                return b
-            }
-            func floats() throws -> [Float] {
-                guard let items = node.items else { return [Float(try double(min: -.infinity))] }
-                return try items.map { item in
-                    guard let s = item.scalar, let v = try ScalarReading.float(s) else {
-                        throw SpecError("training.\(key): expected numbers", at: item.location)
-                    }
-                    return Float(v)
-                }
-            }
-            switch key {
-            case "data": c.data = try string()
-            case "resize": c.resize = try int()
-            case "epochs": c.epochs = try int()
-            case "batch_size": c.batchSize = try int()
-            case "optimizer":
-                let v = try string()
-                guard let kind = OptimizerConfig.Kind(rawValue: v) else {
-                    throw SpecError("training.optimizer: expected one of \(OptimizerConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")); found '\(v)'", at: node.location)
-                }
-                c.optimizer.kind = kind
-            case "lr": c.lr = try double()
-            case "momentum": c.optimizer.momentum = try double()
-            case "nesterov": c.optimizer.nesterov = try bool()
-            case "weight_decay": c.optimizer.weightDecay = try double()
-            case "decay_norms_and_biases": c.optimizer.decayNormsAndBiases = try bool()
-            case "schedule":
-                let v = try string()
-                guard let kind = Schedule.Kind(rawValue: v) else {
-                    throw SpecError("training.schedule: expected one of constant, step, cosine; found '\(v)'", at: node.location)
-                }
-                c.schedule.kind = kind
-            case "step_size": c.schedule.stepSize = try int()
-            case "gamma": c.schedule.gamma = try double()
-            case "warmup": c.schedule.warmupEpochs = try double()
-            case "label_smoothing": c.labelSmoothing = try double()
-            case "validation": c.validationFraction = try double()
-            case "limit_train": c.limitTrain = try int()
-            case "limit_test": c.limitTest = try int()
-            case "flip": c.horizontalFlip = try bool()
-            case "pad_crop": c.padCrop = try int(min: 0)
-            case "mean": c.mean = try floats()
-            case "std": c.std = try floats()
-            case "random_resized_crop": c.randomResizedCrop = try bool()
-            case "resize_shorter": c.resizeShorter = try int()
-            case "skip_bad_images": c.skipBadImages = try bool()
-            case "init_from":
+            guard let setting = TrainingSetting.named(e.key.text), setting.scope != .run else { continue }  // (unknown keys are refused on loading)
+            let what = "training.\(setting.name)"
+            var json = try settingJSON(e.value, kind: setting.kind, what: what)
+            if case let .file(what) = setting.kind, let path = json.string {
                 // a file, like the architecture: relative to the experiment file it is written in
-                let path = ArchitectureLoader.resolve(try string(), relativeTo: node.location.file)
-                guard FileManager.default.isReadableFile(atPath: path) else {
-                    throw SpecError("training.init_from: no readable weights file at '\(path)'", at: node.location)
+                let resolved = ArchitectureLoader.resolve(path, relativeTo: e.value.location.file)
+                guard FileManager.default.isReadableFile(atPath: resolved) else {
+                    throw SpecError("training.\(setting.name): no readable \(what) at '\(resolved)'", at: e.value.location)
                 }
-                c.initFrom = path
-            case "freeze_loaded": c.freezeLoaded = try bool()
-            case "threads": c.threads = try int()
-            default: break
+                json = .string(resolved)
             }
+            do { try setting.set(json, in: &c) } catch { throw SpecError("\(what): \(error)", at: e.value.location) }
         }
-        if c.freezeLoaded && c.initFrom == nil {
-            throw SpecError("training.freeze_loaded: needs init_from (the weights whose tensors it freezes)",
-                            at: entries.first { $0.key.text == "freeze_loaded" }?.value.location)
+        do { try c.checkCombination() } catch {
+            throw SpecError("training.\(error)", at: entries.first { $0.key.text == "freeze_loaded" }?.value.location)
         }
         return c
+    }
+
+    /// A YAML value as the JSON a setting of `kind` reads (YAML's typing rules, located errors).
+    static func settingJSON(_ node: YNode, kind: TrainingSetting.Kind, what: String) throws -> JSONValue {
+        switch kind {
+        case .integer:
+            guard case let .int(v) = try TypedReading.read(node, as: .int, what: what) else { return .null }
+            return .int(v)
+        case .number:
+            guard case let .float(v) = try TypedReading.read(node, as: .float, what: what) else { return .null }
+            return .double(v)
+        case .flag:
+            guard case let .bool(b) = try TypedReading.read(node, as: .bool, what: what) else { return .null }
+            return .bool(b)
+        case .text, .choice, .file:
+            guard case let .string(v) = try TypedReading.read(node, as: .string, what: what) else { return .null }
+            return .string(v)
+        case .numbers:
+            let items = node.items ?? [node]
+            return .array(try items.map { item in
+                guard let s = item.scalar, let v = try ScalarReading.float(s) else {
+                    throw SpecError("\(what): expected numbers, found \(item.kindDescription)", at: item.location)
+                }
+                return .double(v)
+            })
+        }
     }
 }
 

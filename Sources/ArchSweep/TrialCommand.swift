@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchFiles
 import ArchSpec
 import ArchTrain
@@ -17,10 +18,8 @@ extension SweepRunner {
         var settings = t.training
         settings.seed = t.seed
         settings.threads = threads
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try AtomicFile.write(try encoder.encode(settings), to: out + "/" + Self.settingsFile)
+        try AtomicFile.write(Data((settings.jsonValue.text(.pretty(indent: 2)) + "\n").utf8), to: out + "/" + Self.settingsFile)
         var a = ["train", t.architecture, "--config", out + "/" + Self.settingsFile, "--threads", String(threads), "--out", out, "--resume"]
         if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
         if experiment.tensorboard { a += ["--tensorboard", options.directory + "/tensorboard/" + Self.tensorBoardRun(t)] }

@@ -41,9 +41,7 @@ public struct Checkpoint: Codable, Sendable {
     public static func identity(_ config: TrainingConfig, network: Network) -> String {
         var c = config
         c.threads = 0
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let settings = (try? encoder.encode(c)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let settings = c.identityText()
         return JSONValue.object([("network", .string(network.name)), ("input", .array(network.input.dims.map { .int($0) })),
                                  ("parameters", network.architecture.parametersJSONValue), ("training", .verbatim(settings))]).text(.spaced)
     }

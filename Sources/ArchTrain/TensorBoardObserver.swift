@@ -1,3 +1,4 @@
+import ArchJSON
 import ArchGraph
 import ArchTensorBoard
 import Foundation
@@ -37,9 +38,7 @@ public final class TensorBoardObserver: TrainingObserver {
     public func started(config: TrainingConfig, network: Network, trainCount: Int, stepsPerEpoch: Int) {
         self.stepsPerEpoch = stepsPerEpoch
         attempt { file = try EventFile(directory: directory) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let settings = (try? encoder.encode(config)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let settings = config.jsonValue.text(.pretty(indent: 2))
         let summary = NetworkSummary(network)
         append(0, .text(tag: "settings", markdown: "```json\n\(settings)\n```\n\n\(trainCount) training images, \(stepsPerEpoch) steps per epoch"))
         append(0, .text(tag: "network", markdown: summary.render(.markdown)))

@@ -6,8 +6,9 @@ import ArchTensor
 import ArchSpec
 import Foundation
 
-/// Everything a training run depends on; written to `config.json` in the run directory.
-public struct TrainingConfig: Codable, Sendable, Equatable {
+/// Everything a training run depends on; written to `config.json` in the run directory. The
+/// settings among these fields are declared (named, typed, documented) in `TrainingSetting.all`.
+public struct TrainingConfig: Sendable, Equatable {
     public var architecture: String
     public var overrides: [String] = []
     public var data = "fashion-mnist"
@@ -40,14 +41,6 @@ public struct TrainingConfig: Codable, Sendable, Equatable {
     public var freezeLoaded = false
 
     public init(architecture: String) { self.architecture = architecture }
-
-    enum CodingKeys: String, CodingKey {
-        case architecture, overrides, data, resize, epochs, optimizer, lr, schedule, seed, threads, mean, std
-        case randomResizedCrop = "random_resized_crop", resizeShorter = "resize_shorter", skipBadImages = "skip_bad_images"
-        case initFrom = "init_from", freezeLoaded = "freeze_loaded"
-        case batchSize = "batch_size", labelSmoothing = "label_smoothing", validationFraction = "validation_fraction"
-        case limitTrain = "limit_train", limitTest = "limit_test", horizontalFlip = "horizontal_flip", padCrop = "pad_crop"
-    }
 }
 
 /// One epoch's record in `metrics.json`.
@@ -367,14 +360,11 @@ extension Trainer {
     /// `config.json`: the training settings plus the network as built (file, every architecture
     /// parameter's final value, input shape, counts).
     func writeResolvedConfig(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard case var .object(members) = try JSONValue.parse(try encoder.encode(config)) else { return }
+        guard case var .object(members) = config.jsonValue else { return }
         let summary = NetworkSummary(model.network)
         members.append(("architecture_parameters", model.network.architecture.parametersJSONValue))  // in declaration order
         members.append(("network", .object([("input", .array(model.network.input.dims.map { .int($0) })), ("macs", .int(summary.macs)),
                                             ("name", .string(model.network.name)), ("params", .int(summary.totalParams))])))
-        members.sort { $0.key < $1.key }
         try AtomicFile.write(Data((JSONValue.object(members).text(.pretty(indent: 2)) + "\n").utf8), to: path)
     }
 }

@@ -75,14 +75,29 @@ struct SplitCommand: ParsableCommand {
 
 /// `archlab data bench --data folder:ROOT --resize 224`: images per second of the loader alone.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure the data loader alone (decode, augment, batch) in images/s.")
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "bench", abstract: "Measure the data loader alone (decode, augment, batch) in images/s.",
+                             discussion: SettingOptions.help(scopes: [.data]))
+    }
 
-    @OptionGroup var dataOptions: DataOptions
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Data settings as options (listed below).", valueName: "--setting value"),
+              completion: SettingOptions.completion(scopes: [.data]))
+    var arguments: [String] = []
     @Flag(help: "Use RandomResizedCrop and flips as in training.") var randomResizedCrop = false
     @Option(help: "Stop after this many batches.") var batches: Int?
 
+    func validate() throws { _ = try settings() }
+
+    func settings() throws -> TrainingConfig {
+        let options = try SettingOptions(arguments, scopes: [.data])
+        guard options.positionals.isEmpty else { throw ValidationError("unexpected argument '\(options.positionals[0])'") }
+        var settings = TrainingConfig(architecture: "")
+        try options.apply(to: &settings)
+        return settings
+    }
+
     func run() throws {
-        let settings = try dataOptions.settings()
+        let settings = try settings()
         let parallel = Parallelism(threads: settings.threads)
         let (train, _, skipped) = try Diagnostics.data {
             try DataSource.parse(settings.data).load(skipBadImages: settings.skipBadImages, parallel: parallel)
@@ -143,8 +158,8 @@ struct PredictCommand: ParsableCommand {
         let inputChannels = channels ?? recorded?.first ?? 3
         var transform = Transform(size: (size, size))
         transform.resizeShorter = resizeShorter ?? config?["resize_shorter"] as? Int
-        transform.mean = try mean.map { try DataOptions().floats($0) } ?? (config?["mean"] as? [Double] ?? []).map(Float.init)
-        transform.std = try std.map { try DataOptions().floats($0) } ?? (config?["std"] as? [Double] ?? []).map(Float.init)
+        transform.mean = try mean.map(commaSeparatedFloats) ?? (config?["mean"] as? [Double] ?? []).map(Float.init)
+        transform.std = try std.map(commaSeparatedFloats) ?? (config?["std"] as? [Double] ?? []).map(Float.init)
         var options = ArchitectureOptions()
         options.input = "\(inputChannels)x\(size)x\(size)"
         options.overrides = setting

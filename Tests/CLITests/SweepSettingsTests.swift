@@ -5,7 +5,8 @@ import Testing
 
 /// A sweep's `training:` settings reach `archlab train` unchanged: the experiment's keys become a
 /// `TrainingConfig`, the runner writes it as the trial's settings file (`--config`), and every
-/// setting comes back out of the run's `config.json`.
+/// setting comes back out of the run's `config.json`; the same keys as `archlab train` options
+/// give the same settings.
 @Suite struct SweepSettingsTests {
     @Test func everyTrainingSettingRoundTripsThroughTheTrialCommandLine() throws {
         let dir = EngineCLITests.temporary("sweep")
@@ -18,7 +19,8 @@ import Testing
         // every setting away from its default (threads is a resource: the runner sets it)
         let values: [String: String] = [
             "data": "folder:\(root)", "resize": "32", "epochs": "2", "batch_size": "4", "optimizer": "adamw", "lr": "0.003",
-            "momentum": "0.8", "nesterov": "true", "weight_decay": "0.0001", "decay_norms_and_biases": "false", "schedule": "step", "step_size": "1", "gamma": "0.5",
+            "momentum": "0.8", "nesterov": "true", "weight_decay": "0.0001", "decay_norms_and_biases": "false",
+            "beta1": "0.8", "beta2": "0.99", "eps": "0.0001", "alpha": "0.9", "schedule": "step", "step_size": "1", "gamma": "0.5",
             "warmup": "0.5", "label_smoothing": "0.1", "validation": "0.2", "limit_train": "20", "limit_test": "10", "flip": "true",
             "pad_crop": "2", "mean": "[0.5, 0.4, 0.3]", "std": "[0.2, 0.25, 0.3]", "random_resized_crop": "true", "resize_shorter": "36",
             "skip_bad_images": "true", "init_from": "start.safetensors", "freeze_loaded": "true", "threads": "1",
@@ -49,6 +51,25 @@ import Testing
         var expected = trial.training
         expected.threads = 1
         #expect(written == expected)
+
+        // the same settings as `archlab train` options (the names of the YAML keys, `_` as `-`)
+        var options = ["train", CLITests.root.path + "/architectures/lenet.yaml", "--set", "num_classes=5", "--set", "layers.fc1.out=50",
+                       "--out", dir + "/options", "--seed", "7"]
+        for key in Experiment.trainingKeys {
+            let option = "--" + key.replacingOccurrences(of: "_", with: "-"), value = values[key] ?? ""
+            switch value {
+            case "true": options.append(option)
+            case "false": options.append("--no-" + option.dropFirst(2))
+            default:
+                let text = value.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).replacingOccurrences(of: " ", with: "")
+                options += [option, key == "init_from" ? weights : text]
+            }
+        }
+        let byOptions = try CLITests.run(options)
+        #expect(byOptions.status == 0, "\(byOptions.stderr)")
+        var fromOptions = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/options/config.json")))
+        fromOptions.architecture = expected.architecture
+        #expect(fromOptions == expected)
     }
 
     /// The report's header describes the runner that trained: a resume with nothing left to run
