@@ -1,6 +1,7 @@
 import ArchJSON
 import ArchTensor
 import Foundation
+import Synchronization
 
 /// JPEG and PNG images in ImageFolder layout, `DIR/<class>/*.jpg`, decoded (libjpeg-turbo, libpng) when a
 /// batch is assembled. Classes are the sorted folder names (the course's class_indices.json).
@@ -34,11 +35,11 @@ public struct ImageFolder: SampleSource {
         }
         self.classNames = classes
         var files: [String] = [], labels: [Int] = []
-        for name in found {
+        for (name, label) in found.compactMap({ name in classes.firstIndex(of: name).map { (name, $0) } }) {  // (every one: checked above)
             let dir = root + "/" + name
             for file in try fm.contentsOfDirectory(atPath: dir).sorted() where Self.extensions.contains((file as NSString).pathExtension.lowercased()) {
                 files.append(dir + "/" + file)
-                labels.append(classes.firstIndex(of: name)!)
+                labels.append(label)
             }
         }
         guard !files.isEmpty else { throw DataError(root, "no .jpg images in the class folders") }
@@ -90,7 +91,8 @@ public struct ImageFolder: SampleSource {
             }
         }
         planes.withUnsafeBufferPointer {
-            transform.apply($0.baseAddress!, channels: 3, height: image.height, width: image.width, training: training, into: dst, random: &random)
+            guard let start = $0.baseAddress else { return }  // (an image has pixels)
+            transform.apply(start, channels: 3, height: image.height, width: image.width, training: training, into: dst, random: &random)
         }
     }
 
@@ -100,11 +102,11 @@ public struct ImageFolder: SampleSource {
     }
 }
 
-final class ProblemList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [(Int, DataError)] = []
-    func set(_ i: Int, _ e: DataError) { lock.lock(); items.append((i, e)); lock.unlock() }
-    var errors: [(Int, DataError)] { lock.lock(); defer { lock.unlock() }; return items.sorted { $0.0 < $1.0 } }
+/// The unreadable images the loader's threads found, by index.
+final class ProblemList: Sendable {
+    private let items = Mutex<[(Int, DataError)]>([])
+    func set(_ i: Int, _ e: DataError) { items.withLock { $0.append((i, e)) } }
+    var errors: [(Int, DataError)] { items.withLock { $0.sorted { $0.0 < $1.0 } } }
 }
 
 extension JPEGCodec {

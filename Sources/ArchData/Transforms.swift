@@ -1,6 +1,7 @@
 import ArchTensor
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Per-sample transforms like torchvision's, applied when a batch is assembled:
 /// - training: `RandomResizedCrop(size, scale, ratio)` when `randomResizedCrop`, else a resize of
@@ -70,7 +71,8 @@ public struct Transform: Sendable {
             for i in 0..<count { resized[i] = src[i] }
         } else {
             resized.withUnsafeMutableBufferPointer {
-                Resample.resample(src, channels: channels, height: height, width: width, box: b, outHeight: oh, outWidth: ow, into: $0.baseAddress!)
+                guard let out = $0.baseAddress else { return }  // (an output of at least one pixel)
+                Resample.resample(src, channels: channels, height: height, width: width, box: b, outHeight: oh, outWidth: ow, into: out)
             }
         }
         let flip = training && horizontalFlip && random.uniform() < 0.5
@@ -126,7 +128,8 @@ extension ImageSet: SampleSource {
     public func write(_ index: Int, transform: Transform, training: Bool, into dst: UnsafeMutablePointer<Float>,
                       random: inout RandomSource) throws {
         pixels.withUnsafeBufferPointer { p in
-            transform.apply(p.baseAddress! + index * sampleSize, channels: channels, height: height, width: width,
+            guard let start = p.baseAddress else { return }  // (a data set of at least one image)
+            transform.apply(start + index * sampleSize, channels: channels, height: height, width: width,
                             training: training, into: dst, random: &random)
         }
     }
@@ -137,6 +140,9 @@ extension ImageSet: SampleSource {
 /// Assembles batches on a background thread, one batch ahead of the consumer: shuffled per epoch
 /// with a seeded permutation, transformed (in parallel across the batch), written into reused
 /// buffers.
+///
+/// Unchecked Sendable: every stored property is a constant; `source` is read concurrently,
+/// which every `SampleSource` allows (the JPEG decoders are per thread).
 public final class BatchLoader: @unchecked Sendable {
     public let source: any SampleSource
     public let batchSize: Int
@@ -169,6 +175,9 @@ public final class BatchLoader: @unchecked Sendable {
         return order
     }
 
+    /// A batch being filled. Unchecked: it is handed over, not shared; the loader thread fills it
+    /// while the consumer works on the other slot, and the consumer reads it only after
+    /// `DispatchGroup.wait()` (which orders the writes before the reads).
     final class Slot: @unchecked Sendable {
         let buffer: Tensor
         var labels: [Int] = []
@@ -183,8 +192,10 @@ public final class BatchLoader: @unchecked Sendable {
         let items = Array(indices)
         let errors = ErrorBox()
         slot.buffer.withUnsafeMutableBufferPointer { dst in
-            let base = dst.baseAddress!
+            guard let start = dst.baseAddress else { return }
+            let shared = SharedPointer(start)  // sample j writes its own part
             parallel.forEach(items.count) { j in
+                let base = shared.base
                 var random = RandomSource.stream(seed: seed, 0xA06, UInt64(epoch), UInt64(batch), UInt64(j))
                 do {
                     try source.write(items[j], transform: transform, training: training, into: base + j * out, random: &random)
@@ -226,10 +237,11 @@ public final class BatchLoader: @unchecked Sendable {
     }
 }
 
-final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var error: Error?
-    func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+/// The first error any thread of a parallel loop met.
+final class ErrorBox: Sendable {
+    private let first = Mutex<Error?>(nil)
+    var error: Error? { first.withLock { $0 } }
+    func set(_ e: Error) { first.withLock { if $0 == nil { $0 = e } } }
 }
 
 enum LoaderQueue {

@@ -42,9 +42,10 @@ public enum AtomicFile {
         // write everything, then fsync; any failure (ENOSPC, EIO) removes the temporary file
         var failure: String?
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            guard let start = bytes.baseAddress else { return }  // (nothing to write)
             var offset = 0
             while offset < bytes.count {
-                let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = Foundation.write(fd, start + offset, bytes.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
                     failure = String(cString: strerror(errno))

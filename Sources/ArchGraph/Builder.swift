@@ -85,7 +85,8 @@ final class BuildState {
         var result = entries
         for (i, o) in architecture.moduleOverrides.enumerated() where o.path.dropLast().joined(separator: ".") == path {
             usedModuleOverrides.insert(i)
-            let key = YScalar(o.path.last!, at: o.location)
+            guard let last = o.path.last else { continue }  // (an override names at least one key)
+            let key = YScalar(last, at: o.location)
             if let j = result.firstIndex(where: { $0.key.text == key.text }) {
                 result[j] = YEntry(key: result[j].key, value: o.value)
             } else {
@@ -185,7 +186,7 @@ final class BuildState {
                 let path = context.path(childName)
                 for key in ["layers", "branches"] where item[key] != nil {
                     throw SpecError("'\(key)' does not go with op '\(opName)' (only with concat and add, or on a sequence without 'op')",
-                                    at: item.entry(key)!.key.location).prefixed(path)
+                                    at: item.entry(key)?.key.location ?? item.location).prefixed(path)
                 }
                 if let layerType = OpRegistry.layers[opName] {
                     node = try buildLayer(layerType, entries: entries, path: path, input: shape, scope: scope, context: nodeContext, location: location)

@@ -55,7 +55,7 @@ public final class ExecutionPlan {
     public func setBatch(_ n: Int) {
         precondition(n >= 1 && n <= batch)
         for s in slots { s.reshape([n] + s.shape.dropFirst()) }
-        for g in gradients { g?.reshape([n] + g!.shape.dropFirst()) }
+        for case let g? in gradients { g.reshape([n] + g.shape.dropFirst()) }
     }
 
     /// Runs every step; aux heads only in training.
@@ -73,8 +73,14 @@ public final class ExecutionPlan {
     }
 
     /// Gradient buffer of the main logits: write dL/dlogits here before `backward`.
-    public var logitsGradient: Tensor { gradients[output]! }
-    public func auxLogitsGradient(_ i: Int) -> Tensor { gradients[auxOutputs[i].slot]! }
+    public var logitsGradient: Tensor { gradient(output) }
+    public func auxLogitsGradient(_ i: Int) -> Tensor { gradient(auxOutputs[i].slot) }
+
+    /// The gradient buffer of `slot` (a training plan has one for every slot that backward writes).
+    func gradient(_ slot: Int) -> Tensor {
+        guard let g = gradients[slot] else { preconditionFailure("slot \(slot) has no gradient buffer: the plan was made for evaluation") }
+        return g
+    }
 
     /// Back-propagates from the logits gradients (and aux gradients when `includeAux`); parameter
     /// gradients accumulate in the store.
@@ -89,14 +95,14 @@ public final class ExecutionPlan {
             case let .layer(runtime, input, output, _, _):
                 guard written[output] else { continue }
                 let dx = gradients[input]
-                runtime.backward(x: slots[input], y: slots[output], dy: gradients[output]!, dx: dx, accumulate: written[input], context)
+                runtime.backward(x: slots[input], y: slots[output], dy: gradient(output), dx: dx, accumulate: written[input], context)
                 if dx != nil { written[input] = true }
             case let .combine(op, inputs, output):
                 guard written[output] else { continue }
                 let parts = inputs.map { slots[$0] }
                 for (i, slot) in inputs.enumerated() {
                     guard let dx = gradients[slot] else { continue }
-                    op.backward(gradients[output]!, parts: parts, part: i, into: dx, accumulate: written[slot])
+                    op.backward(gradient(output), parts: parts, part: i, into: dx, accumulate: written[slot])
                     written[slot] = true
                 }
             }

@@ -54,8 +54,7 @@ public final class Model {
         var report = LoadReport()
         report.ignored = file.skipped.filter { $0.hasSuffix("num_batches_tracked") }
         report.unexpected = file.skipped.filter { !$0.hasSuffix("num_batches_tracked") }
-        for name in file.order where file.tensors[name] != nil {
-            let source = file.tensors[name]!
+        for (name, source) in file.order.compactMap({ name in file.tensors[name].map { (name, $0) } }) {
             guard let target = store[name] else { report.unexpected.append(name); continue }
             guard target.shape == source.shape else {
                 report.shapeMismatches.append((name, target.shape, source.shape))
@@ -73,7 +72,7 @@ public final class Model {
 
     /// Saves every tensor (parameters and buffers) under its state-dict name.
     public func save(safetensors path: String, metadata: [String: String] = [:]) throws {
-        try Safetensors.write(store.names.map { ($0, store[$0]!) }, to: path, metadata: metadata)
+        try Safetensors.write(store.names.map { ($0, store.tensor($0)) }, to: path, metadata: metadata)
     }
 
     // MARK: running

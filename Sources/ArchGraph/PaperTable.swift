@@ -32,7 +32,7 @@ struct PaperTable {
             case let .scope(m, _), let .aux(_, .scope(m, _)):
                 let leaves = Self.layers(node)
                 let windowed = leaves.filter { $0.op.patch(input: $0.input) != nil }
-                let patch = windowed.count == 1 ? windowed[0].op.patch(input: windowed[0].input)! : ""
+                let patch = windowed.count == 1 ? windowed[0].op.patch(input: windowed[0].input) ?? "" : ""
                 var columns: [String: String] = [:]
                 for (k, v) in m.report { columns[k] = v.description }
                 return Row(type: Self.title(m.label, path: m.path), patch: patch, output: m.output.paperDescription, depth: Self.depth(node), columns: columns,

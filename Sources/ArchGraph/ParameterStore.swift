@@ -26,6 +26,18 @@ public final class ParameterStore {
 
     public subscript(name: String) -> Tensor? { values[name] }
 
+    /// The tensor of one of `names` (every name the network declares has one, from `init`).
+    public func tensor(_ name: String) -> Tensor {
+        guard let t = values[name] else { preconditionFailure("no tensor '\(name)' in this network's parameter store") }
+        return t
+    }
+
+    /// The gradient of one of `parameterNames`.
+    public func gradient(_ name: String) -> Tensor {
+        guard let g = gradients[name] else { preconditionFailure("'\(name)' is not a trainable parameter of this network (no gradient)") }
+        return g
+    }
+
     /// Trainable parameter names in declaration order.
     public var parameterNames: [String] { names.filter { kinds[$0] == .parameter } }
 

@@ -191,9 +191,11 @@ public struct ExprParser {
                     let upper = peek == .symbol("]") ? nil : try conditional()
                     try expect("]")
                     e = .slice(e, lower, upper)
-                } else {
+                } else if let lower {
                     try expect("]")
-                    e = .index(e, lower!)
+                    e = .index(e, lower)
+                } else {
+                    throw error("expected an index or a slice inside '[]'")
                 }
             } else if peek == .symbol("(") {
                 guard case let .name(function) = e else { throw error("only named functions can be called") }

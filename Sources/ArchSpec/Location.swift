@@ -60,7 +60,7 @@ public enum Suggestion {
         var best: (String, Int)?
         for candidate in candidates.sorted() {
             let d = distance(word.lowercased(), candidate.lowercased())
-            if d <= max(2, candidate.count / 3), best == nil || d < best!.1 { best = (candidate, d) }
+            if d <= max(2, candidate.count / 3), d < best?.1 ?? .max { best = (candidate, d) }
         }
         return best?.0
     }

@@ -79,6 +79,7 @@ public struct YAMLLoader: Sendable {
     }
 
     private func composeOnLargeStack(_ text: String, file: String) throws -> Node? {
+        // handed over, not shared: the thread writes it before `signal()`, this one reads it after `wait()`
         final class Box: @unchecked Sendable { var result: Result<Node?, Error> = .success(nil) }
         let box = Box()
         let done = DispatchSemaphore(value: 0)

@@ -40,7 +40,7 @@ public struct SeedPolicy: Sendable, Equatable {
         }
         min = try count("min")
         max = try count("max")
-        guard min <= max else { throw SpecError("seeds: min (\(min)) is larger than max (\(max))", at: node["min"]!.location) }
+        guard min <= max else { throw SpecError("seeds: min (\(min)) is larger than max (\(max))", at: node["min"]?.location ?? node.location) }
         guard let u = node["until"] else { throw SpecError("seeds: missing 'until' (decided, or {ci_halfwidth: points})", at: node.location) }
         if u.scalar?.text == "decided" {
             until = .decided
@@ -50,7 +50,7 @@ public struct SeedPolicy: Sendable, Equatable {
             throw SpecError("seeds.until: expected 'decided' or {ci_halfwidth: points} with a positive number of percentage points, found \(u.kindDescription)", at: u.location)
         }
         if min < 2, until == .decided {
-            throw SpecError("seeds.min: a decision needs at least 2 seeds per configuration (a paired test), found \(min)", at: node["min"]!.location)
+            throw SpecError("seeds.min: a decision needs at least 2 seeds per configuration (a paired test), found \(min)", at: node["min"]?.location ?? node.location)
         }
     }
 
@@ -70,7 +70,7 @@ public struct SeedPolicy: Sendable, Equatable {
             let n = counts[r.configurations[i].index] ?? min
             r.configurations[i].accuracy = r.configurations[i].accuracy.filter { $0.key < UInt64(n) }
         }
-        let comparison = Comparison(r)
+        let comparison = Comparison(r, level: decisionLevel)
         var next = counts, reasons: [Int: String] = [:]
         for row in comparison.rows {
             let n = counts[row.index] ?? min
@@ -136,8 +136,8 @@ extension SweepRunner {
     private func recordRounds(_ policy: SeedPolicy, rounds: [String], reasons: [Int: String], counts: [Int: Int]) throws {
         let journal = try Journal(path: journalDirectory + "/results.sqlite")
         let labels = Dictionary(trials.map { ($0.configurationIndex, $0.configuration.label) }, uniquingKeysWith: { a, _ in a })
-        let stops = reasons.keys.sorted().map { "\(labels[$0] ?? String($0))\t\(counts[$0] ?? policy.min)\t\(reasons[$0]!)" }
-        try journal.setMeta(["adaptive_seeds": policy.description, "seed_rounds": rounds.joined(separator: "\n"),
+        let stops = reasons.sorted { $0.key < $1.key }.map { "\(labels[$0.key] ?? String($0.key))\t\(counts[$0.key] ?? policy.min)\t\($0.value)" }
+        try journal.setMeta(["adaptive_seeds": policy.description, "seed_policy": policy.metaText, "seed_rounds": rounds.joined(separator: "\n"),
                              "seed_stops": stops.joined(separator: "\n")])
     }
 }

@@ -38,7 +38,8 @@ enum CSVReport {
         var lines = [columns.joined(separator: ",")]
         let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
         for row in comparison.ordered {
-            let c = byIndex[row.index]!, s = row.accuracy, t = row.test
+            guard let c = byIndex[row.index] else { continue }  // (every row is a configuration)
+            let s = row.accuracy, t = row.test
             var cells = [field(row.label), row.rank.map(String.init) ?? "", String(comparison.tied(row)), String(row.pareto),
                          String(c.params), String(c.macs), String(s.n), number(s.n > 0 ? s.mean : nil), number(s.std),
                          number(s.interval?.lowerBound), number(s.interval?.upperBound), String(row.verdict == .reference),

@@ -61,7 +61,8 @@ public enum Calibration {
                 let evalSteps = (0..<Self.measuredSteps).map { _ in Self.seconds { eval.forward(evalContext) } }.sorted()
                 perConfiguration[t.configurationIndex] = (trainSteps, evalSteps)
             }
-            let (train, eval) = perConfiguration[t.configurationIndex]!
+            guard let (train, eval) = perConfiguration[t.configurationIndex], let trainFast = train.first, let trainSlow = train.last,
+                  let evalFast = eval.first, let evalSlow = eval.last else { continue }  // (measured just above)
             let (n, m) = counts(t)
             let batch = Double(t.training.batchSize)
             func seconds(_ train: Double, _ eval: Double) -> Double {
@@ -69,7 +70,7 @@ public enum Calibration {
             }
             let median = (train[train.count / 2], eval[eval.count / 2])
             out[t.id] = Estimate(trainStepSeconds: median.0, evalStepSeconds: median.1, trialSeconds: seconds(median.0, median.1),
-                                 trialSecondsRange: seconds(train.first!, eval.first!)...seconds(train.last!, eval.last!))
+                                 trialSecondsRange: seconds(trainFast, evalFast)...seconds(trainSlow, evalSlow))
         }
         return out
     }

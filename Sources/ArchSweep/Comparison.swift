@@ -43,10 +43,20 @@ public struct Comparison: Sendable {
     public var rows: [Row]
     /// Comparisons corrected together (Holm), for the report's explanation.
     public var family: Int
+    /// The level a Holm-adjusted p must be below to decide: 5 %, or, where seeds were added
+    /// until decided, the stricter sequential level α′ (see `Statistics.sequentialLevel`).
+    public var decisionLevel: Double
+    /// The adaptive seed policy whose repeated looks `decisionLevel` accounts for.
+    public var sequentialPolicy: SeedPolicy?
 
     public func row(_ index: Int) -> Row? { rows.first { $0.index == index } }
 
-    public init(_ r: SweepResults) {
+    /// `level`: the decision level (default: α′ for a sweep that added seeds until decided, from
+    /// its journal's policy, else 5 %).
+    public init(_ r: SweepResults, level: Double? = nil) {
+        let policy = SeedPolicy(meta: r.meta).flatMap { $0.until == .decided ? $0 : nil }
+        sequentialPolicy = level == nil ? policy : nil
+        decisionLevel = level ?? policy?.decisionLevel ?? Statistics.alpha
         let configs = r.configurations
         let labels = Self.shortLabels(configs)
         let baseline = configs.first(where: \.isBaseline)
@@ -64,11 +74,10 @@ public struct Comparison: Sendable {
             guard let ref else { continue }
             if c.index == ref.index { rows[i].verdict = .reference; rows[i].note = referenceIsBaseline ? "baseline" : "most accurate"; continue }
             let shared = c.accuracy.keys.filter { ref.accuracy[$0] != nil }.sorted()
-            if shared.count >= 2 {
-                let test = Statistics.paired(shared.map { c.accuracy[$0]! }, shared.map { ref.accuracy[$0]! })!
+            if shared.count >= 2, let test = Statistics.paired(shared.compactMap { c.accuracy[$0] }, shared.compactMap { ref.accuracy[$0] }) {
                 rows[i].test = test
-                rows[i].detectable = Statistics.detectableDifference(std: test.differenceStd ?? 0, n: test.n)
-                rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: test.differenceStd ?? 0)
+                rows[i].detectable = Statistics.detectableDifference(std: test.differenceStd ?? 0, n: test.n, level: decisionLevel)
+                rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: test.differenceStd ?? 0, level: decisionLevel)
                 let missing = Set(c.accuracy.keys).symmetricDifference(ref.accuracy.keys).count
                 rows[i].note = "paired over \(shared.count) seeds" + (missing > 0 ? " (\(missing) unshared left out)" : "")
             } else if let test = Statistics.welch(Array(c.accuracy.values), Array(ref.accuracy.values)) {
@@ -76,9 +85,9 @@ public struct Comparison: Sendable {
                 let sa = rows[i].accuracy.std ?? 0, sb = Statistics.Summary(Array(ref.accuracy.values)).std ?? 0
                 let se = (sa * sa / Double(c.n) + sb * sb / Double(ref.n)).squareRoot()
                 if test.df.isFinite {
-                    rows[i].detectable = (Statistics.tQuantile(1 - Statistics.alpha / 2, df: test.df) + Statistics.tQuantile(Statistics.power, df: test.df)) * se
+                    rows[i].detectable = (Statistics.tQuantile(1 - decisionLevel / 2, df: test.df) + Statistics.tQuantile(Statistics.power, df: test.df)) * se
                 }
-                rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: (sa * sa + sb * sb).squareRoot())
+                rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: (sa * sa + sb * sb).squareRoot(), level: decisionLevel)
                 rows[i].note = "Welch (seeds not shared)"
             } else if let stopped = c.stoppedAfterEpochs {
                 rows[i].note = "stopped by successive halving after \(stopped) epoch\(stopped == 1 ? "" : "s")"
@@ -86,13 +95,12 @@ public struct Comparison: Sendable {
                 rows[i].note = c.n == 0 ? "no completed trial" : "needs 2 seeds shared with the reference, or 2 on each side"
             }
         }
-        let tested = rows.indices.filter { rows[$0].test != nil }
+        let tested = rows.indices.compactMap { i in rows[i].test.map { (i, $0) } }
         family = tested.count
-        let adjusted = Statistics.holm(tested.map { rows[$0].test!.p })
-        for (k, i) in tested.enumerated() {
+        let adjusted = Statistics.holm(tested.map(\.1.p))
+        for (k, (i, test)) in tested.enumerated() {
             rows[i].adjustedP = adjusted[k]
-            let test = rows[i].test!
-            if !adjusted[k].isNaN, adjusted[k] < Statistics.alpha {
+            if !adjusted[k].isNaN, adjusted[k] < decisionLevel {
                 rows[i].verdict = test.difference > 0 ? .better : .worse
             } else {
                 rows[i].verdict = .noDetectableDifference

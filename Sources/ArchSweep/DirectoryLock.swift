@@ -1,24 +1,26 @@
 import Foundation
+import Synchronization
 
 /// SIGINT and SIGTERM caught for the duration of a sweep's trial loop (the default actions are
 /// restored after: a signal during the report just ends the process; report files are atomic).
-final class StopSignals: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var first: Int32?
+final class StopSignals: Sendable {
+    /// Set in `init`, cancelled in `restore()`, both on the runner's thread (dispatch sources
+    /// are not Sendable, but these are never touched elsewhere).
+    private nonisolated(unsafe) var sources: [any DispatchSourceSignal] = []
+    private let first = Mutex<Int32?>(nil)
 
     init() {
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [unowned self] in self.lock.withLock { if self.first == nil { self.first = number } } }
+            source.setEventHandler { [unowned self] in first.withLock { if $0 == nil { $0 = number } } }
             source.resume()
             sources.append(source)
         }
     }
 
     /// The first signal received, if any.
-    var received: Int32? { lock.withLock { first } }
+    var received: Int32? { first.withLock { $0 } }
 
     func restore() {
         for s in sources { s.cancel() }

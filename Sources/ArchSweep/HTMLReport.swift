@@ -23,11 +23,11 @@ enum HTMLReport {
         let w = 600.0, h = 360.0, left = 64.0, right = 20.0, top = 16.0, bottom = 52.0
         guard !points.isEmpty else { return "<p>No completed trials yet.</p>" }
         let xs = points.map { log10(max($0.x, 1)) }
-        var (x0, x1) = (xs.min()!, xs.max()!)
+        var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
         if x1 - x0 < 1e-9 { x0 -= 0.5; x1 += 0.5 }
         let pad = (x1 - x0) * 0.1
         x0 -= pad; x1 += pad
-        var y0 = points.map { $0.low ?? $0.y }.min()!, y1 = points.map { $0.high ?? $0.y }.max()!
+        var y0 = points.map { $0.low ?? $0.y }.min() ?? 0, y1 = points.map { $0.high ?? $0.y }.max() ?? 1
         if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
         let ypad = (y1 - y0) * 0.12
         y0 -= ypad; y1 += ypad
@@ -116,14 +116,14 @@ enum HTMLReport {
             guard let n = runs.map(\.count).min(), n > 0, let number = numbers[c.index]?.0 else { return nil }
             return (number, (0..<n).map { e in
                 let v = runs.map { $0[e] }
-                return (v.reduce(0, +) / Double(v.count), v.min()!, v.max()!)
+                return (v.reduce(0, +) / Double(v.count), v.min() ?? .nan, v.max() ?? .nan)
             })
         }
         guard !series.isEmpty else { return "<p>No epochs recorded yet.</p>" }
-        let maxEpoch = series.map { $0.1.count }.max()!
+        let maxEpoch = series.map { $0.1.count }.max() ?? 1
         // the first epoch can sit far below the rest; the axis follows the later epochs when so
         let later = series.flatMap { $0.1.dropFirst(maxEpoch > 2 ? 1 : 0) }
-        var y0 = later.map(\.low).min()!, y1 = later.map(\.high).max()!
+        var y0 = later.map(\.low).min() ?? 0, y1 = later.map(\.high).max() ?? 1
         if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
         let ypad = (y1 - y0) * 0.08
         y0 -= ypad; y1 += ypad
@@ -164,15 +164,14 @@ enum HTMLReport {
         let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
         func points(_ x: (SweepResults.Configuration) -> Int, marked: Bool) -> [Point] {
             ordered.compactMap { row in
-                guard row.accuracy.n > 0, let c = byIndex[row.index] else { return nil }
+                guard row.accuracy.n > 0, let c = byIndex[row.index], let number = numbers[row.index]?.0 else { return nil }
                 return Point(x: Double(x(c)), y: row.accuracy.mean, low: row.accuracy.interval?.lowerBound, high: row.accuracy.interval?.upperBound,
-                             number: numbers[row.index]!.0, label: row.label, marked: marked && row.pareto)
+                             number: number, label: row.label, marked: marked && row.pareto)
             }
         }
         var table = "<table><tr><th>#</th><th>rank</th><th></th><th>configuration</th><th>params</th><th>MACs</th><th>test accuracy % [95% CI]</th><th>Δ pp [95% CI]</th><th>p (Holm)</th><th>verdict</th><th>train s</th></tr>"
         for row in ordered {
-            let c = byIndex[row.index]!
-            let number = numbers[row.index]!.0
+            guard let c = byIndex[row.index], let number = numbers[row.index]?.0 else { continue }  // (every row is a configuration)
             let time = c.meanTrainSeconds.map { String(format: "%.0f", $0) + (c.busySeeds.isEmpty ? "" : " †") } ?? "–"
             table += "<tr><td style=\"color:\(palette[(number - 1) % palette.count]);font-weight:bold\">\(number)</td><td>\(MarkdownReport.rankText(comparison, row))</td><td>\(row.pareto ? "★" : "")</td>"
                 + "<td>\(escape(row.label))</td><td>\(Count.abbreviated(c.params))</td><td>\(Count.abbreviated(c.macs))</td>"

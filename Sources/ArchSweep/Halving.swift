@@ -90,7 +90,10 @@ extension SweepRunner {
                 for t in selected { if let v = validation[t.id] { byConfiguration[t.configurationIndex, default: []].append(v) } }
                 next = halving.promote(byConfiguration, among: alive)
                 recorded[k] = next
-                let means = alive.map { c in (byConfiguration[c] ?? []).isEmpty ? "–" : String(format: "%.4f", byConfiguration[c]!.reduce(0, +) / Double(byConfiguration[c]!.count)) }
+                let means = alive.map { c in
+                    guard let v = byConfiguration[c], !v.isEmpty else { return "–" }
+                    return String(format: "%.4f", v.reduce(0, +) / Double(v.count))
+                }
                 try journal.setMeta(["halving": "min_epochs \(halving.minEpochs), eta \(halving.eta); rungs at epochs " + rungs.map(String.init).joined(separator: ", "),
                                      "halving_promotions": Self.promotionsText(recorded),
                                      "halving_rung_\(k)": zip(alive, means).map { "\($0)\t\($1)" }.joined(separator: "\n")])
@@ -104,7 +107,7 @@ extension SweepRunner {
 
     /// `0: 1,4,7` lines: the configurations promoted after each rung.
     static func promotionsText(_ p: [Int: [Int]]) -> String {
-        p.keys.sorted().map { "\($0): " + p[$0]!.map(String.init).joined(separator: ",") }.joined(separator: "\n")
+        p.sorted { $0.key < $1.key }.map { "\($0.key): " + $0.value.map(String.init).joined(separator: ",") }.joined(separator: "\n")
     }
 
     static func promotions(_ text: String) -> [Int: [Int]] {

@@ -68,7 +68,13 @@ enum JSONReport {
     struct Document: Codable {
         var meta: [String: String]
         var statistics: String
+        /// The level a Holm-corrected p must be below for a verdict (0.05, or α′ after adaptive seeds).
+        var decisionLevel: Double
         var configurations: [ConfigurationRecord]
+        enum CodingKeys: String, CodingKey {
+            case meta, statistics, configurations, trials
+            case decisionLevel = "decision_level"
+        }
         var trials: [TrialEntry]
     }
 
@@ -76,8 +82,8 @@ enum JSONReport {
 
     static func render(_ r: SweepResults, _ comparison: Comparison) throws -> String {
         let reference = comparison.reference.flatMap { i in r.configurations.first { $0.index == i } } ?? r.baseline
-        let configurations = r.configurations.map { c -> ConfigurationRecord in
-            let row = comparison.row(c.index)!
+        let configurations = r.configurations.compactMap { c -> ConfigurationRecord? in
+            guard let row = comparison.row(c.index) else { return nil }  // (every configuration has a row)
             let t = row.test
             return ConfigurationRecord(
                 label: row.label, fullLabel: c.label, varied: Dictionary(c.varied.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
@@ -100,10 +106,11 @@ enum JSONReport {
                        finishedAt: t.finishedAt, error: t.error)
         }
         let statistics = "accuracy: mean over seeds, 95% t interval; comparison: paired t-test over shared seeds (Welch where fewer than 2 are shared) against the "
-            + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons; rank: 1 + configurations whose interval lies wholly above"
+            + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons, decided below the decision level; rank: 1 + configurations whose interval lies wholly above"
+            + (comparison.sequentialPolicy.map { "; seeds were added until decided (\($0.min) to \($0.max)), so the decision level is the sequential α′ that keeps false decisions over all rounds at 5%" } ?? "")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(Document(meta: r.meta, statistics: statistics, configurations: configurations, trials: trials))
+        let data = try encoder.encode(Document(meta: r.meta, statistics: statistics, decisionLevel: comparison.decisionLevel, configurations: configurations, trials: trials))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

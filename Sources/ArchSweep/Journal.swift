@@ -109,7 +109,8 @@ public final class Journal {
         let sql = try database.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trials'").first?["sql"]?.string ?? ""
         guard !sql.contains("'interrupted'") else { return }
         // SQLite's procedure: create the new table, copy, drop the old one, rename the new one
-        let create = String(Self.schema[..<Self.schema.range(of: ";")!.upperBound])
+        guard let end = Self.schema.range(of: ";")?.upperBound else { preconditionFailure("the journal schema starts with the trials table's CREATE statement") }
+        let create = String(Self.schema[..<end])
             .replacingOccurrences(of: "CREATE TABLE IF NOT EXISTS trials(", with: "CREATE TABLE trials_new(")
         // (foreign keys off meanwhile: `epochs` references `trials`; they are checked again after)
         try database.execute("PRAGMA foreign_keys=OFF")

@@ -115,7 +115,7 @@ enum MarkdownReport {
 
     static func flat(_ v: Any) -> String {
         switch v {
-        case let d as [String: Any]: return d.keys.sorted().map { "\($0) \(flat(d[$0]!))" }.joined(separator: ", ")
+        case let d as [String: Any]: return d.sorted { $0.key < $1.key }.map { "\($0.key) \(flat($0.value))" }.joined(separator: ", ")
         case let a as [Any]: return "[" + a.map(flat).joined(separator: ", ") + "]"
         case let n as NSNumber: return n.stringValue
         default: return "\(v)"
@@ -130,6 +130,7 @@ enum MarkdownReport {
                      + "paired over the seeds both ran (Welch's t-test where they share fewer than 2), with its 95 % interval; "
                      + (comparison.family == 0 ? "p: none could be tested (a test needs 2 seeds shared with the reference, or 2 on each side). "
                         : "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it. ")
+                     + sequentialText(comparison)
                      + "Rank: 1 + the configurations resolved above (an interval wholly above, or a decided test against the reference); rows that share a rank are tied. "
                      + "★: the Pareto front of what is resolved (no other configuration has as few or fewer MACs and is resolved above, or fewer MACs and is not resolved below). "
                      + "Train s: mean training time per trial; † where some trial of the row ran on a busy machine (load average above the cores, or its threads short of CPU), so its time is not comparable.", ""]
@@ -138,7 +139,7 @@ enum MarkdownReport {
         lines.append("|--:|---|---|--:|--:|--:|--:|--:|---|--:|")
         let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
         for row in comparison.ordered {
-            let c = byIndex[row.index]!
+            guard let c = byIndex[row.index] else { continue }  // (every row is a configuration)
             let time = c.meanTrainSeconds.map { String(format: "%.0f", $0) + (c.busySeeds.isEmpty ? "" : " †") } ?? "–"
             let cells = [rankText(comparison, row), row.pareto ? "★" : "", "`\(row.label)`", Count.abbreviated(c.params), Count.abbreviated(c.macs),
                          accuracyText(row.accuracy), deltaText(row), pText(row.adjustedP), comparison.verdictText(row), time]
@@ -156,10 +157,21 @@ enum MarkdownReport {
         return lines
     }
 
+    /// How the decision level accounts for adaptive seeds' repeated tests; empty at the plain 5 %.
+    static func sequentialText(_ comparison: Comparison) -> String {
+        guard let policy = comparison.sequentialPolicy else { return "" }
+        return String(format: "Seeds were added until each comparison was decided, with a test at every round (%d to %d seeds), so a verdict needs p below α′ = %.4f, not 0.05: "
+                      + "the level at which the chance of any false decision over all those rounds stays at 5 %% (Pocock's constant level, found by simulating the paired t-test). ",
+                      policy.min, policy.max, comparison.decisionLevel)
+    }
+
     /// Which configurations stopped adding seeds, when and why (from the journal's metadata).
     static func adaptiveSeedsSection(_ r: SweepResults, _ comparison: Comparison) -> [String] {
         guard let policy = r.meta["adaptive_seeds"] else { return [] }
         var lines = ["## Adaptive seeds", "", "Policy: \(policy).", ""]
+        if r.meta["seed_policy"] == nil, let level = comparison.sequentialPolicy.map({ _ in comparison.decisionLevel }) {
+            lines += [String(format: "These rounds were run by an ArchLab that decided at 5 %% at every round; the comparison above applies α′ = %.4f for the repeated tests, so running the sweep again adds seeds wherever a verdict is open again.", level), ""]
+        }
         lines += (r.meta["seed_rounds"] ?? "").split(separator: "\n").map { "- \($0)" } + [""]
         lines += ["| configuration | seeds run | why it stopped |", "|---|--:|---|"]
         for line in (r.meta["seed_stops"] ?? "").split(separator: "\n") {
@@ -209,7 +221,7 @@ enum MarkdownReport {
             guard let n = runs.map(\.count).min(), n > 0 else { return nil }
             let points = (0..<n).map { e -> (Double, Double, Double) in
                 let v = runs.map { $0[e] }
-                return (v.reduce(0, +) / Double(v.count), v.min()!, v.max()!)
+                return (v.reduce(0, +) / Double(v.count), v.min() ?? .nan, v.max() ?? .nan)
             }
             return (comparison.row(c.index)?.label ?? c.label, points)
         }

@@ -145,7 +145,7 @@ public struct SweepResults: Sendable {
             meta.merge(sourceMeta) { first, _ in first }
             journals.append((source.name, sourceMeta["host"] ?? "?"))
         }
-        var configurations = byIndex.keys.sorted().map { byIndex[$0]! }
+        var configurations = byIndex.sorted { $0.key < $1.key }.map(\.value)
         if meta["halving"] != nil {
             // configurations stopped at a rung trained fewer epochs than the finalists: their
             // accuracy is not comparable, so it stays out of the comparison

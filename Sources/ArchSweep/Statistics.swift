@@ -132,7 +132,7 @@ public enum Statistics {
     public static func welch(_ a: [Double], _ b: [Double]) -> Test? {
         guard a.count >= 2, b.count >= 2 else { return nil }
         let sa = Summary(a), sb = Summary(b)
-        let va = pow(sa.std!, 2) / Double(a.count), vb = pow(sb.std!, 2) / Double(b.count)
+        let va = pow(sa.std ?? 0, 2) / Double(a.count), vb = pow(sb.std ?? 0, 2) / Double(b.count)  // (n >= 2: both have one)
         let diff = sa.mean - sb.mean
         let se = (va + vb).squareRoot()
         let df = se == 0 ? .nan : (va + vb) * (va + vb) / (va * va / Double(a.count - 1) + vb * vb / Double(b.count - 1))
@@ -157,19 +157,19 @@ public enum Statistics {
     }
 
     /// The smallest true paired difference that `n` pairs with standard deviation `std` detect
-    /// with 80 % power at the 5 % level: (t_{0.975} + t_{0.8}) x std / sqrt(n), n - 1 degrees of freedom.
-    public static func detectableDifference(std: Double, n: Int) -> Double? {
+    /// with 80 % power at the two-sided `level` (5 %): (t_{1-level/2} + t_{0.8}) x std / sqrt(n), n - 1 degrees of freedom.
+    public static func detectableDifference(std: Double, n: Int, level: Double = alpha) -> Double? {
         guard n >= 2 else { return nil }
         let df = Double(n - 1)
-        return (tQuantile(1 - alpha / 2, df: df) + tQuantile(power, df: df)) * std / Double(n).squareRoot()
+        return (tQuantile(1 - level / 2, df: df) + tQuantile(power, df: df)) * std / Double(n).squareRoot()
     }
 
     /// How many pairs would detect a true difference of `difference` given the paired standard
     /// deviation `std` (the smallest n whose detectable difference is at most that); nil beyond `limit`.
-    public static func seedsNeeded(difference: Double, std: Double, limit: Int = 1000) -> Int? {
+    public static func seedsNeeded(difference: Double, std: Double, level: Double = alpha, limit: Int = 1000) -> Int? {
         guard difference != 0 else { return nil }
         if std == 0 { return 2 }
-        for n in 2...limit where detectableDifference(std: std, n: n)! <= abs(difference) { return n }
+        for n in 2...limit where (detectableDifference(std: std, n: n, level: level) ?? .infinity) <= abs(difference) { return n }
         return nil
     }
 }

@@ -108,8 +108,8 @@ public enum PointwiseKernel {
     @_specialize(exported: true, where F == SiLUFunction)
     @_specialize(exported: true, where F == GELUFunction)
     public static func forward<F: PointwiseFunction>(_: F.Type, x: Tensor, y: Tensor, parallel: Parallelism = .serial) {
-        let s = x.base, d = y.base
         Elementwise.chunks(x.count, parallel) { r in
+            let s = x.base, d = y.base
             var i = r.lowerBound
             while i + Vector.width <= r.upperBound { Vector.store(F.value(Vector.load(s, i)), d, i); i += Vector.width }
             while i < r.upperBound { d[i] = F.value(s[i]); i += 1 }
@@ -125,8 +125,8 @@ public enum PointwiseKernel {
     @_specialize(exported: true, where F == GELUFunction)
     public static func backward<F: PointwiseFunction>(_: F.Type, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool,
                                                       parallel: Parallelism = .serial) {
-        let s = x.base, o = y.base, g = dy.base, d = dx.base
         Elementwise.chunks(x.count, parallel) { r in
+            let s = x.base, o = y.base, g = dy.base, d = dx.base
             var i = r.lowerBound
             while i + Vector.width <= r.upperBound {
                 let v = F.derivative(Vector.load(s, i), Vector.load(o, i)) * Vector.load(g, i)

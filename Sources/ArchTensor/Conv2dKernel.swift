@@ -186,8 +186,9 @@ public enum Conv2dKernel {
     /// [s*P, (s+1)*P) of every row (P = Ho*Wo), in parallel across samples. Pointwise convolutions
     /// copy channel planes.
     static func gather(_ x: Tensor, group grp: Int, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, parallel: Parallelism) {
-        let n = x.shape[0], width = n * g.outPlane
+        let n = x.shape[0], width = n * g.outPlane, shared = SharedPointer(cols)
         parallel.forEach(n) { s in
+            let cols = shared.base  // sample s fills its own columns
             let src = x.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
             if g.isPointwise {
                 for c in 0..<g.groupIn { (cols + c * width + s * g.outPlane).update(from: src + c * g.inPlane, count: g.inPlane) }
@@ -205,13 +206,14 @@ public enum Conv2dKernel {
         let n = x.shape[0], width = n * g.outPlane
         precondition(workspace.capacity >= g.workspaceCount(batch: n, threads: parallel.threads), "conv workspace too small")
         if g.perSample { return forwardPerSample(x: x, weight: weight, bias: bias, y: y, geometry: g, workspace: workspace, parallel: parallel) }
-        let cols = workspace.base, out = workspace.base + g.patch * width
+        let cols = workspace.base, out = workspace.base + g.patch * width, sharedOut = SharedPointer(out)
         for grp in 0..<g.groups {
             gather(x, group: grp, g, into: cols, parallel: parallel)
             // out [O/g, N*P] = W_g [O/g, K] * cols [K, N*P]
             BLAS.gemm(transA: false, transB: false, m: g.groupOut, n: width, k: g.patch, a: weight.base + grp * g.groupOut * g.patch,
                       lda: g.patch, b: cols, ldb: width, beta: 0, c: out, ldc: width, parallel: parallel)
             parallel.forEach(n) { s in
+                let out = sharedOut.base  // read only
                 for o in 0..<g.groupOut {
                     let channel = grp * g.groupOut + o
                     let dst = y.base + (s * g.outChannels + channel) * g.outPlane, src = out + o * width + s * g.outPlane
@@ -237,11 +239,12 @@ public enum Conv2dKernel {
             return backwardPerSample(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: g,
                                      workspace: workspace, accumulate: accumulate, parallel: parallel)
         }
-        let cols = workspace.base, grads = workspace.base + g.patch * width
+        let cols = workspace.base, grads = workspace.base + g.patch * width, sharedCols = SharedPointer(cols), sharedGrads = SharedPointer(grads)
         if let dx, !accumulate { dx.zero() }
         for grp in 0..<g.groups {
             // grads [O/g, N*P] gathered from dy
             parallel.forEach(n) { s in
+                let grads = sharedGrads.base  // sample s writes its own columns
                 for o in 0..<g.groupOut {
                     (grads + o * width + s * g.outPlane).update(from: dy.base + (s * g.outChannels + grp * g.groupOut + o) * g.outPlane, count: g.outPlane)
                 }
@@ -263,6 +266,7 @@ public enum Conv2dKernel {
             BLAS.gemm(transA: true, transB: false, m: g.patch, n: width, k: g.groupOut, a: weight.base + grp * g.groupOut * g.patch,
                       lda: g.patch, b: grads, ldb: width, beta: 0, c: cols, ldc: width, parallel: parallel)
             parallel.forEach(n) { s in
+                let cols = sharedCols.base  // read only; sample s writes its own part of dx
                 let dst = dx.base + s * g.inChannels * g.inPlane + grp * g.groupIn * g.inPlane
                 if g.isPointwise {
                     for c in 0..<g.groupIn {

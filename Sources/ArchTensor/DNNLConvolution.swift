@@ -11,6 +11,9 @@ import Foundation
 /// kernels), 157 ms on oneDNN with plain NCHW layouts, 70 ms on oneDNN with blocked layouts plus
 /// 5.5 ms of reorders. `Conv2dKernel` (OpenBLAS) stays as the fallback and as a second fast path
 /// tested against the same naive reference.
+///
+/// Unchecked Sendable: oneDNN primitives may execute from any thread (one at a time per object,
+/// as a network's steps run); the object's Swift state is fixed when it is planned.
 public final class DNNLConvolution: @unchecked Sendable {
     public let geometry: ConvGeometry
     public let batch: Int
@@ -21,6 +24,7 @@ public final class DNNLConvolution: @unchecked Sendable {
     /// Floats of workspace `forward` and `backward` need (blocked copies and oneDNN's scratchpad).
     public let workspaceCount: Int
 
+    private let engine: dnnl_engine_t
     private let stream: dnnl_stream_t
     private let plain: (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, dst: dnnl_memory_desc_t, bias: dnnl_memory_desc_t)
     private let hasBias: Bool
@@ -37,6 +41,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard let engine = DNNLEngine.shared.engine, batch > 0, g.outHeight > 0, g.outWidth > 0 else { return nil }
         var stream: dnnl_stream_t?
         guard dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success, let stream else { return nil }
+        self.engine = engine
         self.stream = stream
         self.geometry = g
         self.batch = batch
@@ -139,7 +144,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         let bw = backwardWeightsStep
         let src = input("w.src", x.base, plain.src, bw.md(dnnl_query_src_md), ws)
         let grad = input("w.dy", dy.base, plain.dst, bw.md(dnnl_query_diff_dst_md), ws)
-        let dwDesc = bw.md(dnnl_query_diff_weights_md), dw = ws["w.dw"]!
+        let dwDesc = bw.md(dnnl_query_diff_weights_md), dw = Self.buffer(ws, "w.dw")
         var args = [(DNNL_ARG_SRC, bw.md(dnnl_query_src_md), src), (DNNL_ARG_DIFF_DST, bw.md(dnnl_query_diff_dst_md), grad),
                     (DNNL_ARG_DIFF_WEIGHTS, dwDesc, dw)]
         if hasBias, let db = ws["w.db"] { args.append((DNNL_ARG_DIFF_BIAS, plain.bias, db)) }
@@ -157,7 +162,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         let w = input("d.weights", weight.base, plain.weights, bd.md(dnnl_query_weights_md), ws)
         let dxDesc = bd.md(dnnl_query_diff_src_md)
         let direct = !accumulate && Self.equal(dxDesc, plain.src)
-        let dxData = direct ? dx.base : ws["d.dx"]!
+        let dxData = direct ? dx.base : Self.buffer(ws, "d.dx")
         bd.execute([(DNNL_ARG_DIFF_DST, dyDesc, dyData), (DNNL_ARG_WEIGHTS, bd.md(dnnl_query_weights_md), w),
                     (DNNL_ARG_DIFF_SRC, dxDesc, dxData)], scratchpad: ws["scratchpad"], stream: stream)
         if !direct { reorder("dx", dxData, dxDesc, into: dx.base, plain.src, accumulate: accumulate) }
@@ -174,6 +179,12 @@ public final class DNNLConvolution: @unchecked Sendable {
         return blocked
     }
 
+    /// The workspace region `name` that the layout declared (`bind` returns every region).
+    private static func buffer(_ ws: [String: UnsafeMutablePointer<Float>], _ name: String) -> UnsafeMutablePointer<Float> {
+        guard let p = ws[name] else { preconditionFailure("the workspace layout has no region '\(name)'") }
+        return p
+    }
+
     /// Reorder primitives by role (each role always converts between the same two layouts) and
     /// whether they add into the destination, created on first use.
     private var reorders: [String: Reorder] = [:]
@@ -183,7 +194,7 @@ public final class DNNLConvolution: @unchecked Sendable {
         let key = accumulate ? role + "+=" : role
         let r: Reorder
         if let cached = reorders[key] { r = cached } else {
-            guard let made = Reorder(from: fromDesc, to: toDesc, accumulate: accumulate, engine: DNNLEngine.shared.engine!) else {
+            guard let made = Reorder(from: fromDesc, to: toDesc, accumulate: accumulate, engine: engine) else {
                 fatalError("oneDNN cannot reorder between two layouts it chose itself")
             }
             reorders[key] = made
@@ -219,7 +230,8 @@ public enum ConvolutionBackend: String, Sendable, CaseIterable {
     }()
 }
 
-/// The process's oneDNN CPU engine (stateless apart from oneDNN's kernel cache; safe to share).
+/// The process's oneDNN CPU engine (stateless apart from oneDNN's kernel cache; safe to share,
+/// which the C handle's type cannot say: hence unchecked).
 final class DNNLEngine: @unchecked Sendable {
     static let shared = DNNLEngine()
     let engine: dnnl_engine_t?
@@ -235,6 +247,7 @@ private final class Step {
     let pd: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let scratchpadBytes: Int
+    let engine: dnnl_engine_t
     /// One memory object per argument, re-pointed at each call's buffers.
     private var memories: [Int32: dnnl_memory_t] = [:]
 
@@ -252,6 +265,7 @@ private final class Step {
         }
         self.pd = pd
         self.primitive = primitive
+        self.engine = engine
         scratchpadBytes = dnnl_query_scratchpad_md.withDesc(pd) { dnnl_memory_desc_get_size($0) }
     }
 
@@ -283,9 +297,10 @@ private final class Step {
         if let m = memories[arg] { return m }
         var d = desc
         var m: dnnl_memory_t?
-        check(dnnl_memory_create(&m, &d, DNNLEngine.shared.engine!, nil), "memory")
-        memories[arg] = m!
-        return m!
+        check(dnnl_memory_create(&m, &d, engine, nil), "memory")
+        guard let m else { fatalError("oneDNN created no memory object without reporting an error") }
+        memories[arg] = m
+        return m
     }
 }
 

@@ -3,15 +3,15 @@ import Foundation
 /// ReLU, dropout, sums, channel concatenation and the linear layer.
 public enum Elementwise {
     /// Splits `count` elements into contiguous chunks, one per thread.
-    static func chunks(_ count: Int, _ parallel: Parallelism, _ body: (Range<Int>) -> Void) {
+    static func chunks(_ count: Int, _ parallel: Parallelism, _ body: @Sendable (Range<Int>) -> Void) {
         let parts = count < 1 << 15 ? 1 : parallel.threads
         parallel.forEach(parts) { c in body((count * c / parts)..<(count * (c + 1) / parts)) }
     }
 
     // y = max(x, 0); y may be x
     public static func reluForward(x: Tensor, y: Tensor, parallel: Parallelism = .serial) {
-        let s = x.base, d = y.base
         chunks(x.count, parallel) { r in
+            let s = x.base, d = y.base
             var i = r.lowerBound
             let zero = Vector.F8(repeating: 0)
             while i + Vector.width <= r.upperBound { Vector.store(Vector.load(s, i).replacing(with: zero, where: Vector.load(s, i) .< zero), d, i); i += Vector.width }
@@ -21,8 +21,8 @@ public enum Elementwise {
 
     // dx = dy where y > 0 (dx may be dy)
     public static func reluBackward(y: Tensor, dy: Tensor, dx: Tensor, accumulate: Bool, parallel: Parallelism = .serial) {
-        let o = y.base, g = dy.base, d = dx.base
         chunks(y.count, parallel) { r in
+            let o = y.base, g = dy.base, d = dx.base
             var i = r.lowerBound
             let zero = Vector.F8(repeating: 0)
             while i + Vector.width <= r.upperBound {

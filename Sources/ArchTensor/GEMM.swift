@@ -52,12 +52,15 @@ public enum BLAS {
         let parts = min(parallel.threads, max(n, m) / 16)
         if parts > 1, m * n * k >= 1 << 17 {
             let block = 16
+            // every part reads A and B and writes its own columns (or rows) of C
+            let sharedA = SharedPointer(a), sharedB = SharedPointer(b), sharedC = SharedPointer(c)
             if n >= m {
                 // columns [j0, j1) of C need columns [j0, j1) of op(B)
                 let units = (n + block - 1) / block
                 parallel.forEach(parts) { part in
                     let j0 = units * part / parts * block, j1 = min(n, units * (part + 1) / parts * block)
                     guard j1 > j0 else { return }
+                    let a = UnsafePointer(sharedA.base), b = UnsafePointer(sharedB.base), c = sharedC.base
                     gemm(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, alpha: alpha, a: a, lda: lda,
                          b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc, library: .openblas)
                 }
@@ -67,6 +70,7 @@ public enum BLAS {
                 parallel.forEach(parts) { part in
                     let i0 = units * part / parts * block, i1 = min(m, units * (part + 1) / parts * block)
                     guard i1 > i0 else { return }
+                    let a = UnsafePointer(sharedA.base), b = UnsafePointer(sharedB.base), c = sharedC.base
                     gemm(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, alpha: alpha, a: transA ? a + i0 : a + i0 * lda,
                          lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc, library: .openblas)
                 }

@@ -26,8 +26,10 @@ public struct Parallelism: Sendable {
 
     public static let serial = Parallelism(threads: 1)
 
-    /// Calls `body(i)` for `i` in `0..<count`, in contiguous chunks, one per thread.
-    public func forEach(_ count: Int, _ body: (Int) -> Void) {
+    /// Calls `body(i)` for `i` in `0..<count`, in contiguous chunks, one per thread. `body` runs
+    /// on several threads at once, so it is `@Sendable`: what it shares is tensors and
+    /// `SharedPointer`s, of which each call touches its own part.
+    public func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         if threads == 1 || count < 2 {
             for i in 0..<count { body(i) }
             return
@@ -42,12 +44,21 @@ public struct Parallelism: Sendable {
 
 private struct ParallelJob {
     let count: Int, chunks: Int
-    let body: (Int) -> Void
+    let body: @Sendable (Int) -> Void
+}
+
+/// A pointer into memory that the threads of one parallel loop share, each call reading what
+/// every thread only reads and writing its own disjoint part: the loop's contract, which the
+/// compiler cannot check. Wrapping a pointer in it is the statement that the contract holds.
+public struct SharedPointer<Pointee>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Pointee>
+    @inlinable public init(_ base: UnsafeMutablePointer<Pointee>) { self.base = base }
+    @inlinable public init(_ base: UnsafePointer<Pointee>) { self.base = UnsafeMutablePointer(mutating: base) }
 }
 
 /// Each team member takes chunks `tid, tid + team, ...` (the team may be smaller than asked for).
 private let runParallelJob: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
-    let job = raw!.assumingMemoryBound(to: ParallelJob.self)
+    guard let job = raw?.assumingMemoryBound(to: ParallelJob.self) else { return }
     let count = job.pointee.count, chunks = job.pointee.chunks, body = job.pointee.body
     let team = Int(omp_get_num_threads())
     var chunk = Int(omp_get_thread_num())

@@ -46,9 +46,11 @@ public enum MaxPoolKernel {
             laneStarts.append(start)
         }
         let parts = min(parallel.threads, planes)
+        let sharedArgmax = SharedPointer(argmax), lanes = (columns: laneColumns, starts: laneStarts)  // each part writes its own planes
         parallel.forEach(parts) { part in
+            let argmax = sharedArgmax.base, laneColumns = lanes.columns, laneStarts = lanes.starts
             withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedHeight * paddedWidth + 2 * Vector.width) { buffer in
-                let padded = buffer.baseAddress!
+                guard let padded = buffer.baseAddress else { return }  // (never empty: at least one window)
                 // the lanes of a partial last chunk go through here (extracting lanes one by one is slow)
                 let tailValues = padded + paddedHeight * paddedWidth
                 let tailIndices = UnsafeMutableRawPointer(tailValues + Vector.width).bindMemory(to: Int32.self, capacity: Vector.width)
@@ -128,9 +130,9 @@ public enum MaxPoolKernel {
     public static func backward(dy: Tensor, dx: Tensor, argmax: UnsafePointer<Int32>, geometry g: PoolGeometry,
                                 accumulate: Bool, parallel: Parallelism) {
         let planes = dy.shape[0] * g.channels
-        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth, sharedArgmax = SharedPointer(argmax)  // read only
         parallel.forEach(planes) { p in
-            let dst = dx.base + p * inPlane, src = dy.base + p * outPlane, idx = argmax + p * outPlane
+            let dst = dx.base + p * inPlane, src = dy.base + p * outPlane, idx = sharedArgmax.base + p * outPlane
             if !accumulate { dst.update(repeating: 0, count: inPlane) }
             for i in 0..<outPlane where idx[i] >= 0 { dst[Int(idx[i])] += src[i] }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Appends events to a TensorBoard event file: TFRecord framing (little-endian 64-bit length, its
 /// masked CRC-32C, the data, the data's masked CRC-32C) around each `Event`.
@@ -73,8 +74,7 @@ public enum CRC32C {
 }
 
 /// A counter safe to share between threads.
-final class Counter: @unchecked Sendable {  // every access holds `lock`
-    private let lock = NSLock()
-    private var value = 0
-    func next() -> Int { lock.withLock { value += 1; return value } }
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }

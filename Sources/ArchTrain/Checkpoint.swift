@@ -64,7 +64,7 @@ public struct Checkpoint: Codable, Sendable {
 
     /// Writes the tensors, then the state (each atomically).
     func write(to directory: String, model: Model, optimizer: Optimizer) throws {
-        var tensors = model.store.names.map { ($0, model.store[$0]!) }
+        var tensors = model.store.names.map { ($0, model.store.tensor($0)) }
         tensors += optimizer.stateTensors()
         tensors.append(("checkpoint.epoch", Tensor(shape: [1], values: [Float(epoch)])))
         try Safetensors.write(tensors, to: directory + "/" + Self.tensorsFile)

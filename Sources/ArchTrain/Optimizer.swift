@@ -38,9 +38,16 @@ public final class Optimizer {
         self.store = store
         names = store.parameterNames.filter { !frozen.contains($0) }
         for n in names {
-            first[n] = Tensor(shape: store[n]!.shape)
-            if config.kind != .sgd { second[n] = Tensor(shape: store[n]!.shape) }
+            first[n] = Tensor(shape: store.tensor(n).shape)
+            if config.kind != .sgd { second[n] = Tensor(shape: store.tensor(n).shape) }
         }
+    }
+
+    /// Parameter `n`'s state in `buffers` (`init` allocates `first` for every updated parameter,
+    /// `second` too for every optimizer but SGD).
+    static func state(_ buffers: [String: Tensor], _ n: String) -> Tensor {
+        guard let t = buffers[n] else { preconditionFailure("the optimizer holds no state for '\(n)'") }
+        return t
     }
 
     /// One update of every parameter with learning rate `lr`, from the accumulated gradients.
@@ -49,7 +56,7 @@ public final class Optimizer {
         let c = config, t = Double(steps)
         let lr32 = Float(lr)
         for n in names {
-            let p = store[n]!, g = store.gradients[n]!, m = first[n]!
+            let p = store.tensor(n), g = store.gradient(n), m = Self.state(first, n)
             let wd = c.decayNormsAndBiases == false && p.shape.count <= 1 ? 0 : Float(c.weightDecay)
             let count = p.count
             p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { g in m.withUnsafeMutableBufferPointer { m in
@@ -65,7 +72,7 @@ public final class Optimizer {
                         p[i] -= lr32 * d
                     }
                 case .adam, .adamw:
-                    second[n]!.withUnsafeMutableBufferPointer { v in
+                    Self.state(second, n).withUnsafeMutableBufferPointer { v in
                         let b1 = Float(c.beta1), b2 = Float(c.beta2)
                         let correction1 = 1 - pow(c.beta1, t), correction2 = (1 - pow(c.beta2, t)).squareRoot()
                         let stepSize = Float(lr / correction1), eps = Float(c.eps)
@@ -79,7 +86,7 @@ public final class Optimizer {
                         }
                     }
                 case .rmsprop:
-                    second[n]!.withUnsafeMutableBufferPointer { buf in
+                    Self.state(second, n).withUnsafeMutableBufferPointer { buf in
                         let a = Float(c.alpha), eps = Float(c.eps), mu = Float(c.momentum)
                         for i in 0..<count {
                             let d = g[i] + wd * p[i]

@@ -248,7 +248,7 @@ public final class Trainer {
         let summary = NetworkSummary(model.network)
         var metrics = RunMetrics(params: summary.totalParams, macs: summary.macs, input: model.network.input.dims)
         metrics.skippedImages = skipped.map(\.description)
-        metrics.trainableParams = model.store.parameterNames.filter { !frozen.contains($0) }.reduce(0) { $0 + model.store[$1]!.count }
+        metrics.trainableParams = model.store.parameterNames.filter { !frozen.contains($0) }.reduce(0) { $0 + model.store.tensor($1).count }
         try writeResolvedConfig(to: outputDirectory + "/config.json")
         try AtomicFile.write(Data(ImageFolder.classIndicesJSON(train.classNames).utf8), to: outputDirectory + "/class_indices.json")
         let loader = BatchLoader(source: train, batchSize: config.batchSize, transform: transform, training: true, shuffle: true, dropLast: true,
@@ -266,11 +266,11 @@ public final class Trainer {
                 if let (state, tensors) = try Checkpoint.read(from: outputDirectory, identity: identity) {
                     let path = outputDirectory + "/" + Checkpoint.tensorsFile
                     // everything checked before anything is copied: a bad file leaves the fresh run intact
-                    for name in model.store.names where tensors[name]?.shape != model.store[name]!.shape {
-                        throw Checkpoint.Unreadable(path: path, reason: "lacks \(name) \(model.store[name]!.shape)")
+                    for name in model.store.names where tensors[name]?.shape != model.store.tensor(name).shape {
+                        throw Checkpoint.Unreadable(path: path, reason: "lacks \(name) \(model.store.tensor(name).shape)")
                     }
                     try optimizer.restore(tensors, steps: state.optimizerSteps, path: path)
-                    for name in model.store.names { model.store[name]!.copy(from: tensors[name]!) }
+                    for name in model.store.names { if let saved = tensors[name] { model.store.tensor(name).copy(from: saved) } }
                     metrics = state.metrics
                     metrics.resumedEpochs = state.epoch
                     bestValidation = state.bestValidation

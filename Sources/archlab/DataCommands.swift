@@ -175,7 +175,8 @@ struct PredictCommand: ParsableCommand {
             try Diagnostics.data {
                 let image = try ImageFile.read(path, channels: inputChannels)
                 try batch.withUnsafeMutableBufferPointer { dst in
-                    try image.write(0, transform: transform, training: false, into: dst.baseAddress! + i * sample, random: &random)
+                    guard let start = dst.baseAddress else { return }  // (a batch of at least one image)
+                    try image.write(0, transform: transform, training: false, into: start + i * sample, random: &random)
                 }
             }
         }
@@ -210,9 +211,9 @@ struct PredictCommand: ParsableCommand {
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else {
             throw DataError(path, "expected a JSON object {\"0\": \"class name\", ...}")
         }
-        let indices = object.keys.compactMap(Int.init).sorted()
-        guard indices == Array(0..<object.count) else { throw DataError(path, "keys must be 0 ..< \(object.count)") }
-        return indices.map { object[String($0)]! }
+        let named = object.compactMap { key, name in Int(key).map { ($0, name) } }.sorted { $0.0 < $1.0 }
+        guard named.map(\.0) == Array(0..<object.count) else { throw DataError(path, "keys must be 0 ..< \(object.count)") }
+        return named.map(\.1)
     }
 
     static func runConfig(beside classes: String) -> [String: Any]? {

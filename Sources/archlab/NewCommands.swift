@@ -100,10 +100,19 @@ struct CompletionCommand: ParsableCommand {
         commandName: "completion",
         abstract: "Print a shell completion script (bash: source <(archlab completion bash); zsh and fish: save it in the shell's completion folder).")
 
-    enum Shell: String, ExpressibleByArgument, CaseIterable { case bash, zsh, fish }
+    enum Shell: String, ExpressibleByArgument, CaseIterable {
+        case bash, zsh, fish
+        var completionShell: CompletionShell {
+            switch self {
+            case .bash: return .bash
+            case .zsh: return .zsh
+            case .fish: return .fish
+            }
+        }
+    }
     @Argument(help: "bash, zsh or fish.") var shell: Shell
 
     func run() throws {
-        print(ArchLab.completionScript(for: CompletionShell(rawValue: shell.rawValue)!))
+        print(ArchLab.completionScript(for: shell.completionShell))
     }
 }

@@ -64,9 +64,10 @@ struct SettingOptions {
             guard let v = Double(text) else { throw invalid() }
             return .double(v)
         case .numbers:
-            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { throw invalid() }
-            return .array(values.map { .double($0!) })
+            let parts = text.split(separator: ",")
+            let values = parts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.count == parts.count else { throw invalid() }
+            return .array(values.map { .double($0) })
         case .flag: return .bool(text == "true")
         case .text, .choice, .file: return .string(text)
         }
@@ -118,7 +119,7 @@ struct SettingOptions {
                 }
                 return options.filter { $0.hasPrefix(prefix) }
             }
-            let directory = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) + "/" : ""
+            let directory = prefix.lastIndex(of: "/").map { String(prefix[...$0]) } ?? ""
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
             return entries.sorted().compactMap { name in
                 var isDirectory: ObjCBool = false

@@ -155,7 +155,8 @@ extension SweepCommand {
     /// `--base`: writes the experiment file the options stand for into the sweep's directory (and
     /// `--save`), and returns its path.
     func writeMultirunExperiment() throws -> String {
-        let multirun = Multirun(base: base!, axes: axis, seeds: seeds.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [],
+        guard let base else { throw ValidationError("give an experiment file, or --base ARCH.yaml with --axis") }
+        let multirun = Multirun(base: base, axes: axis, seeds: seeds.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [],
                                 training: training, name: name)
         let directory = out ?? "runs/\(multirun.experimentName)"
         do {
@@ -224,7 +225,7 @@ struct ReportCommand: ParsableCommand {
             print(index + "/README.md")
             return
         }
-        let directory = self.directory!
+        guard let directory else { throw ValidationError("give a sweep directory, or --index ROOT") }
         do {
             let written = try ReportWriter.write(try SweepResults.load(directory: directory), to: out ?? directory)
             for w in written { print(w) }

@@ -173,8 +173,9 @@ final class ProgressPrinter: TrainingObserver {
         self.epoch = epoch
         let elapsed = Date().timeIntervalSince(runStart)
         let done = Double(epoch) + Double(step) / Double(steps)
-        if startDone == nil { startDone = done - 1 / Double(steps); runStart = Date() }
-        let trained = done - startDone!
+        let firstDone = startDone ?? done - 1 / Double(steps)
+        if startDone == nil { startDone = firstDone; runStart = Date() }
+        let trained = done - firstDone
         let eta = trained > 0 && elapsed > 0 ? elapsed / trained * (Double(epochs) - done) : 0
         let text = String(format: "epoch %d/%d %5d/%d loss %.4f acc %.4f %.0f img/s ETA %@", epoch + 1, epochs, step, steps, p.meanLoss,
                           p.accuracy, p.imagesPerSecond, Self.duration(eta))

@@ -59,22 +59,23 @@ struct ForwardCommand: ParsableCommand {
         let model = Model(network: try options.build(file))
         try Diagnostics.file { try model.load(safetensors: weights) }
         let parallel = Parallelism(threads: threads)
-        if !train {
+        guard train, let labels, let grads else {
+            guard let output else { throw ValidationError("give --output for the logits (or --train with --labels and --grads)") }
             let logits = model.predict(x, parallel: parallel)
-            try Diagnostics.file { try NumPy.write(logits, to: output!) }
+            try Diagnostics.file { try NumPy.write(logits, to: output) }
             return
         }
-        guard case let .int64(y, _) = try Diagnostics.file({ try NumPy.read(labels!) }), y.count == x.shape[0] else {
-            throw Diagnostics.fail("\(labels!): expected int64 labels, one per sample (\(x.shape[0]))")
+        guard case let .int64(y, _) = try Diagnostics.file({ try NumPy.read(labels) }), y.count == x.shape[0] else {
+            throw Diagnostics.fail("\(labels): expected int64 labels, one per sample (\(x.shape[0]))")
         }
         let classes = model.network.output.elementCount
-        if let bad = y.first(where: { $0 < 0 || $0 >= classes }) { throw Diagnostics.fail("\(labels!): label \(bad) is outside 0..<\(classes)") }
+        if let bad = y.first(where: { $0 < 0 || $0 >= classes }) { throw Diagnostics.fail("\(labels): label \(bad) is outside 0..<\(classes)") }
         let plan = model.plan(batch: x.shape[0], training: true)
         plan.input.copy(from: x)
         model.store.zeroGradients()
         let context = StepContext(training: true, dropout: !noDropout, random: RandomSource(seed: seed), parallel: parallel)
         let (loss, main) = model.trainStep(plan, labels: y, smoothing: labelSmoothing, context: context)
-        try Diagnostics.file { try Safetensors.write(model.store.parameterNames.map { ($0, model.store.gradients[$0]!) }, to: grads!) }
+        try Diagnostics.file { try Safetensors.write(model.store.parameterNames.map { ($0, model.store.gradient($0)) }, to: grads) }
         if let output { try Diagnostics.file { try NumPy.write(plan.logits, to: output) } }
         print(JSONValue.object([("loss", .double(Double(loss))), ("main_loss", .double(Double(main)))]).text())
     }

@@ -177,6 +177,59 @@ import Testing
         #expect(why[2] == "still undecided; stopped at the maximum of 5 seeds")
     }
 
+    /// Repeated looks: the sequential level approaches Pocock's tabulated constant levels for
+    /// equally spaced looks with many seeds (Jennison & Turnbull, Table 2.1: 0.0294 for 2 looks,
+    /// 0.0158 for 5), and keeps a whole adaptive run's false decisions at 5 %.
+    @Test func sequentialLevelMatchesPocockAndHoldsTheErrorRate() {
+        #expect(abs(Statistics.sequentialLevel(looks: [60, 120]) - 0.0294) < 0.002)
+        #expect(abs(Statistics.sequentialLevel(looks: [30, 60, 90, 120, 150]) - 0.0158) < 0.002)
+        #expect(Statistics.sequentialLevel(looks: [5]) == Statistics.alpha)
+        // an independent stream: looks at 3, ..., 7 seeds under no difference
+        let level = Statistics.sequentialLevel(looks: Array(3...7))
+        var state: UInt64 = 12345
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (Double(state >> 11) + 0.5) / Double(1 << 53)
+        }
+        func normal() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform()) }
+        var falseAtLevel = 0, falseAtFive = 0
+        let runs = 20_000
+        for _ in 0..<runs {
+            var d: [Double] = []
+            var decidedAtLevel = false, decidedAtFive = false
+            for n in 1...7 {
+                d.append(normal())
+                guard n >= 3, let test = Statistics.paired(d, Array(repeating: 0, count: n)) else { continue }
+                decidedAtLevel = decidedAtLevel || test.p < level
+                decidedAtFive = decidedAtFive || test.p < 0.05
+            }
+            if decidedAtLevel { falseAtLevel += 1 }
+            if decidedAtFive { falseAtFive += 1 }
+        }
+        #expect(abs(Double(falseAtLevel) / Double(runs) - 0.05) < 0.006, "\(falseAtLevel) of \(runs) at \(level)")
+        #expect(Double(falseAtFive) / Double(runs) > 0.09, "testing at 5 % every round decides wrongly far more often: \(falseAtFive)")
+    }
+
+    /// A difference that a single 5 % test calls "worse" is not decided after adaptive seeds,
+    /// whose report applies the sequential level of the journal's policy (also one recorded
+    /// before the policy key existed).
+    @Test func adaptiveSweepsDecideAtTheSequentialLevel() {
+        // c1 - c0 over 5 seeds: mean -0.01, p = 0.0241 (scipy.stats.ttest_rel)
+        var r = Self.results([[0.90, 0.91, 0.92, 0.90, 0.91], [0.894, 0.896, 0.91, 0.882, 0.908]])
+        let plain = Comparison(r)
+        let p = try? #require(plain.row(1)?.adjustedP)
+        #expect(p.map { abs($0 - 0.0241) < 0.0001 } == true, "\(String(describing: p))")
+        #expect(plain.row(1)?.verdict == .worse && plain.decisionLevel == 0.05)
+        r.meta = ["seed_policy": "3 7 decided"]
+        let sequential = Comparison(r)
+        #expect(sequential.row(1)?.verdict == .noDetectableDifference)
+        #expect(sequential.decisionLevel == Statistics.sequentialLevel(looks: Array(3...7)) && sequential.decisionLevel < 0.03)
+        r.meta = ["adaptive_seeds": SeedPolicy(min: 3, max: 7, until: .decided).description]
+        #expect(Comparison(r).decisionLevel == sequential.decisionLevel)
+        r.meta = ["seed_policy": "3 7 halfwidth 0.003"]
+        #expect(Comparison(r).row(1)?.verdict == .worse, "stopping on the interval's width needs no correction")
+    }
+
     @Test func intervalPolicyStopsARowOnceItsIntervalIsNarrowEnough() {
         let policy = SeedPolicy(min: 2, max: 6, until: .halfWidth(0.01))
         let r = Self.results([[0.900, 0.901, 0.900], [0.80, 0.85, 0.90]])

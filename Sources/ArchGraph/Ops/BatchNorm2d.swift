@@ -69,7 +69,7 @@ extension BatchNorm2d: RuntimeProviding {
         let p = layer.path
         return BatchNormRuntime(op: self, gamma: affine ? store[p + ".weight"] : nil, beta: affine ? store[p + ".bias"] : nil,
                                 dGamma: affine ? store.gradients[p + ".weight"] : nil, dBeta: affine ? store.gradients[p + ".bias"] : nil,
-                                runningMean: store[p + ".running_mean"]!, runningVar: store[p + ".running_var"]!, channels: layer.input.channels)
+                                runningMean: store.tensor(p + ".running_mean"), runningVar: store.tensor(p + ".running_var"), channels: layer.input.channels)
     }
 }
 

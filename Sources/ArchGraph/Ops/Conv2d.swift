@@ -89,8 +89,8 @@ final class Conv2dRuntime: LayerRuntime {
          dilation: (Int, Int), groups: Int, bias hasBias: Bool) {
         geometry = ConvGeometry(inChannels: layer.input.channels, inHeight: layer.input.height, inWidth: layer.input.width,
                                 outChannels: out, kernel: kernel, stride: stride, padding: padding, dilation: dilation, groups: groups)
-        weight = store[layer.path + ".weight"]!
-        dWeight = store.gradients[layer.path + ".weight"]!
+        weight = store.tensor(layer.path + ".weight")
+        dWeight = store.gradient(layer.path + ".weight")
         bias = hasBias ? store[layer.path + ".bias"] : nil
         dBias = hasBias ? store.gradients[layer.path + ".bias"] : nil
         self.batch = batch

@@ -33,8 +33,8 @@ public struct LayerNorm2d: LayerOp {
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
         let positions = batch * layer.input.height * layer.input.width
         let mean = Tensor(shape: [positions]), rstd = Tensor(shape: [positions]), eps = Float(self.eps)
-        let p = layer.path, gamma = store[p + ".weight"]!, beta = store[p + ".bias"]!
-        let dGamma = store.gradients[p + ".weight"]!, dBeta = store.gradients[p + ".bias"]!
+        let p = layer.path, gamma = store.tensor(p + ".weight"), beta = store.tensor(p + ".bias")
+        let dGamma = store.gradient(p + ".weight"), dBeta = store.gradient(p + ".bias")
         return ClosureRuntime(
             forward: { x, y, c in
                 LayerNormKernel.forward(x: x, y: y, gamma: gamma, beta: beta, mean: mean, rstd: rstd, eps: eps, parallel: c.parallel)
@@ -71,7 +71,7 @@ public struct LayerScale: LayerOp {
     public func initialization(of tensor: String) -> Initializer.Scheme? { .constant(initialValue) }
 
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
-        let gamma = store[layer.path]!, dGamma = store.gradients[layer.path]!
+        let gamma = store.tensor(layer.path), dGamma = store.gradient(layer.path)
         return ClosureRuntime(
             forward: { x, y, _ in ChannelScaleKernel.forward(x: x, gamma: gamma, y: y) },
             backward: { x, _, dy, dx, acc, _ in ChannelScaleKernel.backward(x: x, gamma: gamma, dy: dy, dx: dx, dGamma: dGamma, accumulate: acc) })

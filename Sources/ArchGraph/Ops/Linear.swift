@@ -37,8 +37,8 @@ public struct Linear: LayerOp {
 
 extension Linear: RuntimeProviding {
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
-        LinearRuntime(weight: store[layer.path + ".weight"]!, bias: bias ? store[layer.path + ".bias"] : nil,
-                      dWeight: store.gradients[layer.path + ".weight"]!, dBias: bias ? store.gradients[layer.path + ".bias"] : nil)
+        LinearRuntime(weight: store.tensor(layer.path + ".weight"), bias: bias ? store[layer.path + ".bias"] : nil,
+                      dWeight: store.gradient(layer.path + ".weight"), dBias: bias ? store.gradients[layer.path + ".bias"] : nil)
     }
 }
 

@@ -17,7 +17,7 @@ public enum NumPy {
         let major = bytes[6]
         let headerLength: Int, start: Int
         switch major {
-        case 1: headerLength = Int(reader.u16(8)!); start = 10
+        case 1: headerLength = Int(reader.checked(reader.u16, 8)); start = 10
         case 2, 3:
             guard let l = reader.u32(8) else { throw TensorFileError(path, "truncated header") }
             headerLength = Int(l); start = 12
@@ -45,13 +45,13 @@ public enum NumPy {
         case "<f4", "|f4":
             guard bytes.count - body == count * 4 else { throw TensorFileError(path, "expected \(count * 4) data bytes for shape \(shape), found \(bytes.count - body)") }
             let t = Tensor(shape: shape)
-            t.withUnsafeMutableBufferPointer { out in for i in out.indices { out[i] = Float(bitPattern: reader.u32(body + 4 * i)!) } }
+            t.withUnsafeMutableBufferPointer { out in for i in out.indices { out[i] = Float(bitPattern: reader.checked(reader.u32, body + 4 * i)) } }
             return .float32(t)
         case "<i8", "<i4":
             let width = descr == "<i8" ? 8 : 4
             guard bytes.count - body == count * width else { throw TensorFileError(path, "expected \(count * width) data bytes for shape \(shape), found \(bytes.count - body)") }
             let values = (0..<count).map { i in
-                width == 8 ? Int(Int64(bitPattern: reader.u64(body + 8 * i)!)) : Int(Int32(bitPattern: reader.u32(body + 4 * i)!))
+                width == 8 ? Int(Int64(bitPattern: reader.checked(reader.u64, body + 8 * i))) : Int(Int32(bitPattern: reader.checked(reader.u32, body + 4 * i)))
             }
             return .int64(values, shape: shape)
         default:

@@ -29,7 +29,7 @@ public enum Safetensors {
         guard size >= 8, let lengthBytes = try? handle.read(upToCount: 8), lengthBytes.count == 8 else {
             throw TensorFileError(path, "not a safetensors file: shorter than its 8-byte header length")
         }
-        let length = ByteReader(bytes: Array(lengthBytes)).u64(0)!
+        let reader8 = ByteReader(bytes: Array(lengthBytes)), length = reader8.checked(reader8.u64, 0)
         guard length <= UInt64(maxHeaderBytes), Int(length) <= size - 8 else {
             throw TensorFileError(path, "header length \(length) exceeds the file (\(size) bytes) or the \(maxHeaderBytes)-byte limit")
         }
@@ -86,10 +86,10 @@ public enum Safetensors {
         t.withUnsafeMutableBufferPointer { out in
             for i in out.indices {
                 switch dtype {
-                case "F32": out[i] = Float(bitPattern: reader.u32(4 * i)!)
-                case "F64": out[i] = Float(Double(bitPattern: reader.u64(8 * i)!))
-                case "F16": out[i] = Float(Float16(bitPattern: reader.u16(2 * i)!))
-                default: out[i] = Float(bitPattern: UInt32(reader.u16(2 * i)!) << 16) // BF16
+                case "F32": out[i] = Float(bitPattern: reader.checked(reader.u32, 4 * i))
+                case "F64": out[i] = Float(Double(bitPattern: reader.checked(reader.u64, 8 * i)))
+                case "F16": out[i] = Float(Float16(bitPattern: reader.checked(reader.u16, 2 * i)))
+                default: out[i] = Float(bitPattern: UInt32(reader.checked(reader.u16, 2 * i)) << 16) // BF16
                 }
             }
         }
@@ -117,7 +117,7 @@ public enum Safetensors {
         data.append(contentsOf: json)
         for (_, t) in tensors {
             t.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: UInt8.self) { data.append($0.baseAddress!, count: buffer.count * 4) }
+                buffer.withMemoryRebound(to: UInt8.self) { data.append(contentsOf: $0) }
             }
         }
         try TensorFileError.writing(data, to: path)

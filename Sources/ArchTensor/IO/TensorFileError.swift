@@ -17,6 +17,12 @@ public struct TensorFileError: Error, CustomStringConvertible, Equatable, Sendab
 struct ByteReader {
     let bytes: [UInt8]
 
+    /// The value at `at` of bytes whose size the caller has checked (against a header or shape).
+    func checked<T>(_ read: (Int) -> T?, _ at: Int) -> T {
+        guard let v = read(at) else { preconditionFailure("read at \(at) past the \(bytes.count) bytes checked before") }
+        return v
+    }
+
     func u16(_ at: Int) -> UInt16? {
         guard at >= 0, at + 2 <= bytes.count else { return nil }
         return UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8
