@@ -151,7 +151,7 @@ enum MarkdownReport {
         if comparison.family > 0 {
             lines.append(decided == 0
                 ? "**No configuration differs detectably from the reference at these seeds**: the table ranks nothing beyond what the intervals resolve."
-                : "\(decided) of \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with the reference \(decided == 1 ? "is" : "are") resolved at the 5 % level (Holm); \(undecided) show no detectable difference at these seeds.")
+                : "\(decided) of \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with the reference \(decided == 1 ? "is" : "are") resolved at \(comparison.sequentialPolicy == nil ? "the 5 % level" : String(format: "α′ = %.4f", comparison.decisionLevel)) (Holm); \(undecided) show no detectable difference at these seeds.")
             lines.append("")
         }
         return lines
