@@ -80,9 +80,9 @@ public struct Comparison: Sendable {
                 rows[i].seedsForObserved = Statistics.seedsNeeded(difference: test.difference, std: test.differenceStd ?? 0, level: decisionLevel)
                 let missing = Set(c.accuracy.keys).symmetricDifference(ref.accuracy.keys).count
                 rows[i].note = "paired over \(shared.count) seeds" + (missing > 0 ? " (\(missing) unshared left out)" : "")
-            } else if let test = Statistics.welch(Array(c.accuracy.values), Array(ref.accuracy.values)) {
+            } else if let test = Statistics.welch(c.accuracyBySeed, ref.accuracyBySeed) {
                 rows[i].test = test
-                let sa = rows[i].accuracy.std ?? 0, sb = Statistics.Summary(Array(ref.accuracy.values)).std ?? 0
+                let sa = rows[i].accuracy.std ?? 0, sb = Statistics.Summary(ref.accuracyBySeed).std ?? 0
                 let se = (sa * sa / Double(c.n) + sb * sb / Double(ref.n)).squareRoot()
                 if test.df.isFinite {
                     rows[i].detectable = (Statistics.tQuantile(1 - decisionLevel / 2, df: test.df) + Statistics.tQuantile(Statistics.power, df: test.df)) * se

@@ -20,7 +20,7 @@ enum HTMLReport {
     /// A scatter plot with 95 % interval bars. Points carry their number (the table's and the
     /// legend's), never a long label that could overlap or be cut; `front` joins the marked points.
     static func scatter(_ points: [Point], xLabel: String, yLabel: String, front: Bool) -> String {
-        let w = 600.0, h = 360.0, left = 64.0, right = 20.0, top = 16.0, bottom = 52.0
+        let width = 600.0, height = 360.0, left = 64.0, right = 20.0, top = 16.0, bottom = 52.0
         guard !points.isEmpty else { return "<p>No completed trials yet.</p>" }
         let xs = points.map { log10(max($0.x, 1)) }
         var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
@@ -31,20 +31,20 @@ enum HTMLReport {
         if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
         let ypad = (y1 - y0) * 0.12
         y0 -= ypad; y1 += ypad
-        func px(_ v: Double) -> Double { left + (v - x0) / (x1 - x0) * (w - left - right) }
-        func py(_ v: Double) -> Double { top + (1 - (v - y0) / (y1 - y0)) * (h - top - bottom) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">"
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
+        func px(_ v: Double) -> Double { left + (v - x0) / (x1 - x0) * (width - left - right) }
+        func py(_ v: Double) -> Double { top + (1 - (v - y0) / (y1 - y0)) * (height - top - bottom) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for tick in niceTicks(y0, y1, count: 5) {
-            svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
+            svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
             svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(percentLabel(tick))</text>"
         }
         for tick in logTicks(x0, x1) {
-            svg += "<line x1=\"\(px(tick))\" x2=\"\(px(tick))\" y1=\"\(top)\" y2=\"\(h - bottom)\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(px(tick))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(Count.abbreviated(pow(10, tick)))</text>"
+            svg += "<line x1=\"\(px(tick))\" x2=\"\(px(tick))\" y1=\"\(top)\" y2=\"\(height - bottom)\" stroke=\"#eee\"/>"
+            svg += "<text x=\"\(px(tick))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(Count.abbreviated(pow(10, tick)))</text>"
         }
-        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
-        svg += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\">\(escape(yLabel))</text>"
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
+        svg += "<text x=\"14\" y=\"\((top + height - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + height - bottom) / 2))\">\(escape(yLabel))</text>"
         if front {
             let marked = zip(xs, points).filter { $0.1.marked }.sorted { $0.0 < $1.0 }
             if marked.count > 1 {
@@ -63,7 +63,7 @@ enum HTMLReport {
             // the number beside the point, moved down until it clears the numbers already placed
             var ly = py(p.y) + 4, lx = px(x) + 9
             while placed.contains(where: { abs($0.x - lx) < 18 && abs($0.y - ly) < 13 }) { ly += 13 }
-            if lx > w - right - 14 { lx = px(x) - 22 }
+            if lx > width - right - 14 { lx = px(x) - 22 }
             placed.append((lx, ly))
             svg += "<text x=\"\(lx)\" y=\"\(ly)\" fill=\"#222\" font-weight=\"bold\">\(p.number)</text>"
         }
@@ -109,11 +109,11 @@ enum HTMLReport {
 
     /// Mean test accuracy per epoch for each configuration, with a band from the lowest to the
     /// highest seed; the legend is the table's numbers and labels.
-    static func curves(_ r: SweepResults, _ numbers: [Int: (Int, String)]) -> String {
-        let w = 600.0, h = 320.0, left = 56.0, right = 20.0, top = 16.0, bottom = 44.0
-        let series = r.configurations.compactMap { c -> (Int, [(mean: Double, low: Double, high: Double)])? in
-            let runs = c.curves.values.filter { !$0.isEmpty }
-            guard let n = runs.map(\.count).min(), n > 0, let number = numbers[c.index]?.0 else { return nil }
+    static func curves(_ results: SweepResults, _ numbers: [Int: (Int, String)]) -> String {
+        let width = 600.0, height = 320.0, left = 56.0, right = 20.0, top = 16.0, bottom = 44.0
+        let series = results.configurations.compactMap { configuration -> (Int, [(mean: Double, low: Double, high: Double)])? in
+            let runs = configuration.curvesBySeed.filter { !$0.isEmpty }
+            guard let n = runs.map(\.count).min(), n > 0, let number = numbers[configuration.index]?.0 else { return nil }
             return (number, (0..<n).map { e in
                 let v = runs.map { $0[e] }
                 return (v.reduce(0, +) / Double(v.count), v.min() ?? .nan, v.max() ?? .nan)
@@ -127,17 +127,17 @@ enum HTMLReport {
         if y1 - y0 < 1e-4 { y0 -= 0.005; y1 += 0.005 }
         let ypad = (y1 - y0) * 0.08
         y0 -= ypad; y1 += ypad
-        func px(_ e: Int) -> Double { left + (maxEpoch > 1 ? Double(e) / Double(maxEpoch - 1) : 0.5) * (w - left - right) }
-        func py(_ v: Double) -> Double { top + (1 - (min(max(v, y0), y1) - y0) / (y1 - y0)) * (h - top - bottom) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">"
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w - left - right)\" height=\"\(h - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
+        func px(_ e: Int) -> Double { left + (maxEpoch > 1 ? Double(e) / Double(maxEpoch - 1) : 0.5) * (width - left - right) }
+        func py(_ v: Double) -> Double { top + (1 - (min(max(v, y0), y1) - y0) / (y1 - y0)) * (height - top - bottom) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">"
+        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for tick in niceTicks(y0, y1, count: 5) {
-            svg += "<line x1=\"\(left)\" x2=\"\(w - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
+            svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(py(tick))\" y2=\"\(py(tick))\" stroke=\"#eee\"/>"
             svg += "<text x=\"\(left - 6)\" y=\"\(py(tick) + 4)\" text-anchor=\"end\">\(percentLabel(tick))</text>"
         }
-        for e in 0..<maxEpoch { svg += "<text x=\"\(px(e))\" y=\"\(h - bottom + 16)\" text-anchor=\"middle\">\(e + 1)</text>" }
-        svg += "<text x=\"\((left + w - right) / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">epoch</text>"
-        svg += "<text x=\"14\" y=\"\((top + h - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + h - bottom) / 2))\">test accuracy %</text>"
+        for e in 0..<maxEpoch { svg += "<text x=\"\(px(e))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(e + 1)</text>" }
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 8)\" text-anchor=\"middle\">epoch</text>"
+        svg += "<text x=\"14\" y=\"\((top + height - bottom) / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 14 \((top + height - bottom) / 2))\">test accuracy %</text>"
         var placed: [Double] = []
         for (number, points) in series {
             let color = palette[(number - 1) % palette.count]
@@ -157,45 +157,45 @@ enum HTMLReport {
         return svg + "</svg>"
     }
 
-    static func render(_ r: SweepResults, _ comparison: Comparison) -> String {
+    static func render(_ results: SweepResults, _ comparison: Comparison) -> String {
         let ordered = comparison.ordered
         var numbers: [Int: (Int, String)] = [:]
         for (i, row) in ordered.enumerated() { numbers[row.index] = (i + 1, row.label) }
-        let byIndex = Dictionary(uniqueKeysWithValues: r.configurations.map { ($0.index, $0) })
+        let byIndex = Dictionary(uniqueKeysWithValues: results.configurations.map { ($0.index, $0) })
         func points(_ x: (SweepResults.Configuration) -> Int, marked: Bool) -> [Point] {
             ordered.compactMap { row in
-                guard row.accuracy.n > 0, let c = byIndex[row.index], let number = numbers[row.index]?.0 else { return nil }
-                return Point(x: Double(x(c)), y: row.accuracy.mean, low: row.accuracy.interval?.lowerBound, high: row.accuracy.interval?.upperBound,
+                guard row.accuracy.n > 0, let configuration = byIndex[row.index], let number = numbers[row.index]?.0 else { return nil }
+                return Point(x: Double(x(configuration)), y: row.accuracy.mean, low: row.accuracy.interval?.lowerBound, high: row.accuracy.interval?.upperBound,
                              number: number, label: row.label, marked: marked && row.pareto)
             }
         }
         var table = "<table><tr><th>#</th><th>rank</th><th></th><th>configuration</th><th>params</th><th>MACs</th><th>test accuracy % [95% CI]</th><th>Δ pp [95% CI]</th><th>p (Holm)</th><th>verdict</th><th>train s</th></tr>"
         for row in ordered {
-            guard let c = byIndex[row.index], let number = numbers[row.index]?.0 else { continue }  // (every row is a configuration)
-            let time = c.meanTrainSeconds.map { String(format: "%.0f", $0) + (c.busySeeds.isEmpty ? "" : " †") } ?? "–"
+            guard let configuration = byIndex[row.index], let number = numbers[row.index]?.0 else { continue }  // (every row is a configuration)
+            let time = configuration.meanTrainSeconds.map { String(format: "%.0f", $0) + (configuration.busySeeds.isEmpty ? "" : " †") } ?? "–"
             table += "<tr><td style=\"color:\(palette[(number - 1) % palette.count]);font-weight:bold\">\(number)</td><td>\(MarkdownReport.rankText(comparison, row))</td><td>\(row.pareto ? "★" : "")</td>"
-                + "<td>\(escape(row.label))</td><td>\(Count.abbreviated(c.params))</td><td>\(Count.abbreviated(c.macs))</td>"
+                + "<td>\(escape(row.label))</td><td>\(Count.abbreviated(configuration.params))</td><td>\(Count.abbreviated(configuration.macs))</td>"
                 + "<td>\(MarkdownReport.accuracyText(row.accuracy))</td><td>\(escape(MarkdownReport.deltaText(row)))</td>"
                 + "<td>\(MarkdownReport.pText(row.adjustedP))</td><td class=\"verdict\">\(escape(comparison.verdictText(row)))</td><td>\(time)</td></tr>"
         }
         table += "</table>"
-        let markdown = MarkdownReport.render(r, comparison)
+        let markdown = MarkdownReport.render(results, comparison)
         return """
         <!DOCTYPE html>
-        <html><head><meta charset="utf-8"><title>\(escape(r.meta["experiment"] ?? "sweep"))</title>
+        <html><head><meta charset="utf-8"><title>\(escape(results.meta["experiment"] ?? "sweep"))</title>
         <style>body{font-family:sans-serif;max-width:1260px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0;font-size:14px}
         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:nth-child(4),td.verdict{text-align:left}td.verdict{max-width:330px}
         .plots{display:flex;flex-wrap:wrap;gap:24px}.plots h3{font-size:15px;margin:0.5em 0}
         pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}</style></head><body>
-        <h1>\(escape(r.meta["experiment"] ?? "sweep"))</h1>
-        <p>\(escape(r.meta["doc"] ?? ""))</p>
-        <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(r.meta["host"] ?? "?")), \(escape(r.meta["cores"] ?? "?")) cores, commit \(escape(r.meta["commit"] ?? "?"))\(r.meta["engine"].map { "; " + escape($0) } ?? "").</p>
+        <h1>\(escape(results.meta["experiment"] ?? "sweep"))</h1>
+        <p>\(escape(results.meta["doc"] ?? ""))</p>
+        <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(results.meta["host"] ?? "?")), \(escape(results.meta["cores"] ?? "?")) cores, commit \(escape(results.meta["commit"] ?? "?"))\(results.meta["engine"].map { "; " + escape($0) } ?? "").</p>
         <h2>Comparison</h2>\(table)
         <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rows share a rank unless an interval lies wholly above the other or the test against the reference decided\(escape(comparison.sequentialPolicy == nil ? "" : String(format: " (at α′ = %.4f: seeds were added until decided, so each round's test counts against the 5 %% error rate)", comparison.decisionLevel))). ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
         <div class="plots">
         <div><h3>Test accuracy against MACs</h3>\(scatter(points({ $0.macs }, marked: true), xLabel: "MACs per image (log scale)", yLabel: "test accuracy %", front: true))</div>
         <div><h3>Test accuracy against parameters</h3>\(scatter(points({ $0.params }, marked: false), xLabel: "parameters (log scale)", yLabel: "test accuracy %", front: false))</div>
-        <div><h3>Learning curves (mean over seeds; band: lowest to highest seed)</h3>\(curves(r, numbers))</div>
+        <div><h3>Learning curves (mean over seeds; band: lowest to highest seed)</h3>\(curves(results, numbers))</div>
         </div>
         <h2>Full report</h2><pre>\(escape(markdown))</pre>
         </body></html>
@@ -206,11 +206,11 @@ enum HTMLReport {
 /// The base network as a Graphviz graph of its top-level modules; modules whose cost changes in
 /// some configuration are highlighted.
 enum Diagram {
-    static func dot(_ r: SweepResults) -> String {
-        guard let base = r.baseline else { return "digraph sweep {}\n" }
+    static func dot(_ results: SweepResults) -> String {
+        guard let base = results.baseline else { return "digraph sweep {}\n" }
         var changed = Set<String>()
-        for c in r.configurations where c.architecture == base.architecture && c.modules.count == base.modules.count {
-            for (x, y) in zip(base.modules, c.modules) where x.params != y.params || x.macs != y.macs { changed.insert(x.name) }
+        for configuration in results.configurations where configuration.architecture == base.architecture && configuration.modules.count == base.modules.count {
+            for (x, y) in zip(base.modules, configuration.modules) where x.params != y.params || x.macs != y.macs { changed.insert(x.name) }
         }
         var lines = ["digraph \"\(base.label)\" {", "  rankdir=TB; node [shape=box, fontname=\"sans-serif\", fontsize=10];",
                      "  label=\"\(base.architecture): top-level modules (red: changed by the sweep)\"; labelloc=t;"]

@@ -80,37 +80,37 @@ enum JSONReport {
 
     static func finite(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
 
-    static func render(_ r: SweepResults, _ comparison: Comparison) throws -> String {
-        let reference = comparison.reference.flatMap { i in r.configurations.first { $0.index == i } } ?? r.baseline
-        let configurations = r.configurations.compactMap { c -> ConfigurationRecord? in
-            guard let row = comparison.row(c.index) else { return nil }  // (every configuration has a row)
-            let t = row.test
+    static func render(_ results: SweepResults, _ comparison: Comparison) throws -> String {
+        let reference = comparison.reference.flatMap { i in results.configurations.first { $0.index == i } } ?? results.baseline
+        let configurations = results.configurations.compactMap { configuration -> ConfigurationRecord? in
+            guard let row = comparison.row(configuration.index) else { return nil }  // (every configuration has a row)
+            let test = row.test
             return ConfigurationRecord(
-                label: row.label, fullLabel: c.label, varied: Dictionary(c.varied.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
-                baseline: c.isBaseline, reference: row.verdict == .reference, params: c.params, macs: c.macs, flops: 2 * c.macs, seeds: c.n,
-                testAccuracyBySeed: Dictionary(uniqueKeysWithValues: c.accuracy.map { (String($0.key), $0.value) }),
-                testAccuracyMean: c.mean, testAccuracyStd: row.accuracy.std,
+                label: row.label, fullLabel: configuration.label, varied: Dictionary(configuration.varied.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                baseline: configuration.isBaseline, reference: row.verdict == .reference, params: configuration.params, macs: configuration.macs, flops: 2 * configuration.macs, seeds: configuration.n,
+                testAccuracyBySeed: Dictionary(uniqueKeysWithValues: configuration.accuracy.map { (String($0.key), $0.value) }),
+                testAccuracyMean: configuration.mean, testAccuracyStd: row.accuracy.std,
                 testAccuracyInterval: row.accuracy.interval.map { Interval(low: $0.lowerBound, high: $0.upperBound) },
-                comparison: t.map { TestRecord(kind: $0.kind.rawValue, difference: $0.difference,
+                comparison: test.map { TestRecord(kind: $0.kind.rawValue, difference: $0.difference,
                                                interval: $0.interval.map { Interval(low: $0.lowerBound, high: $0.upperBound) },
                                                t: finite($0.t), df: finite($0.df), p: finite($0.p), pHolm: finite(row.adjustedP)) },
                 verdict: row.verdict.rawValue, verdictText: comparison.verdictText(row), detectableDifference: finite(row.detectable),
                 seedsForObservedDifference: row.seedsForObserved, rank: row.rank, tied: comparison.tied(row), pareto: row.pareto,
-                trainSecondsMean: c.meanTrainSeconds, busyTrials: c.busySeeds.count,
-                builtDifferences: reference.flatMap { ref in c.layers.isEmpty ? nil
-                    : SweepResults.builtDifferences(c, from: ref).map { BuiltDifference(path: $0.path, reference: $0.from, built: $0.to) } })
+                trainSecondsMean: configuration.meanTrainSeconds, busyTrials: configuration.busySeeds.count,
+                builtDifferences: reference.flatMap { ref in configuration.layers.isEmpty ? nil
+                    : SweepResults.builtDifferences(configuration, from: ref).map { BuiltDifference(path: $0.path, reference: $0.from, built: $0.to) } })
         }
-        let trials = r.trials.map { t in
-            TrialEntry(id: t.id, configuration: t.configuration, seed: t.seed, status: t.status.rawValue, params: t.params, macs: t.macs,
-                       testAccuracy: t.testAccuracy, bestEpoch: t.bestEpoch, trainSeconds: t.trainSeconds, startedAt: t.startedAt,
-                       finishedAt: t.finishedAt, error: t.error)
+        let trials = results.trials.map { test in
+            TrialEntry(id: test.id, configuration: test.configuration, seed: test.seed, status: test.status.rawValue, params: test.params, macs: test.macs,
+                       testAccuracy: test.testAccuracy, bestEpoch: test.bestEpoch, trainSeconds: test.trainSeconds, startedAt: test.startedAt,
+                       finishedAt: test.finishedAt, error: test.error)
         }
         let statistics = "accuracy: mean over seeds, 95% t interval; comparison: paired t-test over shared seeds (Welch where fewer than 2 are shared) against the "
             + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons, decided below the decision level; rank: 1 + configurations whose interval lies wholly above"
             + (comparison.sequentialPolicy.map { "; seeds were added until decided (\($0.min) to \($0.max)), so the decision level is the sequential α′ that keeps false decisions over all rounds at 5%" } ?? "")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(Document(meta: r.meta, statistics: statistics, decisionLevel: comparison.decisionLevel, configurations: configurations, trials: trials))
+        let data = try encoder.encode(Document(meta: results.meta, statistics: statistics, decisionLevel: comparison.decisionLevel, configurations: configurations, trials: trials))
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

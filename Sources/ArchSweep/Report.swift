@@ -43,10 +43,15 @@ public struct SweepResults: Sendable {
         }
 
         public var n: Int { accuracy.count }
-        public var mean: Double? { n > 0 ? accuracy.values.reduce(0, +) / Double(n) : nil }
+        public var mean: Double? { n > 0 ? accuracyBySeed.reduce(0, +) / Double(n) : nil }
+        /// The accuracies in seed order: sums over them come out the same in every process
+        /// (a dictionary's order is not).
+        public var accuracyBySeed: [Double] { accuracy.sorted { $0.key < $1.key }.map(\.value) }
+        /// The learning curves in seed order.
+        public var curvesBySeed: [[Double]] { curves.sorted { $0.key < $1.key }.map(\.value) }
         public var std: Double? {
             guard n > 1, let m = mean else { return n == 1 ? 0 : nil }
-            return (accuracy.values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)).squareRoot()
+            return (accuracyBySeed.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)).squareRoot()
         }
         public var meanTrainSeconds: Double? { trainSeconds.isEmpty ? nil : trainSeconds.reduce(0, +) / Double(trainSeconds.count) }
     }
@@ -104,41 +109,41 @@ public struct SweepResults: Sendable {
         var byIndex: [Int: Configuration] = [:]
         for row in trials {
             let index = row.configurationIndex
-            var c = byIndex[index] ?? Configuration(
+            var configuration = byIndex[index] ?? Configuration(
                 index: index, label: row.configuration, varied: Self.parseVaried(row.varied),
                 isBaseline: row.isBaseline, architecture: row.architecture, params: row.params ?? 0, macs: row.macs ?? 0)
-            c.statuses[row.status.rawValue, default: 0] += 1
-            if c.classes == nil, let parameters = try? JSONValue.parse(row.config)["parameters"] {
-                c.classes = parameters["num_classes"]?.int
+            configuration.statuses[row.status.rawValue, default: 0] += 1
+            if configuration.classes == nil, let parameters = try? JSONValue.parse(row.config)["parameters"] {
+                configuration.classes = parameters["num_classes"]?.int
             }
             if row.status == .completed, let acc = row.testAccuracy {
-                c.accuracy[UInt64(row.seed)] = acc
-                if let s = row.trainSeconds { c.trainSeconds.append(s) }
+                configuration.accuracy[UInt64(row.seed)] = acc
+                if let seconds = row.trainSeconds { configuration.trainSeconds.append(seconds) }
             }
-            byIndex[index] = c
+            byIndex[index] = configuration
         }
         let seedOf = Dictionary(trials.map { ($0.id, ($0.configurationIndex, UInt64($0.seed))) }, uniquingKeysWith: { a, _ in a })
         var meta: [String: String] = [:], journals: [(name: String, host: String)] = []
         var modulesSeen = Set<Int>()
         for (i, source) in sources.enumerated() {
             let cores = Int(try source.journal.meta()["cores"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount
-            for e in try source.journal.epochs() {
-                guard let id = e["trial_id"]?.string, winner[id] == i, let (ci, seed) = seedOf[id], let acc = e["test_accuracy"]?.double else { continue }
+            for epoch in try source.journal.epochs() {
+                guard let id = epoch["trial_id"]?.string, winner[id] == i, let (ci, seed) = seedOf[id], let acc = epoch["test_accuracy"]?.double else { continue }
                 byIndex[ci]?.curves[seed, default: []].append(acc)
-                if let load = e["load_average"]?.double, let share = e["cpu_share"]?.double,
+                if let load = epoch["load_average"]?.double, let share = epoch["cpu_share"]?.double,
                    MachineLoad(loadAverage: load, cores: cores, threads: 1, cpuShare: share).isBusy {
                     byIndex[ci]?.busySeeds.insert(seed)
                 }
             }
             var added = Set<Int>()
-            for m in try source.journal.modules() {
-                guard let ci = m["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
+            for module in try source.journal.modules() {
+                guard let ci = module["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
                 added.insert(ci)
-                byIndex[ci]?.modules.append((m["name"]?.string ?? "", m["params"]?.int ?? 0, m["macs"]?.int ?? 0))
+                byIndex[ci]?.modules.append((module["name"]?.string ?? "", module["params"]?.int ?? 0, module["macs"]?.int ?? 0))
             }
-            for l in try source.journal.layers() {
-                guard let ci = l["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
-                byIndex[ci]?.layers.append((l["path"]?.string ?? "", l["output"]?.string ?? ""))
+            for layer in try source.journal.layers() {
+                guard let ci = layer["configuration_index"]?.int, !modulesSeen.contains(ci) else { continue }
+                byIndex[ci]?.layers.append((layer["path"]?.string ?? "", layer["output"]?.string ?? ""))
             }
             modulesSeen.formUnion(added)
             let sourceMeta = try source.journal.meta()
@@ -172,12 +177,12 @@ public struct SweepResults: Sendable {
     }
 
     /// The reference configuration: the ablation baseline, else the first one.
-    /// The layers of `c`'s built network whose output differs from `reference`'s (same path), in
+    /// The layers of `configuration`'s built network whose output differs from `reference`'s (same path), in
     /// forward order: the channels a configuration really has, whatever its written values.
-    public static func builtDifferences(_ c: Configuration, from reference: Configuration) -> [(path: String, from: String, to: String)] {
-        guard !c.layers.isEmpty, !reference.layers.isEmpty else { return [] }
+    public static func builtDifferences(_ configuration: Configuration, from reference: Configuration) -> [(path: String, from: String, to: String)] {
+        guard !configuration.layers.isEmpty, !reference.layers.isEmpty else { return [] }
         let before = Dictionary(reference.layers.map { ($0.path, $0.output) }, uniquingKeysWith: { a, _ in a })
-        return c.layers.compactMap { l in
+        return configuration.layers.compactMap { l in
             guard let old = before[l.path], old != l.output else { return nil }
             return (l.path, old, l.output)
         }
@@ -186,9 +191,9 @@ public struct SweepResults: Sendable {
     public var baseline: Configuration? { configurations.first(where: \.isBaseline) ?? configurations.first }
 
     /// Mean and standard deviation of the per-seed accuracy differences to the baseline.
-    public func delta(_ c: Configuration) -> (mean: Double, std: Double, n: Int)? {
-        guard let b = baseline, b.index != c.index else { return nil }
-        let diffs = c.accuracy.compactMap { seed, acc in b.accuracy[seed].map { acc - $0 } }
+    public func delta(_ configuration: Configuration) -> (mean: Double, std: Double, n: Int)? {
+        guard let base = baseline, base.index != configuration.index else { return nil }
+        let diffs = configuration.accuracy.compactMap { seed, acc in base.accuracy[seed].map { acc - $0 } }
         guard !diffs.isEmpty else { return nil }
         let mean = diffs.reduce(0, +) / Double(diffs.count)
         let std = diffs.count > 1 ? (diffs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(diffs.count - 1)).squareRoot() : 0
@@ -197,7 +202,7 @@ public struct SweepResults: Sendable {
 
     public var axisKeys: [String] {
         var keys: [String] = []
-        for c in configurations { for (k, _) in c.varied where !keys.contains(k) { keys.append(k) } }
+        for configuration in configurations { for (k, _) in configuration.varied where !keys.contains(k) { keys.append(k) } }
         return keys
     }
 }
@@ -205,20 +210,20 @@ public struct SweepResults: Sendable {
 /// Writes `report.md`, `results.csv` (per trial), `comparison.csv` (per configuration), `results.json`,
 /// `report.html` and the architecture diagram.
 public enum ReportWriter {
-    public static func write(_ r: SweepResults, to directory: String) throws -> [String] {
+    public static func write(_ results: SweepResults, to directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
         func save(_ name: String, _ text: String) throws {
             try AtomicFile.write(Data(text.utf8), to: directory + "/" + name)
             written.append(directory + "/" + name)
         }
-        let comparison = Comparison(r)
-        try save("report.md", MarkdownReport.render(r, comparison))
-        try save("results.csv", CSVReport.trials(r))
-        try save("comparison.csv", CSVReport.configurations(r, comparison))
-        try save("results.json", try JSONReport.render(r, comparison))
-        try save("report.html", HTMLReport.render(r, comparison))
-        let dot = Diagram.dot(r)
+        let comparison = Comparison(results)
+        try save("report.md", MarkdownReport.render(results, comparison))
+        try save("results.csv", CSVReport.trials(results))
+        try save("comparison.csv", CSVReport.configurations(results, comparison))
+        try save("results.json", try JSONReport.render(results, comparison))
+        try save("report.html", HTMLReport.render(results, comparison))
+        let dot = Diagram.dot(results)
         try save("architecture.dot", dot)
         if let svg = Diagram.renderSVG(dot) { try save("architecture.svg", svg); }
         return written

@@ -17,8 +17,8 @@ public enum ReportIndex {
                      + "Accuracies are test accuracies in %, with 95 % confidence intervals over seeds; differences are in percentage points, "
                      + "paired over seeds, Holm-corrected, decided at 5 % (at a stricter α′ where seeds were added until decided; see each report).", ""]
         for name in sweeps(in: root) {
-            let r = try SweepResults.load(directory: root + "/" + name)
-            lines += summary(name, r, Comparison(r)) + [""]
+            let results = try SweepResults.load(directory: root + "/" + name)
+            lines += summary(name, results, Comparison(results)) + [""]
         }
         for file in ["performance.md", "reliability.md", "gradient-conditioning.md"] where FileManager.default.fileExists(atPath: root + "/" + file) {
             lines.append("- [`\(file)`](\(file))")
@@ -26,12 +26,12 @@ public enum ReportIndex {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func summary(_ name: String, _ r: SweepResults, _ comparison: Comparison) -> [String] {
+    static func summary(_ name: String, _ results: SweepResults, _ comparison: Comparison) -> [String] {
         var out = ["## [\(name)](\(name)/report.md)", ""]
-        if let doc = r.meta["doc"] { out += ["\(doc)", ""] }
-        let completed = r.trials.filter { $0.status == .completed }
+        if let doc = results.meta["doc"] { out += ["\(doc)", ""] }
+        let completed = results.trials.filter { $0.status == .completed }
         let seconds = completed.compactMap(\.trainSeconds).reduce(0, +)
-        let total = r.trials.count
+        let total = results.trials.count
         out.append("\(completed.count) of \(total) trials completed (\(SweepRunner.duration(seconds)) of training)"
                    + (completed.count < total ? "; the sweep is not finished, so what follows is provisional." : "."))
         guard let ref = comparison.reference.flatMap(comparison.row) else { return out + ["", "No completed trial yet."] }
