@@ -281,7 +281,7 @@ final class BuildState {
                 throw ShapeError("the layer's operation count exceeds \(Limits.operations); the sizes are too large")
             }
             return .layer(Layer(path: path, op: op, input: input, output: cost.output, tensors: cost.parameters, macs: cost.macs,
-                                otherOps: cost.otherOps, isAux: context.isAux, location: location))
+                                otherOps: cost.otherOps, attentionMACs: cost.attentionMACs, isAux: context.isAux, location: location))
         } catch let error as SpecError {
             throw error.prefixed(path)
         } catch let error as ShapeError {

@@ -11,6 +11,8 @@ public struct Layer: Sendable {
     public var tensors: [ParameterInfo]
     public var macs: Int
     public var otherOps: Int
+    /// The part of `macs` that is attention products.
+    public var attentionMACs: Int = 0
     /// True inside an auxiliary head (runs only in training, excluded from inference counts).
     public var isAux: Bool
     public var location: SourceLocation
@@ -93,6 +95,7 @@ public enum GraphRow: Sendable {
     public var output: Shape { switch self { case let .layer(l): l.output; case let .combination(c): c.output } }
     public var parameters: Int { if case let .layer(l) = self { return l.parameterCount }; return 0 }
     public var macs: Int { if case let .layer(l) = self { return l.macs }; return 0 }
+    public var attentionMACs: Int { if case let .layer(l) = self { return l.attentionMACs }; return 0 }
     public var otherOps: Int { switch self { case let .layer(l): l.otherOps; case let .combination(c): c.otherOps } }
     public var isAux: Bool { switch self { case let .layer(l): l.isAux; case let .combination(c): c.isAux } }
 }

@@ -25,12 +25,15 @@ public struct LayerCost: Sendable {
     public var macs: Int
     /// Other arithmetic per sample (normalization, activations, pooling, adds), counted apart from MACs.
     public var otherOps: Int
+    /// The part of `macs` that is attention products (QKᵀ and PV), shown in its own column.
+    public var attentionMACs: Int
 
-    public init(output: Shape, parameters: [ParameterInfo] = [], macs: Int = 0, otherOps: Int = 0) {
+    public init(output: Shape, parameters: [ParameterInfo] = [], macs: Int = 0, otherOps: Int = 0, attentionMACs: Int = 0) {
         self.output = output
         self.parameters = parameters
         self.macs = macs
         self.otherOps = otherOps
+        self.attentionMACs = attentionMACs
     }
 }
 

@@ -102,6 +102,14 @@ public struct ONNXGraph {
         return out
     }
 
+    /// Adds a node with `count` outputs (`Split`), named after `name`; returns their names.
+    public mutating func add(_ opType: String, _ inputs: [String], _ attributes: [(name: String, value: Attribute)] = [],
+                             name: String, outputs count: Int) -> [String] {
+        let outs = (0..<count).map { fresh(name + "/\($0)") }
+        nodes.append(Node(opType: opType, name: fresh("node:" + name), inputs: inputs, outputs: outs, attributes: attributes))
+        return outs
+    }
+
     /// The layer's tensor `tensor` (`weight`, `running_mean`, or "" for a tensor named by the
     /// layer) as an initializer named by its state_dict name; `dims` reshapes it (same count).
     public mutating func weight(_ layer: Layer, _ tensor: String, dims: [Int]? = nil) throws -> String {

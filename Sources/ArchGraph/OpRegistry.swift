@@ -7,6 +7,7 @@ public enum OpRegistry {
         AdaptiveAvgPool2d.self, Linear.self, Dropout.self, Flatten.self, Identity.self,
         ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self, ChannelShuffle.self, Chunk.self,
         LayerNorm2d.self, LayerScale.self, ChannelLinear.self,
+        Tokens.self, ClassToken.self, PositionEmbedding.self, TakeToken.self, SelfAttention.self,
     ].map { ($0.name, $0 as any LayerOp.Type) })
 
     /// Ops over parallel branches.

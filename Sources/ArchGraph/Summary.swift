@@ -29,6 +29,9 @@ public struct NetworkSummary: Sendable {
     public var flops: Int { 2 * macs }
     /// Inference arithmetic outside conv and linear layers, aux heads excluded.
     public var otherOps: Int { rows.filter { !$0.isAux }.reduce(0) { $0 + $1.otherOps } }
+    /// The part of `macs` that is attention products (QKᵀ and PV); 0 for a network without attention,
+    /// whose tables leave the column out.
+    public var attentionMACs: Int { rows.filter { !$0.isAux }.reduce(0) { $0 + $1.attentionMACs } }
 }
 
 /// Integer formatting for tables: `61,100,840`.

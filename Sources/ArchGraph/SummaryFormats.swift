@@ -31,25 +31,34 @@ extension NetworkSummary {
                 + (auxParams > 0 ? "   in aux heads (training only): \(Count.grouped(auxParams))" : ""),
             "MACs: \(Count.grouped(macs))   FLOPs (2 x MACs): \(Count.grouped(flops))   other ops: \(Count.grouped(otherOps))",
         ]
+        if attentionMACs > 0 {
+            lines.append("attention products (QKᵀ and PV, part of the MACs): \(Count.grouped(attentionMACs))")
+        }
         if bufferValues > 0 { lines.append("buffers (running statistics): \(Count.grouped(bufferValues)) values") }
-        lines.append("per sample, inference forward; MACs count conv and linear layers, aux heads excluded; output \(network.output)")
+        lines.append("per sample, inference forward; MACs count conv and linear layers" + (attentionMACs > 0 ? " and the attention products" : "")
+                     + ", aux heads excluded; output \(network.output)")
         return lines
     }
 
     func table() -> String {
-        var t = TextTable(headers: ["path", "type", "output", "params", "MACs", "other ops"], rightAligned: [3, 4, 5])
+        let attention = attentionMACs > 0
+        var t = TextTable(headers: ["path", "type", "output", "params", "MACs"] + (attention ? ["attention MACs"] : []) + ["other ops"],
+                          rightAligned: attention ? [3, 4, 5, 6] : [3, 4, 5])
         for row in rows {
-            t.rows.append([row.path, typeLabel(row), row.output.description, Count.grouped(row.parameters),
-                           Count.grouped(row.macs), Count.grouped(row.otherOps)])
+            t.rows.append([row.path, typeLabel(row), row.output.description, Count.grouped(row.parameters), Count.grouped(row.macs)]
+                          + (attention ? [Count.grouped(row.attentionMACs)] : []) + [Count.grouped(row.otherOps)])
         }
         return ([header, "", t.render(), ""] + totalsLines).joined(separator: "\n")
     }
 
     func markdown() -> String {
+        let attention = attentionMACs > 0
         var lines = ["## \(network.name)", "", "Input \(network.input), from `\(network.file)`.", "",
-                     "| path | type | output | params | MACs | other ops |", "|---|---|---|--:|--:|--:|"]
+                     "| path | type | output | params | MACs | " + (attention ? "attention MACs | " : "") + "other ops |",
+                     "|---|---|---|--:|--:|--:|" + (attention ? "--:|" : "")]
         for row in rows {
-            lines.append("| `\(row.path)` | \(typeLabel(row)) | \(row.output) | \(Count.grouped(row.parameters)) | \(Count.grouped(row.macs)) | \(Count.grouped(row.otherOps)) |")
+            lines.append("| `\(row.path)` | \(typeLabel(row)) | \(row.output) | \(Count.grouped(row.parameters)) | \(Count.grouped(row.macs)) | "
+                         + (attention ? "\(Count.grouped(row.attentionMACs)) | " : "") + "\(Count.grouped(row.otherOps)) |")
         }
         lines += ["", "| total params | trainable | aux params | MACs | FLOPs | other ops |", "|--:|--:|--:|--:|--:|--:|",
                   "| \(Count.grouped(totalParams)) | \(Count.grouped(trainableParams)) | \(Count.grouped(auxParams)) | \(Count.grouped(macs)) | \(Count.grouped(flops)) | \(Count.grouped(otherOps)) |"]
@@ -58,10 +67,11 @@ extension NetworkSummary {
 
     func csv() -> String {
         let field = CSV.field
-        var lines = ["path,type,output,params,macs,other_ops,aux"]
+        let attention = attentionMACs > 0
+        var lines = ["path,type,output,params,macs," + (attention ? "attention_macs," : "") + "other_ops,aux"]
         for row in rows {
-            lines.append([field(row.path), row.type, row.output.description, String(row.parameters), String(row.macs),
-                          String(row.otherOps), row.isAux ? "true" : "false"].joined(separator: ","))
+            lines.append(([field(row.path), row.type, row.output.description, String(row.parameters), String(row.macs)]
+                          + (attention ? [String(row.attentionMACs)] : []) + [String(row.otherOps), row.isAux ? "true" : "false"]).joined(separator: ","))
         }
         return lines.joined(separator: "\n")
     }
@@ -69,16 +79,20 @@ extension NetworkSummary {
     /// One JSON object: name, input, totals and the leaf layers in forward order.
     func json() -> String {
         func shape(_ s: Shape) -> JSONValue { .styled(.array(s.dims.map { .int($0) }), .spaced) }
+        let attention = attentionMACs > 0  // (the key only where there is attention: other summaries stay as they were)
         let layers: [JSONValue] = rows.map { row in
             .styled(.object([("path", .string(row.path)), ("type", .string(row.type)), ("output_shape", shape(row.output)),
-                             ("params", .int(row.parameters)), ("macs", .int(row.macs)), ("other_ops", .int(row.otherOps)), ("aux", .bool(row.isAux))]),
+                             ("params", .int(row.parameters)), ("macs", .int(row.macs))]
+                            + (attention ? [("attention_macs", .int(row.attentionMACs))] : [])
+                            + [("other_ops", .int(row.otherOps)), ("aux", .bool(row.isAux))]),
                     .spaced)
         }
         return JSONValue.object([
             ("name", .string(network.name)), ("file", .string(network.file)), ("input", shape(network.input)), ("output", shape(network.output)),
             ("parameters", .styled(network.architecture.parametersJSONValue, .spaced)), ("total_params", .int(totalParams)),
             ("trainable_params", .int(trainableParams)), ("aux_params", .int(auxParams)), ("buffer_values", .int(bufferValues)),
-            ("macs", .int(macs)), ("flops", .int(flops)), ("other_ops", .int(otherOps)), ("layers", .array(layers)),
+            ("macs", .int(macs)), ("flops", .int(flops))] + (attention ? [("attention_macs", .int(attentionMACs))] : []) + [
+            ("other_ops", .int(otherOps)), ("layers", .array(layers)),
         ]).text(.pretty(indent: 2))
     }
 }

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 # definitions are needed here.
 torch.library.register_fake = lambda *a, **k: (lambda f: f)
 import torchvision  # noqa: E402
+from torchvision.models.vision_transformer import VisionTransformer  # noqa: E402
 from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf as mobilenet_v3_conf  # noqa: E402
 
 
@@ -161,8 +162,14 @@ def macs_of(model, shape):
             total += output.numel() * c_in * module.kernel_size[0] * module.kernel_size[1]
         elif isinstance(module, nn.Linear):
             total += output.numel() * module.in_features
+        elif isinstance(module, nn.MultiheadAttention):
+            # its projections run as F.linear inside, not as modules: torchvision's _ops counts the
+            # input and output projections and the attention products QK^T and PV, per sample
+            _, tokens, dim = inputs[0].shape
+            total += tokens * dim * 3 * dim + tokens * dim * dim + 2 * tokens * tokens * dim
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    kinds = (nn.Conv2d, nn.Linear, nn.MultiheadAttention)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
     model.eval()
     with torch.no_grad():
         out = model(torch.zeros(1, *shape))
@@ -221,6 +228,12 @@ CASES += [
     ("densenet121", {"growth_rate": "48", "block_config": "[6, 12, 36, 24]", "num_init_features": "96"}, tv.densenet161, [(3, 224, 224)]),
     ("convnext-tiny", {}, tv.convnext_tiny, [(3, 224, 224), (3, 64, 64)]),
     ("convnext-tiny", {"widths": "[128, 256, 512, 1024]", "depths": "[3, 3, 27, 3]"}, tv.convnext_base, [(3, 224, 224)]),
+    ("vit-b-16", {}, tv.vit_b_16, [(3, 224, 224)]),
+    ("vit-b-16", {}, lambda: tv.vit_b_16(image_size=64), [(3, 64, 64)]),
+    ("vit-b-16", {"patch_size": "32"}, tv.vit_b_32, [(3, 224, 224)]),
+    ("vit-b-16", {"hidden_dim": "1024", "num_layers": "24", "num_heads": "16", "mlp_dim": "4096"}, tv.vit_l_16, [(3, 224, 224)]),
+    ("vit-small-fmnist", {}, lambda: VisionTransformer(image_size=28, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192,
+                                                       mlp_dim=768, num_classes=10), [(1, 28, 28)]),
 ]
 
 
@@ -230,7 +243,10 @@ def main():
     for name, settings, make, shapes in CASES:
         model = make()
         for shape in shapes:
-            if shape[0] != 3:
+            if shape[0] != 3 and hasattr(model, "conv_proj"):
+                first = model.conv_proj
+                model.conv_proj = nn.Conv2d(shape[0], first.out_channels, first.kernel_size, first.stride)
+            elif shape[0] != 3:
                 first = model.conv1.conv
                 model.conv1.conv = nn.Conv2d(shape[0], first.out_channels, first.kernel_size, first.stride,
                                              first.padding, bias=first.bias is not None)

@@ -31,6 +31,7 @@ import torchvision  # noqa: E402
 import importlib  # noqa: E402
 tvg = importlib.import_module("torchvision.models.googlenet")
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig  # noqa: E402
+from torchvision.models.vision_transformer import VisionTransformer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from architecture_fixtures import AlexNetHalf, BasicConv2d, LeNet  # noqa: E402
@@ -241,6 +242,9 @@ CASES = [
     ("convnext-64", "convnext-tiny", ["num_classes=10", "widths=[32, 64, 128, 256]", "depths=[1, 2, 2, 1]", "layer_scale=0.5"],
      [3, 64, 64], 2, lambda: ConvNeXt([CNBlockConfig(32, 64, 1), CNBlockConfig(64, 128, 2), CNBlockConfig(128, 256, 2),
                                       CNBlockConfig(256, None, 1)], layer_scale=0.5, num_classes=10)),
+    ("vit-32", "vit-b-16", ["num_classes=10", "patch_size=8", "hidden_dim=48", "num_layers=2", "num_heads=3", "mlp_dim=96"],
+     [3, 32, 32], 2, lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=3, hidden_dim=48, mlp_dim=96,
+                                               num_classes=10)),
 ]
 
 PICKS = 6
