@@ -36,6 +36,7 @@ WORKLOADS = [
     ("alexnet-224", "architectures/alexnet.yaml", "3x224x224", 16, "alexnet"),
     ("mobilenet-v2-64", "architectures/mobilenet-v2.yaml", "3x64x64", 32, "mobilenet_v2"),
     ("convnext-tiny-64", "architectures/convnext-tiny.yaml", "3x64x64", 16, "convnext_tiny"),
+    ("vit-small-32", "architectures/vit-small-fmnist.yaml", "3x32x32", 64, "vit_small"),
 ]
 
 
@@ -49,6 +50,9 @@ def torch_model(kind):
     from architecture_fixtures import LeNet
     if kind == "lenet":
         return LeNet(num_classes=10)
+    if kind == "vit_small":  # architectures/vit-small-fmnist.yaml at 3x32x32: 64 patches of 4x4
+        from torchvision.models.vision_transformer import VisionTransformer
+        return VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192, mlp_dim=768, num_classes=10)
     if kind == "googlenet":
         return torchvision.models.googlenet(num_classes=10, aux_logits=True, init_weights=True)
     return getattr(torchvision.models, kind)(num_classes=10)

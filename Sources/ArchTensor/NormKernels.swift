@@ -160,17 +160,24 @@ public enum LayerNormKernel {
         let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
         parallel.forEach(n) { s in
             let xs = x.base + s * c * plane, ys = y.base + s * c * plane
-            for p in 0..<plane {
-                var sum = 0.0
-                for ch in 0..<c { sum += Double(xs[ch * plane + p]) }
-                let m = sum / Double(c)
-                var sq = 0.0
-                for ch in 0..<c { let d = Double(xs[ch * plane + p]) - m; sq += d * d }
-                let r = 1 / (sq / Double(c) + Double(eps)).squareRoot()
-                mean.base[s * plane + p] = Float(m)
-                rstd.base[s * plane + p] = Float(r)
-                let mf = Float(m), rf = Float(r)
-                for ch in 0..<c { ys[ch * plane + p] = (xs[ch * plane + p] - mf) * rf * gamma.base[ch] + beta.base[ch] }
+            // channel by channel over contiguous positions (the sums per position run over the
+            // channels in order, as one position at a time would)
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * plane) { scratch in
+                guard let sum = scratch.baseAddress else { return }
+                let sq = sum + plane
+                sum.initialize(repeating: 0, count: 2 * plane)
+                for ch in 0..<c { let row = xs + ch * plane; for p in 0..<plane { sum[p] += Double(row[p]) } }
+                for p in 0..<plane { sum[p] /= Double(c) }
+                for ch in 0..<c { let row = xs + ch * plane; for p in 0..<plane { let d = Double(row[p]) - sum[p]; sq[p] += d * d } }
+                let means = mean.base + s * plane, rstds = rstd.base + s * plane
+                for p in 0..<plane {
+                    means[p] = Float(sum[p])
+                    rstds[p] = Float(1 / (sq[p] / Double(c) + Double(eps)).squareRoot())
+                }
+                for ch in 0..<c {
+                    let row = xs + ch * plane, out = ys + ch * plane, g = gamma.base[ch], b = beta.base[ch]
+                    for p in 0..<plane { out[p] = (row[p] - means[p]) * rstds[p] * g + b }
+                }
             }
         }
     }
@@ -180,24 +187,35 @@ public enum LayerNormKernel {
                                 accumulate: Bool, parallel: Parallelism = .serial) {
         let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
         var dg = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
+        // channel by channel over contiguous positions; every sum runs in the order one position at
+        // a time would take (dgamma and dbeta over samples, then positions; the per-position sums
+        // over the channels), so the bits are those of the position-major loops
+        var sumG = [Double](repeating: 0, count: plane), sumGX = [Double](repeating: 0, count: plane)
+        var meanG = [Float](repeating: 0, count: plane), meanGX = [Float](repeating: 0, count: plane)
         for s in 0..<n {
             let xs = x.base + s * c * plane, gs = dy.base + s * c * plane
-            for p in 0..<plane {
-                let m = mean.base[s * plane + p], r = rstd.base[s * plane + p]
-                var sumG = 0.0, sumGX = 0.0
-                for ch in 0..<c {
-                    let i = ch * plane + p, xhat = (xs[i] - m) * r, g = gs[i]
-                    dg[ch] += Double(g * xhat); db[ch] += Double(g)
-                    let gg = Double(g * gamma.base[ch])
-                    sumG += gg; sumGX += gg * Double(xhat)
+            let means = mean.base + s * plane, rstds = rstd.base + s * plane
+            for p in 0..<plane { sumG[p] = 0; sumGX[p] = 0 }
+            for ch in 0..<c {
+                let row = xs + ch * plane, grad = gs + ch * plane, gc = gamma.base[ch]
+                var dgc = dg[ch], dbc = db[ch]
+                for p in 0..<plane {
+                    let xhat = (row[p] - means[p]) * rstds[p], g = grad[p]
+                    dgc += Double(g * xhat); dbc += Double(g)
+                    let gg = Double(g * gc)
+                    sumG[p] += gg; sumGX[p] += gg * Double(xhat)
                 }
-                guard let dx else { continue }
-                let meanG = Float(sumG / Double(c)), meanGX = Float(sumGX / Double(c))
-                let ds = dx.base + s * c * plane
-                for ch in 0..<c {
-                    let i = ch * plane + p, xhat = (xs[i] - m) * r
-                    let v = r * (gs[i] * gamma.base[ch] - meanG - xhat * meanGX)
-                    ds[i] = accumulate ? ds[i] + v : v
+                dg[ch] = dgc; db[ch] = dbc
+            }
+            guard let dx else { continue }
+            for p in 0..<plane { meanG[p] = Float(sumG[p] / Double(c)); meanGX[p] = Float(sumGX[p] / Double(c)) }
+            let ds = dx.base + s * c * plane
+            for ch in 0..<c {
+                let row = xs + ch * plane, grad = gs + ch * plane, out = ds + ch * plane, gc = gamma.base[ch]
+                for p in 0..<plane {
+                    let xhat = (row[p] - means[p]) * rstds[p]
+                    let v = rstds[p] * (grad[p] * gc - meanG[p] - xhat * meanGX[p])
+                    out[p] = accumulate ? out[p] + v : v
                 }
             }
         }

@@ -320,7 +320,10 @@ import Testing
         #expect(ReLU6Function.derivative(0, 0) == 0 && ReLU6Function.derivative(6, 6) == 0 && ReLU6Function.value(7) == 6)
         #expect(HardswishFunction.derivative(-3, 0) == -0.5 && HardswishFunction.derivative(3, 3) == 1.5 && HardswishFunction.value(1) == Float(4.0 / 6.0))
         #expect(HardsigmoidFunction.derivative(3, 1) == 0 && HardsigmoidFunction.value(0) == 0.5)
-        #expect(abs(GELUFunction.value(1) - 0.8413447) < 1e-6 && abs(GELUFunction.derivative(1, 0) - 1.0833155) < 1e-6)
+        // (the backward reads Φ(x) = y / x from the forward's output y, so it gets the real y)
+        #expect(abs(GELUFunction.value(1) - 0.8413447) < 1e-6 && abs(GELUFunction.derivative(1, GELUFunction.value(1)) - 1.0833155) < 1e-6)
+        #expect(abs(GELUFunction.derivative(-2, GELUFunction.value(-2)) - -0.0852318) < 1e-6)
+        #expect(abs(GELUFunction.derivative(0.001, GELUFunction.value(0.001)) - 0.5007979) < 1e-6, "near 0: erf, not y / x")
         #expect(abs(SiLUFunction.value(1) - 0.7310586) < 1e-6 && abs(SiLUFunction.derivative(1, 0) - 0.9276705) < 1e-6)
         // the eight-lane forms equal the scalar ones bit for bit, kinks included
         func lanes<F: PointwiseFunction>(_ f: F.Type) {

@@ -188,6 +188,13 @@ def small_classifier(model, indices, hidden, num_classes, in_features=None):
     return model
 
 
+def grey(vit):
+    """A vision transformer whose patch convolution reads one channel (Fashion-MNIST)."""
+    first = vit.conv_proj
+    vit.conv_proj = nn.Conv2d(1, first.out_channels, first.kernel_size, first.stride)
+    return vit
+
+
 def no_dropout(model):
     for m in model.modules():
         if isinstance(m, (nn.Dropout, torchvision.ops.StochasticDepth)):
@@ -245,6 +252,8 @@ CASES = [
     ("vit-32", "vit-b-16", ["num_classes=10", "patch_size=8", "hidden_dim=48", "num_layers=2", "num_heads=3", "mlp_dim=96"],
      [3, 32, 32], 2, lambda: VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=3, hidden_dim=48, mlp_dim=96,
                                                num_classes=10)),
+    ("vit-small-fmnist-28", "vit-small-fmnist", ["num_layers=1"], [1, 28, 28], 2, lambda: grey(
+        VisionTransformer(image_size=28, patch_size=4, num_layers=1, num_heads=3, hidden_dim=192, mlp_dim=768, num_classes=10))),
 ]
 
 PICKS = 6
