@@ -58,6 +58,14 @@ import Testing
         }
     }
 
+    /// Trials wait passively for their OpenMP threads (a sweep shares the machine), unless the
+    /// user chose a policy; either way the runner's pid marks them as trials.
+    @Test func trialsWaitPassivelyUnlessAPolicyIsSet() {
+        let env = SweepRunner.childEnvironment
+        #expect(env[SweepRunner.trialVariable] == String(getpid()))
+        #expect(env["OMP_WAIT_POLICY"] == (ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "PASSIVE"))
+    }
+
     @Test func jobsAtATimeAndEveryEndingRecorded() throws {
         let dir = temporaryDirectory()
         let file = dir + "/e.yaml"
