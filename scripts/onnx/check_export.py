@@ -3,7 +3,8 @@
 
 For each file (at its own input size, plus a few at 64x64 where adaptive pooling has uneven or
 overlapping windows): initialized weights with the batch-norm statistics, norm scales and layer
-scales perturbed (so that those tensors matter), a random batch of 2, then
+scales perturbed and zero-initialized tensors (a ViT's head and class token) filled (so that those
+tensors matter), a random batch of 2, then
   archlab forward ... --output logits.npy     (ArchLab's eval forward)
   archlab export ... --format onnx            (the model)
   onnx.checker.check_model(full_check=True)   (schema and shape inference)
@@ -40,6 +41,8 @@ def perturb(weights, rng):
             t = rng.normal(0, 0.1, t.shape)
         elif t.ndim == 1 or (t.ndim == 3 and t.shape[1:] == (1, 1)):  # norm scales and shifts, biases, layer scales
             t = t + rng.normal(0, 0.1, t.shape)
+        elif not t.any():  # zero-initialized (ViT's head and class token): the check would compare constants
+            t = rng.normal(0, 0.05, t.shape)
         out[name] = np.ascontiguousarray(t, dtype=np.float32)
     return out
 
