@@ -45,6 +45,19 @@ public struct Halving: Sendable, Equatable {
         return out + [epochs]
     }
 
+    /// Configuration-epochs successive halving trains for `configurations` configurations with
+    /// every rung full (the most it can train; a configuration whose trials fail drops out early),
+    /// against the grid's `configurations x epochs`.
+    public func budget(configurations: Int, epochs: Int) -> (halving: Int, grid: Int) {
+        var alive = configurations, trained = 0, previous = 0
+        for rung in rungs(epochs: epochs) {
+            trained += alive * (rung - previous)
+            previous = rung
+            alive = max(1, Int((Double(alive) / Double(eta)).rounded(.up)))
+        }
+        return (trained, configurations * epochs)
+    }
+
     /// The configurations that continue: the best ceil(n / eta) by mean validation accuracy over
     /// their seeds (a configuration without any, e.g. every trial failed, ranks last; ties go to
     /// the earlier configuration).

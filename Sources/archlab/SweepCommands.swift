@@ -101,6 +101,16 @@ struct SweepCommand: ParsableCommand {
                 }
                 print(line)
             }
+            if let halving = experiment.halving {
+                let epochs = trials.first?.training.epochs ?? 1
+                let (trained, grid) = halving.budget(configurations: experiment.configurations.count, epochs: epochs)
+                var line = "successive halving: rungs at \(halving.rungs(epochs: epochs).map(String.init).joined(separator: ", ")) epochs, eta \(halving.eta); "
+                    + "\(trained) configuration-epochs against the full grid's \(grid) (\(Int((100 * Double(trained) / Double(max(grid, 1))).rounded())) %)"
+                if estimate, !trials.isEmpty {
+                    line += ", about \(SweepRunner.duration(total * Double(trained) / Double(grid) / Double(jobs))) with --jobs \(jobs)"
+                }
+                print(line)
+            }
             if estimate {
                 print("total estimate: \(SweepRunner.duration(total / Double(jobs))) (\(SweepRunner.duration(totalLow / Double(jobs)))–\(SweepRunner.duration(totalHigh / Double(jobs))) from the fastest and slowest of \(Calibration.measuredSteps) timed steps) with --jobs \(jobs) (measured here, each network's median step; a busy machine inflates it)")
             } else {

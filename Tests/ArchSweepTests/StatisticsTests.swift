@@ -263,6 +263,13 @@ import Testing
         #expect(Halving(minEpochs: 5, eta: 2).rungs(epochs: 3) == [3])
     }
 
+    /// What `--dry-run` reports: configuration-epochs with every rung full, against the grid's.
+    @Test func budgetCountsEveryRungAgainstTheGrid() {
+        #expect(Halving(minEpochs: 1, eta: 2).budget(configurations: 16, epochs: 4) == (32, 64))  // 16x1 + 8x1 + 4x2
+        #expect(Halving(minEpochs: 1, eta: 3).budget(configurations: 27, epochs: 9) == (63, 243))  // 27x1 + 9x2 + 3x6
+        #expect(Halving(minEpochs: 4, eta: 2).budget(configurations: 5, epochs: 4) == (20, 20))  // one rung: the grid
+    }
+
     @Test func theBestThirdByMeanValidationAccuracyContinues() {
         let h = Halving(minEpochs: 1, eta: 3)
         let validation: [Int: [Double]] = [0: [0.80, 0.82], 1: [0.90, 0.70], 2: [0.85, 0.86], 3: [0.60], 5: [0.84, 0.84]]
