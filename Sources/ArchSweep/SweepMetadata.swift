@@ -8,6 +8,11 @@ public enum SweepMetadata {
                     "cores": String(cores), "jobs": String(jobs), "os": ProcessInfo.processInfo.operatingSystemVersionString,
                     "threads_per_trial": String(max(1, cores / max(1, jobs))), "strategy": experiment.strategy.rawValue]
         if let doc = experiment.doc { meta["doc"] = doc }
+        // from the start, so that a report of a sweep stopped in its first round decides at α′ too
+        if let policy = experiment.seedPolicy {
+            meta["seed_policy"] = policy.metaText
+            meta["adaptive_seeds"] = policy.description
+        }
         // the working directory's repository, when it is ArchLab's own checkout
         if let top = shell("git rev-parse --show-toplevel 2>/dev/null"), FileManager.default.fileExists(atPath: top + "/Sources/ArchSweep/Runner.swift"),
            let commit = shell("git rev-parse --short HEAD 2>/dev/null") {

@@ -230,6 +230,15 @@ import Testing
         #expect(Comparison(r).row(1)?.verdict == .worse, "stopping on the interval's width needs no correction")
     }
 
+    /// The policy is in the journal from the start, so that the report of a sweep stopped in
+    /// its first round decides at α′ too.
+    @Test func theSweepRecordsItsPolicyBeforeTheFirstRound() throws {
+        let e = try Experiment.load(experiment("adaptive.yaml", Self.file("{min: 3, max: 7, until: decided}")))
+        let meta = SweepMetadata.current(experiment: e, jobs: 1, cores: 2)
+        #expect(meta["seed_policy"] == "3 7 decided")
+        #expect(SeedPolicy(meta: meta) == SeedPolicy(min: 3, max: 7, until: .decided))
+    }
+
     @Test func intervalPolicyStopsARowOnceItsIntervalIsNarrowEnough() {
         let policy = SeedPolicy(min: 2, max: 6, until: .halfWidth(0.01))
         let r = Self.results([[0.900, 0.901, 0.900], [0.80, 0.85, 0.90]])
