@@ -1,5 +1,6 @@
 import ArchJSON
 import ArchGraph
+import ArchSpec
 import Foundation
 
 /// `report.md`: the header (what was run, where, how long), the comparison with its intervals and
@@ -108,7 +109,7 @@ enum MarkdownReport {
         switch v {
         case let .string(s): return s
         case let .array(items): return "[" + items.map(flatJSON).joined(separator: ", ") + "]"
-        case let .double(d) where d == d.rounded() && abs(d) < 1e15: return String(Int(d))
+        case let .double(d): return Value.plainNumber(d)
         default: return v.text(.compact)
         }
     }

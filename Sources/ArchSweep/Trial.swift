@@ -142,11 +142,11 @@ extension Experiment {
             guard let setting = TrainingSetting.named(e.key.text), setting.scope != .run else { continue }  // (unknown keys are refused on loading)
             let what = "training.\(setting.name)"
             var json = try settingJSON(e.value, kind: setting.kind, what: what)
-            if case let .file(what) = setting.kind, let path = json.string {
+            if case let .file(fileKind) = setting.kind, let path = json.string {
                 // a file, like the architecture: relative to the experiment file it is written in
                 let resolved = ArchitectureLoader.resolve(path, relativeTo: e.value.location.file)
                 guard FileManager.default.isReadableFile(atPath: resolved) else {
-                    throw SpecError("training.\(setting.name): no readable \(what) at '\(resolved)'", at: e.value.location)
+                    throw SpecError("\(what): no readable \(fileKind) at '\(resolved)'", at: e.value.location)
                 }
                 json = .string(resolved)
             }

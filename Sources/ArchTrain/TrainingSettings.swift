@@ -1,4 +1,5 @@
 import ArchJSON
+import ArchSpec
 import Foundation
 
 /// One training setting, declared once: its name is the `training:` key of an experiment, the
@@ -79,7 +80,7 @@ public struct TrainingSetting: Sendable {
         case let .integer(min):
             guard let v = json.int, v >= min else { throw Invalid("expected an integer of at least \(min), found \(found)") }
         case let .number(min):
-            guard let v = json.number, v >= min, v.isFinite else { throw Invalid("expected a number of at least \(Self.plain(min)), found \(found)") }
+            guard let v = json.number, v >= min, v.isFinite else { throw Invalid("expected a number of at least \(Value.plainNumber(min)), found \(found)") }
         case let .choice(choices):
             guard let v = json.string, choices.contains(v) else { throw Invalid("expected one of \(choices.joined(separator: ", ")); found \(found)") }
         case .flag, .text, .numbers, .file: break
@@ -92,8 +93,6 @@ public struct TrainingSetting: Sendable {
         public let description: String
         init(_ description: String) { self.description = description }
     }
-
-    static func plain(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)" }
 }
 
 extension TrainingSetting.Kind {
@@ -101,7 +100,7 @@ extension TrainingSetting.Kind {
     public var expected: String {
         switch self {
         case let .integer(min): return "an integer of at least \(min)"
-        case let .number(min): return "a number of at least \(TrainingSetting.plain(min))"
+        case let .number(min): return "a number of at least \(Value.plainNumber(min))"
         case .flag: return "true or false"
         case .text: return "a string"
         case let .choice(choices): return "one of \(choices.joined(separator: ", "))"

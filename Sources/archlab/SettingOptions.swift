@@ -53,6 +53,19 @@ struct SettingOptions {
         }
     }
 
+    /// The settings of `scopes` and exactly one positional argument, the architecture file; the
+    /// settings are checked (kinds and combinations) here, before any data is read.
+    static func withArchitecture(_ arguments: [String], scopes: [TrainingSetting.Scope]) throws -> (options: SettingOptions, file: String) {
+        let options = try SettingOptions(arguments, scopes: scopes)
+        guard options.positionals.count == 1, let file = options.positionals.first else {
+            throw ValidationError(options.positionals.isEmpty ? "missing the architecture file"
+                                  : "one architecture file expected, found \(options.positionals.map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        var check = TrainingConfig(architecture: file)
+        try options.apply(to: &check)
+        return (options, file)
+    }
+
     /// An option's text as the JSON its setting reads.
     static func json(_ text: String, for setting: TrainingSetting) throws -> JSONValue {
         func invalid() -> ValidationError { ValidationError("\(setting.option): expected \(setting.kind.expected), found '\(text)'") }
@@ -100,7 +113,7 @@ struct SettingOptions {
             var text = setting.help
             switch current {
             case .null, .array([]): break
-            case let .double(d) where d == d.rounded() && abs(d) < 1e15: text += " (default: \(Int(d)))"
+            case let .double(d): text += " (default: \(Value.plainNumber(d)))"
             default: text += " (default: \(current.string ?? current.text(.compact)))"
             }
             let option = "  " + (setting.kind == .flag ? "--[no-]" + setting.option.dropFirst(2) : setting.option) + value

@@ -83,15 +83,8 @@ struct TrainCommand: ParsableCommand {
 extension TrainCommand {
     /// The run's settings: `--config` (else `TrainingConfig`'s defaults), then every option given.
     /// The settings given as options, and the architecture file.
-    func settingOptions() throws -> (SettingOptions, file: String) {
-        let options = try SettingOptions(arguments, scopes: [.data, .training, .run])
-        guard options.positionals.count == 1, let file = options.positionals.first else {
-            throw ValidationError(options.positionals.isEmpty ? "missing the architecture file"
-                                  : "one architecture file expected, found \(options.positionals.map { "'\($0)'" }.joined(separator: ", "))")
-        }
-        var check = TrainingConfig(architecture: file)
-        try options.apply(to: &check)
-        return (options, file)
+    func settingOptions() throws -> (options: SettingOptions, file: String) {
+        try SettingOptions.withArchitecture(arguments, scopes: [.data, .training, .run])
     }
 
     func settings() throws -> TrainingConfig {
@@ -126,14 +119,8 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws { _ = try settingOptions() }
 
-    func settingOptions() throws -> (SettingOptions, file: String) {
-        let options = try SettingOptions(arguments, scopes: [.data])
-        guard options.positionals.count == 1, let file = options.positionals.first else {
-            throw ValidationError(options.positionals.isEmpty ? "missing the architecture file" : "one architecture file expected, found \(options.positionals.count)")
-        }
-        var check = TrainingConfig(architecture: file)
-        try options.apply(to: &check)
-        return (options, file)
+    func settingOptions() throws -> (options: SettingOptions, file: String) {
+        try SettingOptions.withArchitecture(arguments, scopes: [.data])
     }
 
     func run() throws {
