@@ -37,7 +37,10 @@ WORKLOADS = [
     ("mobilenet-v2-64", "architectures/mobilenet-v2.yaml", "3x64x64", 32, "mobilenet_v2"),
     ("convnext-tiny-64", "architectures/convnext-tiny.yaml", "3x64x64", 16, "convnext_tiny"),
     ("vit-small-32", "architectures/vit-small-fmnist.yaml", "3x32x32", 64, "vit_small"),
+    ("swin-t-64", "architectures/swin-t.yaml", "3x64x64", 8, "swin_t_window2"),
 ]
+# --set overrides for a workload's architecture file (what its torch constructor builds)
+SETS = {"swin_t_window2": ["window_size=2"]}
 
 
 def torch_model(kind):
@@ -53,6 +56,10 @@ def torch_model(kind):
     if kind == "vit_small":  # architectures/vit-small-fmnist.yaml at 3x32x32: 64 patches of 4x4
         from torchvision.models.vision_transformer import VisionTransformer
         return VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192, mlp_dim=768, num_classes=10)
+    if kind == "swin_t_window2":  # swin_t with 2x2 windows, which tile the 16, 8, 4 and 2 maps of a 64x64 input
+        from torchvision.models.swin_transformer import SwinTransformer
+        return SwinTransformer(patch_size=[4, 4], embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=[2, 2],
+                               stochastic_depth_prob=0.2, num_classes=10)
     if kind == "googlenet":
         return torchvision.models.googlenet(num_classes=10, aux_logits=True, init_weights=True)
     return getattr(torchvision.models, kind)(num_classes=10)
@@ -110,7 +117,8 @@ def measure(arch, shape, batch, kind, mode, seconds, threads, configurations):
     torch = json.loads(subprocess.run([sys.executable, __file__, "--torch", kind, shape, str(batch), mode, str(seconds), str(threads)],
                                       check=True, capture_output=True, text=True).stdout)
     ours = {label: run_archlab(["bench", arch, "--input", shape, "--batch", str(batch), "--classes", "10", "--mode", mode,
-                                "--seconds", str(seconds), "--threads", str(threads), "--format", "json"], overrides)
+                                "--seconds", str(seconds), "--threads", str(threads), "--format", "json"]
+                               + [arg for value in SETS.get(kind, []) for arg in ("--set", value)], overrides)
             for label, overrides in configurations}
     return ours, torch
 

@@ -28,6 +28,8 @@ public struct Initializer: Sendable {
         case uniform(Double)
         /// U(+-1/sqrt(fan)): `{uniform: {mode: fan_out}}` (torchvision's EfficientNet classifier).
         case uniformFan(fanOut: Bool)
+        /// Values the op computes (Swin's `relative_position_index`), in order; not a YAML scheme.
+        case values([Float])
     }
 
     /// op name -> tensor name -> scheme.
@@ -154,6 +156,8 @@ public struct Initializer: Sendable {
         case let .uniformFan(fanOut: useOut):
             let bound = Float(1 / (useOut ? fanOut : fanIn).squareRoot())
             each { $0.uniform(-bound, bound) }
+        case let .values(values):
+            t.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = i < values.count ? values[i] : 0 } }
         }
     }
 }

@@ -8,6 +8,7 @@ public enum OpRegistry {
         ReLU6.self, Hardswish.self, Hardsigmoid.self, Sigmoid.self, SiLU.self, GELU.self, StochasticDepth.self, ChannelShuffle.self, Chunk.self,
         LayerNorm2d.self, LayerScale.self, ChannelLinear.self,
         Tokens.self, ClassToken.self, PositionEmbedding.self, TakeToken.self, SelfAttention.self,
+        WindowAttention.self, PatchMerge.self,
     ].map { ($0.name, $0 as any LayerOp.Type) })
 
     /// Ops over parallel branches.

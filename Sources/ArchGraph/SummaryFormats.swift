@@ -34,7 +34,7 @@ extension NetworkSummary {
         if attentionMACs > 0 {
             lines.append("attention products (QKᵀ and PV, part of the MACs): \(Count.grouped(attentionMACs))")
         }
-        if bufferValues > 0 { lines.append("buffers (running statistics): \(Count.grouped(bufferValues)) values") }
+        if bufferValues > 0 { lines.append("buffers (running statistics, index tables; not trained): \(Count.grouped(bufferValues)) values") }
         lines.append("per sample, inference forward; MACs count conv and linear layers" + (attentionMACs > 0 ? " and the attention products" : "")
                      + ", aux heads excluded; output \(network.output)")
         return lines

@@ -1,117 +1,157 @@
 import Foundation
 
-/// Multi-head self-attention over a sequence of tokens, PyTorch's `nn.MultiheadAttention` with
-/// the query, key and value projections fused (`in_proj_weight` `[3D, D]`, `in_proj_bias`
-/// `[3D]`), scaled dot products, softmax over the keys, and the output projection
-/// (`out_proj` `[D, D]` + `[D]`); no attention dropout.
+/// The four tensors of a multi-head attention layer, PyTorch's layout: the fused query, key and
+/// value projection `[3C, C]` (Q, K, V stacked, heads contiguous within each) with its bias `[3C]`,
+/// and the output projection `[C, C]` with its bias `[C]`. The same type carries their gradients.
+public struct AttentionTensors: Sendable {
+    public let qkvWeight: Tensor, qkvBias: Tensor, projWeight: Tensor, projBias: Tensor
+
+    public init(qkvWeight: Tensor, qkvBias: Tensor, projWeight: Tensor, projBias: Tensor) {
+        self.qkvWeight = qkvWeight
+        self.qkvBias = qkvBias
+        self.projWeight = projWeight
+        self.projBias = projBias
+    }
+
+    /// The embedding dimension C.
+    public var dim: Int { projWeight.shape[0] }
+}
+
+/// Multi-head attention over the tokens of channels-first maps `[N, C, positions]`, each sample
+/// cut into sequences by a `TokenLayout` (all positions for a vision transformer, shifted windows
+/// for Swin): `QKV = X W_qkvᵀ + b`; per sequence and head, `P = softmax(scale · Q Kᵀ + bias + mask)`
+/// and `O = P V`; `Y = O W_projᵀ + b`. No attention dropout.
 ///
-/// Tokens are stored channels-first, one sample as `[D, T]` (the embedding dimension major), so
-/// every product is a plain GEMM: `QKV = W_in X + b` `[3D, T]`; per head h (rows `h·d ..< (h+1)·d`
-/// of Q, K and V, d = D / heads) `P = softmax(scale · Qₕᵀ Kₕ)` `[T, T]` (row i: query i over the
-/// keys), `Oₕ = Vₕ Pᵀ`; `Y = W_out O + b`. What the backward needs (QKV, P, O) is kept in tensors
-/// the caller allocates once; nothing is allocated in the step.
+/// The tokens of all sequences are gathered into one row matrix `[N·positions, C]`, so the four
+/// projections are single large GEMMs (forward and backward) and only the `T × T` products run per
+/// sequence and head, in parallel. What the backward needs is kept in buffers allocated once per
+/// layer; nothing is allocated in the step.
 public enum AttentionKernel {
     /// Buffers one layer keeps between its forward and backward, and uses as scratch.
     public struct Buffers: Sendable {
-        /// `[N, 3D, T]`, `[N, heads, T, T]`, `[N, D, T]`.
-        public let qkv: Tensor, probabilities: Tensor, context: Tensor
-        /// Backward scratch: `[N, 3D, T]`, `[N, D, T]`, `[N, T, T]`.
-        public let dqkv: Tensor, dcontext: Tensor, dscores: Tensor
+        /// `[N·P, C]` the gathered tokens; `[N·P, 3C]` Q, K, V; `[N·S, heads, T, T]` the attention
+        /// probabilities; `[N·P, C]` the heads' outputs (in the backward: the tokens' gradient).
+        public let rows: Tensor, qkv: Tensor, probabilities: Tensor, context: Tensor
+        /// `[N·P, C]` the projected output (in the backward: its gradient, gathered).
+        public let output: Tensor
+        /// Backward scratch: `[N·P, C]`, `[N·P, 3C]`, `[N·S, heads, T, T]`.
+        public let dContext: Tensor, dqkv: Tensor, dScores: Tensor
 
-        public init(batch: Int, dim: Int, tokens: Int, heads: Int) {
-            qkv = Tensor(shape: [batch, 3 * dim, tokens])
-            probabilities = Tensor(shape: [batch, heads, tokens, tokens])
-            context = Tensor(shape: [batch, dim, tokens])
-            dqkv = Tensor(shape: [batch, 3 * dim, tokens])
-            dcontext = Tensor(shape: [batch, dim, tokens])
-            dscores = Tensor(shape: [batch, tokens, tokens])
+        public init(batch: Int, dim: Int, heads: Int, layout: TokenLayout) {
+            let rowCount = batch * layout.positions, scores = batch * layout.sequences * heads * layout.tokens * layout.tokens
+            rows = Tensor(shape: [rowCount, dim])
+            qkv = Tensor(shape: [rowCount, 3 * dim])
+            probabilities = Tensor(shape: [scores])
+            context = Tensor(shape: [rowCount, dim])
+            output = Tensor(shape: [rowCount, dim])
+            dContext = Tensor(shape: [rowCount, dim])
+            dqkv = Tensor(shape: [rowCount, 3 * dim])
+            dScores = Tensor(shape: [scores])
         }
     }
 
-    // x, y: [N, D, T] (any shape with N first and D * T per sample)
-    public static func forward(x: Tensor, y: Tensor, inWeight: Tensor, inBias: Tensor, outWeight: Tensor, outBias: Tensor,
-                               heads: Int, buffers b: Buffers, parallel: Parallelism = .serial) {
-        let n = x.shape[0], dim = inWeight.shape[1], tokens = x.count / (n * dim), d = dim / heads
-        let scale = Float(1 / Double(d).squareRoot())
-        parallel.forEach(n) { s in
-            let xs = x.base + s * dim * tokens, qkv = b.qkv.base + s * 3 * dim * tokens, ctx = b.context.base + s * dim * tokens
-            // QKV = W_in X + b
-            BLAS.gemm(transA: false, transB: false, m: 3 * dim, n: tokens, k: dim, a: inWeight.base, lda: dim, b: xs, ldb: tokens,
-                      beta: 0, c: qkv, ldc: tokens)
-            for r in 0..<(3 * dim) { Vector.addScalar(inBias.base[r], to: qkv + r * tokens, tokens) }
-            for h in 0..<heads {
-                let q = qkv + h * d * tokens, k = qkv + (dim + h * d) * tokens, v = qkv + (2 * dim + h * d) * tokens
-                let p = b.probabilities.base + (s * heads + h) * tokens * tokens
-                // P = scale Qᵀ K, then softmax over each row (the keys)
-                BLAS.gemm(transA: true, transB: false, m: tokens, n: tokens, k: d, alpha: scale, a: q, lda: tokens, b: k, ldb: tokens,
-                          beta: 0, c: p, ldc: tokens)
-                for i in 0..<tokens { softmaxRow(p + i * tokens, tokens) }
-                // Oₕ = Vₕ Pᵀ
-                BLAS.gemm(transA: false, transB: true, m: d, n: tokens, k: tokens, a: v, lda: tokens, b: p, ldb: tokens,
-                          beta: 0, c: ctx + h * d * tokens, ldc: tokens)
-            }
-            // Y = W_out O + b
-            let ys = y.base + s * dim * tokens
-            BLAS.gemm(transA: false, transB: false, m: dim, n: tokens, k: dim, a: outWeight.base, lda: dim, b: ctx, ldb: tokens,
-                      beta: 0, c: ys, ldc: tokens)
-            for r in 0..<dim { Vector.addScalar(outBias.base[r], to: ys + r * tokens, tokens) }
+    /// `y = attention(x)`, x and y `[N, C, positions]` (any shape with N first). `scoreBias`
+    /// `[heads, T, T]` is added to every sequence's scores (Swin's relative position bias) and
+    /// `mask` `[sequences, T, T]` to sequence `s mod sequences` of each sample (Swin's shift mask).
+    public static func forward(x: Tensor, y: Tensor, tensors w: AttentionTensors, heads: Int, layout: TokenLayout,
+                               scoreBias: Tensor? = nil, mask: Tensor? = nil, buffers b: Buffers, parallel: Parallelism = .serial) {
+        let n = x.shape[0], dim = w.dim, rowCount = n * layout.positions, t = layout.tokens, d = dim / heads
+        let scale = Float(1 / Double(d).squareRoot()), inner = Parallelism(threads: 1, convolution: parallel.convolution, gemm: parallel.gemm)
+        layout.gather(x, into: b.rows, batch: n, channels: dim, parallel: parallel)
+        BLAS.gemm(transA: false, transB: true, m: rowCount, n: 3 * dim, k: dim, a: b.rows.base, lda: dim, b: w.qkvWeight.base, ldb: dim,
+                  beta: 0, c: b.qkv.base, ldc: 3 * dim, parallel: parallel)
+        addRowBias(w.qkvBias, to: b.qkv, rows: rowCount, parallel: parallel)
+        let sequencesPerSample = layout.sequences
+        parallel.forEach(n * sequencesPerSample * heads) { i in
+            let s = i / heads, h = i % heads
+            let q = b.qkv.base + s * t * 3 * dim + h * d, k = q + dim, v = q + 2 * dim, p = b.probabilities.base + i * t * t
+            BLAS.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim,
+                      beta: 0, c: p, ldc: t, parallel: inner)
+            if let scoreBias { Vector.add(scoreBias.base + h * t * t, into: p, t * t) }
+            if let mask { Vector.add(mask.base + (s % sequencesPerSample) * t * t, into: p, t * t) }
+            for r in 0..<t { softmaxRow(p + r * t, t) }
+            BLAS.gemm(transA: false, transB: false, m: t, n: d, k: t, a: p, lda: t, b: v, ldb: 3 * dim,
+                      beta: 0, c: b.context.base + s * t * dim + h * d, ldc: dim, parallel: inner)
         }
+        BLAS.gemm(transA: false, transB: true, m: rowCount, n: dim, k: dim, a: b.context.base, lda: dim, b: w.projWeight.base, ldb: dim,
+                  beta: 0, c: b.output.base, ldc: dim, parallel: parallel)
+        addRowBias(w.projBias, to: b.output, rows: rowCount, parallel: parallel)
+        layout.scatter(b.output, into: y, batch: n, channels: dim, accumulate: false, parallel: parallel)
     }
 
-    /// Gradients: the weights' and biases' accumulate (+=); dx is written or, with `accumulate`,
-    /// added to. Needs the buffers of the forward of the same x.
-    public static func backward(x: Tensor, dy: Tensor, dx: Tensor?, inWeight: Tensor, outWeight: Tensor,
-                                dInWeight: Tensor, dInBias: Tensor, dOutWeight: Tensor, dOutBias: Tensor,
-                                heads: Int, buffers b: Buffers, accumulate: Bool, parallel: Parallelism = .serial) {
-        let n = x.shape[0], dim = inWeight.shape[1], tokens = x.count / (n * dim), d = dim / heads
-        let scale = Float(1 / Double(d).squareRoot())
-        // the data gradients, sample by sample in parallel
-        parallel.forEach(n) { s in
-            let g = dy.base + s * dim * tokens, qkv = b.qkv.base + s * 3 * dim * tokens
-            let dctx = b.dcontext.base + s * dim * tokens, dqkv = b.dqkv.base + s * 3 * dim * tokens
-            let dp = b.dscores.base + s * tokens * tokens
-            // dO = W_outᵀ dY
-            BLAS.gemm(transA: true, transB: false, m: dim, n: tokens, k: dim, a: outWeight.base, lda: dim, b: g, ldb: tokens,
-                      beta: 0, c: dctx, ldc: tokens)
-            for h in 0..<heads {
-                let q = qkv + h * d * tokens, k = qkv + (dim + h * d) * tokens, v = qkv + (2 * dim + h * d) * tokens
-                let dq = dqkv + h * d * tokens, dk = dqkv + (dim + h * d) * tokens, dv = dqkv + (2 * dim + h * d) * tokens
-                let p = b.probabilities.base + (s * heads + h) * tokens * tokens, dO = dctx + h * d * tokens
-                // dVₕ = dOₕ P
-                BLAS.gemm(transA: false, transB: false, m: d, n: tokens, k: tokens, a: dO, lda: tokens, b: p, ldb: tokens,
-                          beta: 0, c: dv, ldc: tokens)
-                // dP = dOₕᵀ Vₕ, then through the softmax: dS = P ⊙ (dP - rowsum(dP ⊙ P))
-                BLAS.gemm(transA: true, transB: false, m: tokens, n: tokens, k: d, a: dO, lda: tokens, b: v, ldb: tokens,
-                          beta: 0, c: dp, ldc: tokens)
-                for i in 0..<tokens {
-                    let pr = p + i * tokens, dr = dp + i * tokens
-                    var dot = 0.0
-                    for j in 0..<tokens { dot += Double(pr[j]) * Double(dr[j]) }
-                    let dotf = Float(dot)
-                    for j in 0..<tokens { dr[j] = pr[j] * (dr[j] - dotf) }
-                }
-                // dQₕ = scale Kₕ dSᵀ, dKₕ = scale Qₕ dS
-                BLAS.gemm(transA: false, transB: true, m: d, n: tokens, k: tokens, alpha: scale, a: k, lda: tokens, b: dp, ldb: tokens,
-                          beta: 0, c: dq, ldc: tokens)
-                BLAS.gemm(transA: false, transB: false, m: d, n: tokens, k: tokens, alpha: scale, a: q, lda: tokens, b: dp, ldb: tokens,
-                          beta: 0, c: dk, ldc: tokens)
+    /// Gradients: the tensors' (and `dScoreBias`'s, `[heads, T, T]`) accumulate (+=); dx is
+    /// written or, with `accumulate`, added to. Needs the buffers of the forward of the same x.
+    public static func backward(x: Tensor, dy: Tensor, dx: Tensor?, tensors w: AttentionTensors, gradients g: AttentionTensors,
+                                dScoreBias: Tensor? = nil, heads: Int, layout: TokenLayout, buffers b: Buffers,
+                                accumulate: Bool, parallel: Parallelism = .serial) {
+        let n = x.shape[0], dim = w.dim, rowCount = n * layout.positions, t = layout.tokens, d = dim / heads
+        let scale = Float(1 / Double(d).squareRoot()), inner = Parallelism(threads: 1, convolution: parallel.convolution, gemm: parallel.gemm)
+        let dOut = b.output
+        layout.gather(dy, into: dOut, batch: n, channels: dim, parallel: parallel)
+        // the output projection: dW_proj += dYᵀ O, db_proj += Σ dY, dO = dY W_proj
+        BLAS.gemm(transA: true, transB: false, m: dim, n: dim, k: rowCount, a: dOut.base, lda: dim, b: b.context.base, ldb: dim,
+                  beta: 1, c: g.projWeight.base, ldc: dim, parallel: parallel)
+        addColumnSums(of: dOut, rows: rowCount, into: g.projBias, parallel: parallel)
+        BLAS.gemm(transA: false, transB: false, m: rowCount, n: dim, k: dim, a: dOut.base, lda: dim, b: w.projWeight.base, ldb: dim,
+                  beta: 0, c: b.dContext.base, ldc: dim, parallel: parallel)
+        parallel.forEach(n * layout.sequences * heads) { i in
+            let s = i / heads, h = i % heads
+            let q = b.qkv.base + s * t * 3 * dim + h * d, k = q + dim, v = q + 2 * dim
+            let dq = b.dqkv.base + s * t * 3 * dim + h * d, dk = dq + dim, dv = dq + 2 * dim
+            let p = b.probabilities.base + i * t * t, ds = b.dScores.base + i * t * t, dO = b.dContext.base + s * t * dim + h * d
+            // dV = Pᵀ dO; dP = dO Vᵀ, then through the softmax: dS = P ⊙ (dP - rowsum(dP ⊙ P))
+            BLAS.gemm(transA: true, transB: false, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: dim, beta: 0, c: dv, ldc: 3 * dim,
+                      parallel: inner)
+            BLAS.gemm(transA: false, transB: true, m: t, n: t, k: d, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: ds, ldc: t,
+                      parallel: inner)
+            for r in 0..<t {
+                let pr = p + r * t, dr = ds + r * t
+                var dot = 0.0
+                for j in 0..<t { dot += Double(pr[j]) * Double(dr[j]) }
+                let dotf = Float(dot)
+                for j in 0..<t { dr[j] = pr[j] * (dr[j] - dotf) }
             }
-            if let dx {
-                // dX (+)= W_inᵀ dQKV
-                BLAS.gemm(transA: true, transB: false, m: dim, n: tokens, k: 3 * dim, a: inWeight.base, lda: dim, b: dqkv, ldb: tokens,
-                          beta: accumulate ? 1 : 0, c: dx.base + s * dim * tokens, ldc: tokens)
+            // dQ = scale dS K, dK = scale dSᵀ Q
+            BLAS.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * dim,
+                      beta: 0, c: dq, ldc: 3 * dim, parallel: inner)
+            BLAS.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * dim,
+                      beta: 0, c: dk, ldc: 3 * dim, parallel: inner)
+        }
+        if let dScoreBias {
+            // summed over the sequences in order, one head per task (the same bits for any thread count)
+            let sequences = n * layout.sequences
+            parallel.forEach(heads) { h in
+                for s in 0..<sequences { Vector.add(b.dScores.base + (s * heads + h) * t * t, into: dScoreBias.base + h * t * t, t * t) }
             }
         }
-        // the weight gradients, summed over the samples in order (the same bits for any thread count)
-        for s in 0..<n {
-            let g = dy.base + s * dim * tokens, ctx = b.context.base + s * dim * tokens
-            let xs = x.base + s * dim * tokens, dqkv = b.dqkv.base + s * 3 * dim * tokens
-            BLAS.gemm(transA: false, transB: true, m: dim, n: dim, k: tokens, a: g, lda: tokens, b: ctx, ldb: tokens,
-                      beta: 1, c: dOutWeight.base, ldc: dim, parallel: parallel)
-            BLAS.gemm(transA: false, transB: true, m: 3 * dim, n: dim, k: tokens, a: dqkv, lda: tokens, b: xs, ldb: tokens,
-                      beta: 1, c: dInWeight.base, ldc: dim, parallel: parallel)
-            for r in 0..<dim { dOutBias.base[r] += Float(Vector.sum(g + r * tokens, tokens)) }
-            for r in 0..<(3 * dim) { dInBias.base[r] += Float(Vector.sum(dqkv + r * tokens, tokens)) }
+        // the input projection: dW_qkv += dQKVᵀ X, db_qkv += Σ dQKV, dX = dQKV W_qkv
+        BLAS.gemm(transA: true, transB: false, m: 3 * dim, n: dim, k: rowCount, a: b.dqkv.base, lda: 3 * dim, b: b.rows.base, ldb: dim,
+                  beta: 1, c: g.qkvWeight.base, ldc: dim, parallel: parallel)
+        addColumnSums(of: b.dqkv, rows: rowCount, into: g.qkvBias, parallel: parallel)
+        guard let dx else { return }
+        let dRows = b.context
+        BLAS.gemm(transA: false, transB: false, m: rowCount, n: dim, k: 3 * dim, a: b.dqkv.base, lda: 3 * dim, b: w.qkvWeight.base,
+                  ldb: dim, beta: 0, c: dRows.base, ldc: dim, parallel: parallel)
+        layout.scatter(dRows, into: dx, batch: n, channels: dim, accumulate: accumulate, parallel: parallel)
+    }
+
+    /// Adds `bias` (`[width]`) to each of the first `rows` rows of `matrix`.
+    static func addRowBias(_ bias: Tensor, to matrix: Tensor, rows: Int, parallel: Parallelism) {
+        let width = bias.count
+        parallel.forEach(rows) { r in Vector.add(bias.base, into: matrix.base + r * width, width) }
+    }
+
+    /// `sums[j] += Σ_r matrix[r, j]` over the first `rows` rows, in Double, eight columns per task.
+    static func addColumnSums(of matrix: Tensor, rows: Int, into sums: Tensor, parallel: Parallelism) {
+        let width = sums.count
+        parallel.forEach((width + 7) / 8) { block in
+            let j0 = block * 8, count = min(8, width - j0)
+            var acc = SIMD8<Double>(repeating: 0)
+            for r in 0..<rows {
+                let row = matrix.base + r * width + j0
+                for j in 0..<count { acc[j] += Double(row[j]) }
+            }
+            for j in 0..<count { sums.base[j0 + j] += Float(acc[j]) }
         }
     }
 
@@ -125,39 +165,37 @@ public enum AttentionKernel {
         for j in 0..<count { row[j] *= inverse }
     }
 
-    /// The same forward with loops in Double: the reference the kernel is tested against.
-    public static func naiveForward(x: [Double], dim: Int, tokens: Int, heads: Int, inWeight: [Double], inBias: [Double],
-                                    outWeight: [Double], outBias: [Double]) -> [Double] {
-        let d = dim / heads, scale = 1 / Double(d).squareRoot()
-        // x[c * tokens + t]
-        var qkv = [Double](repeating: 0, count: 3 * dim * tokens)
-        for r in 0..<(3 * dim) {
-            for t in 0..<tokens {
-                var sum = inBias[r]
-                for c in 0..<dim { sum += inWeight[r * dim + c] * x[c * tokens + t] }
-                qkv[r * tokens + t] = sum
+    /// The same forward for one sample `x[c · positions + p]`, with loops in Double: the reference
+    /// the kernel is tested against. `scoreBias` `[heads, T, T]`, `mask` `[sequences, T, T]`.
+    public static func naiveForward(x: [Double], dim: Int, heads: Int, layout: TokenLayout, qkvWeight: [Double], qkvBias: [Double],
+                                    projWeight: [Double], projBias: [Double], scoreBias: [Double]? = nil, mask: [Double]? = nil) -> [Double] {
+        let d = dim / heads, scale = 1 / Double(d).squareRoot(), positions = layout.positions, t = layout.tokens
+        var y = [Double](repeating: 0, count: dim * positions)
+        for s in 0..<layout.sequences {
+            let source = (0..<t).map { Int(layout.source[s * t + $0]) }
+            // qkv[r][token]
+            let qkv = (0..<(3 * dim)).map { r in
+                source.map { p in (0..<dim).reduce(qkvBias[r]) { $0 + qkvWeight[r * dim + $1] * x[$1 * positions + p] } }
             }
-        }
-        var context = [Double](repeating: 0, count: dim * tokens)
-        for h in 0..<heads {
-            for i in 0..<tokens {
-                var scores = (0..<tokens).map { j in
-                    (0..<d).reduce(0.0) { $0 + qkv[(h * d + $1) * tokens + i] * qkv[(dim + h * d + $1) * tokens + j] } * scale
-                }
-                let m = scores.max() ?? 0
-                scores = scores.map { Foundation.exp($0 - m) }
-                let total = scores.reduce(0, +)
-                for c in 0..<d {
-                    context[(h * d + c) * tokens + i] = (0..<tokens).reduce(0.0) { $0 + scores[$1] / total * qkv[(2 * dim + h * d + c) * tokens + $1] }
+            var context = [[Double]](repeating: [Double](repeating: 0, count: t), count: dim)
+            for h in 0..<heads {
+                for i in 0..<t {
+                    var scores = (0..<t).map { j in
+                        var score = (0..<d).reduce(0.0) { $0 + qkv[h * d + $1][i] * qkv[dim + h * d + $1][j] } * scale
+                        if let scoreBias { score += scoreBias[(h * t + i) * t + j] }
+                        if let mask { score += mask[(s * t + i) * t + j] }
+                        return score
+                    }
+                    let m = scores.max() ?? 0
+                    scores = scores.map { Foundation.exp($0 - m) }
+                    let total = scores.reduce(0, +)
+                    for c in 0..<d { context[h * d + c][i] = (0..<t).reduce(0.0) { $0 + scores[$1] / total * qkv[2 * dim + h * d + c][$1] } }
                 }
             }
-        }
-        var y = [Double](repeating: 0, count: dim * tokens)
-        for r in 0..<dim {
-            for t in 0..<tokens {
-                var sum = outBias[r]
-                for c in 0..<dim { sum += outWeight[r * dim + c] * context[c * tokens + t] }
-                y[r * tokens + t] = sum
+            for r in 0..<dim {
+                for (i, p) in source.enumerated() {
+                    y[r * positions + p] = (0..<dim).reduce(projBias[r]) { $0 + projWeight[r * dim + $1] * context[$1][i] }
+                }
             }
         }
         return y

@@ -1,53 +1,117 @@
 import ArchTensor
 import Testing
 
-/// Self-attention and the token operations: the forward against a Double reference, every
+/// Self-attention (a vision transformer's, and Swin's in shifted windows), Swin's tables and patch
+/// merging, and the token operations: the forward against a Double reference, every
 /// gradient by central differences, with one and two threads.
 @Suite struct AttentionKernelTests {
-    static func attention(dim: Int, tokens: Int, heads: Int, batch: Int, seed: UInt64)
-        -> (x: Tensor, inWeight: Tensor, inBias: Tensor, outWeight: Tensor, outBias: Tensor) {
-        var random = RandomSource(seed: seed)
-        return (randomTensor([batch, dim, 1, tokens], &random), randomTensor([3 * dim, dim], &random, scale: 0.7),
-                randomTensor([3 * dim], &random, scale: 0.3), randomTensor([dim, dim], &random, scale: 0.7), randomTensor([dim], &random, scale: 0.3))
+    /// A vision transformer's sequence, and Swin's shifted windows with their bias and mask.
+    enum Geometry: String, CaseIterable, Sendable {
+        case sequence, windows
+
+        var shape: (height: Int, width: Int) { self == .sequence ? (1, 5) : (4, 6) }
+        var layout: TokenLayout {
+            self == .sequence ? .sequence(tokens: 5) : .windows(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1)
+        }
+        var mask: [Float] { self == .sequence ? [] : SwinWindows.shiftMask(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1) }
     }
 
-    @Test(arguments: [(6, 5, 2, 1), (8, 7, 4, 2), (6, 1, 3, 1)])
-    func forwardMatchesTheDoubleReference(dim: Int, tokens: Int, heads: Int, threads: Int) {
-        let batch = 3
-        let (x, wi, bi, wo, bo) = Self.attention(dim: dim, tokens: tokens, heads: heads, batch: batch, seed: 21)
-        let y = Tensor(shape: x.shape), buffers = AttentionKernel.Buffers(batch: batch, dim: dim, tokens: tokens, heads: heads)
-        AttentionKernel.forward(x: x, y: y, inWeight: wi, inBias: bi, outWeight: wo, outBias: bo, heads: heads, buffers: buffers,
+    static func attention(dim: Int, heads: Int, batch: Int, geometry: Geometry, seed: UInt64)
+        -> (x: Tensor, tensors: AttentionTensors, bias: Tensor?, mask: Tensor?) {
+        var random = RandomSource(seed: seed)
+        let (h, w) = geometry.shape, t = geometry.layout.tokens
+        let x = randomTensor([batch, dim, h, w], &random)
+        let tensors = AttentionTensors(qkvWeight: randomTensor([3 * dim, dim], &random, scale: 0.7), qkvBias: randomTensor([3 * dim], &random, scale: 0.3),
+                                       projWeight: randomTensor([dim, dim], &random, scale: 0.7), projBias: randomTensor([dim], &random, scale: 0.3))
+        guard geometry == .windows else { return (x, tensors, nil, nil) }
+        let mask = geometry.mask
+        return (x, tensors, randomTensor([heads, t, t], &random, scale: 0.5), Tensor(shape: [mask.count], values: mask))
+    }
+
+    @Test(arguments: [(6, 2, 1), (8, 4, 2), (6, 3, 1)], Geometry.allCases)
+    func forwardMatchesTheDoubleReference(shape: (dim: Int, heads: Int, threads: Int), geometry: Geometry) {
+        let (dim, heads, threads) = shape, batch = 3, layout = geometry.layout
+        let (x, w, bias, mask) = Self.attention(dim: dim, heads: heads, batch: batch, geometry: geometry, seed: 21)
+        let y = Tensor(shape: x.shape), buffers = AttentionKernel.Buffers(batch: batch, dim: dim, heads: heads, layout: layout)
+        AttentionKernel.forward(x: x, y: y, tensors: w, heads: heads, layout: layout, scoreBias: bias, mask: mask, buffers: buffers,
                                 parallel: Parallelism(threads: threads))
         func doubles(_ t: Tensor) -> [Double] { t.values.map(Double.init) }
         var worst = 0.0
+        let perSample = dim * layout.positions
         for s in 0..<batch {
-            let sample = Array(doubles(x)[(s * dim * tokens)..<((s + 1) * dim * tokens)])
-            let expected = AttentionKernel.naiveForward(x: sample, dim: dim, tokens: tokens, heads: heads, inWeight: doubles(wi),
-                                                        inBias: doubles(bi), outWeight: doubles(wo), outBias: doubles(bo))
-            for (i, e) in expected.enumerated() { worst = max(worst, abs(Double(y[s * dim * tokens + i]) - e) / max(1, abs(e))) }
+            let sample = Array(doubles(x)[(s * perSample)..<((s + 1) * perSample)])
+            let expected = AttentionKernel.naiveForward(x: sample, dim: dim, heads: heads, layout: layout, qkvWeight: doubles(w.qkvWeight),
+                                                        qkvBias: doubles(w.qkvBias), projWeight: doubles(w.projWeight),
+                                                        projBias: doubles(w.projBias), scoreBias: bias.map(doubles), mask: mask.map(doubles))
+            for (i, e) in expected.enumerated() { worst = max(worst, abs(Double(y[s * perSample + i]) - e) / max(1, abs(e))) }
         }
         #expect(worst < 2e-6, "worst relative error \(worst)")
     }
 
-    @Test(arguments: [1, 2])
-    func gradientsMatchCentralDifferences(threads: Int) {
-        let (dim, tokens, heads, batch) = (6, 5, 2, 2)
-        let (x, wi, bi, wo, bo) = Self.attention(dim: dim, tokens: tokens, heads: heads, batch: batch, seed: 22)
-        let y = Tensor(shape: x.shape), buffers = AttentionKernel.Buffers(batch: batch, dim: dim, tokens: tokens, heads: heads)
+    @Test(arguments: [1, 2], Geometry.allCases)
+    func gradientsMatchCentralDifferences(threads: Int, geometry: Geometry) {
+        let (dim, heads, batch) = (6, 2, 2), layout = geometry.layout
+        let (x, w, bias, mask) = Self.attention(dim: dim, heads: heads, batch: batch, geometry: geometry, seed: 22)
+        let y = Tensor(shape: x.shape), buffers = AttentionKernel.Buffers(batch: batch, dim: dim, heads: heads, layout: layout)
         let parallel = Parallelism(threads: threads)
-        let mismatches = checkGradients(inputs: [x, wi, bi, wo, bo], output: y, eps: 1e-2, rtol: 2e-2, atol: 2e-3, samples: 30,
+        let inputs = [x, w.qkvWeight, w.qkvBias, w.projWeight, w.projBias] + (bias.map { [$0] } ?? [])
+        let mismatches = checkGradients(inputs: inputs, output: y, eps: 1e-2, rtol: 2e-2, atol: 2e-3, samples: 30,
             forward: {
-                AttentionKernel.forward(x: x, y: y, inWeight: wi, inBias: bi, outWeight: wo, outBias: bo, heads: heads, buffers: buffers,
+                AttentionKernel.forward(x: x, y: y, tensors: w, heads: heads, layout: layout, scoreBias: bias, mask: mask, buffers: buffers,
                                         parallel: parallel)
             },
             backward: { dy in
-                let dx = Tensor(shape: x.shape), dwi = Tensor(shape: wi.shape), dbi = Tensor(shape: bi.shape)
-                let dwo = Tensor(shape: wo.shape), dbo = Tensor(shape: bo.shape)
-                AttentionKernel.backward(x: x, dy: dy, dx: dx, inWeight: wi, outWeight: wo, dInWeight: dwi, dInBias: dbi, dOutWeight: dwo,
-                                         dOutBias: dbo, heads: heads, buffers: buffers, accumulate: false, parallel: parallel)
-                return [dx, dwi, dbi, dwo, dbo]
+                let dx = Tensor(shape: x.shape), dBias = bias.map { Tensor(shape: $0.shape) }
+                let g = AttentionTensors(qkvWeight: Tensor(shape: w.qkvWeight.shape), qkvBias: Tensor(shape: w.qkvBias.shape),
+                                         projWeight: Tensor(shape: w.projWeight.shape), projBias: Tensor(shape: w.projBias.shape))
+                AttentionKernel.backward(x: x, dy: dy, dx: dx, tensors: w, gradients: g, dScoreBias: dBias, heads: heads, layout: layout,
+                                         buffers: buffers, accumulate: false, parallel: parallel)
+                return [dx, g.qkvWeight, g.qkvBias, g.projWeight, g.projBias] + (dBias.map { [$0] } ?? [])
             })
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+    }
+
+    /// torchvision's tables, printed by PyTorch for a 2x2 window (and a 4x4 map shifted by 1).
+    @Test func swinTablesMatchTorchvision() {
+        #expect(SwinWindows.relativePositionIndex(window: 2) == [4, 3, 1, 0, 5, 4, 2, 1, 7, 6, 4, 3, 8, 7, 5, 4])
+        let masked = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0,
+                      0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0]
+        #expect(SwinWindows.shiftMask(height: 4, width: 4, window: 2, rowShift: 1, columnShift: 1) == masked.map { Float(-100 * $0) })
+        // torch.roll(x, (-1, -1)): the first window's first token reads position (1, 1)
+        let layout = TokenLayout.windows(height: 4, width: 4, window: 2, rowShift: 1, columnShift: 1)
+        #expect(layout.source.prefix(4) == [5, 6, 9, 10] && layout.source.last == 0 && Set(layout.source).count == 16)
+    }
+
+    /// The table's gradient is the adjoint of the bias's expansion: ⟨expand(table), g⟩ = ⟨table, fold(g)⟩.
+    @Test func biasFoldIsTheExpansionsAdjoint() {
+        var random = RandomSource(seed: 24)
+        let (window, heads) = (3, 2), index = SwinWindows.relativePositionIndex(window: window), t = window * window
+        let table = randomTensor([(2 * window - 1) * (2 * window - 1), heads], &random), g = randomTensor([heads, t, t], &random)
+        let bias = Tensor(shape: [heads, t, t]), dTable = Tensor(shape: table.shape)
+        SwinWindows.expandBias(table: table, index: index, heads: heads, into: bias)
+        SwinWindows.foldBias(gradient: g, index: index, heads: heads, into: dTable)
+        let left = zip(bias.values, g.values).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let right = zip(table.values, dTable.values).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(left - right) < 1e-4 * max(1, abs(left)))
+    }
+
+    @Test(arguments: [(4, 6), (5, 3)])
+    func patchMergeMatchesTorchvisionOrderAndGradients(shape: (height: Int, width: Int)) {
+        var random = RandomSource(seed: 25)
+        let (h, w, c, batch) = (shape.height, shape.width, 3, 2)
+        let x = randomTensor([batch, c, h, w], &random), y = Tensor(shape: [batch, 4 * c, (h + 1) / 2, (w + 1) / 2])
+        let mismatches = checkGradients(inputs: [x], output: y,
+            forward: { SwinWindows.mergePatches(x: x, y: y, channels: c, height: h, width: w, parallel: Parallelism(threads: 2)) },
+            backward: { dy in
+                let dx = Tensor(shape: x.shape)
+                SwinWindows.mergePatchesBackward(dy: dy, dx: dx, channels: c, height: h, width: w, accumulate: false)
+                return [dx]
+            })
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
+        // group 1 is x[1::2, 0::2] (odd rows, even columns), group 2 x[0::2, 1::2]
+        let ow = (w + 1) / 2
+        #expect(y[(1 * c + 0) * ((h + 1) / 2) * ow] == x[1 * w])
+        #expect(y[(2 * c + 0) * ((h + 1) / 2) * ow] == x[1])
     }
 
     @Test func tokenOperationsGradients() {

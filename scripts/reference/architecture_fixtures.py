@@ -23,6 +23,7 @@ import torch.nn.functional as F
 torch.library.register_fake = lambda *a, **k: (lambda f: f)
 import torchvision  # noqa: E402
 from torchvision.models.vision_transformer import VisionTransformer  # noqa: E402
+from torchvision.models.swin_transformer import ShiftedWindowAttention, SwinTransformer  # noqa: E402
 from torchvision.models.mobilenetv3 import MobileNetV3, _mobilenet_v3_conf as mobilenet_v3_conf  # noqa: E402
 
 
@@ -167,8 +168,15 @@ def macs_of(model, shape):
             # input and output projections and the attention products QK^T and PV, per sample
             _, tokens, dim = inputs[0].shape
             total += tokens * dim * 3 * dim + tokens * dim * dim + 2 * tokens * tokens * dim
+        elif isinstance(module, ShiftedWindowAttention):
+            # its qkv and proj run as F.linear on their weights, not as modules: torchvision's _ops
+            # counts them and the attention products QK^T and PV within each window of the (padded) map
+            _, height, width, dim = inputs[0].shape
+            wh, ww = module.window_size
+            padded = (height + (wh - height % wh) % wh) * (width + (ww - width % ww) % ww)
+            total += padded * 4 * dim * dim + 2 * padded * wh * ww * dim
 
-    kinds = (nn.Conv2d, nn.Linear, nn.MultiheadAttention)
+    kinds = (nn.Conv2d, nn.Linear, nn.MultiheadAttention, ShiftedWindowAttention)
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
     model.eval()
     with torch.no_grad():
@@ -234,6 +242,11 @@ CASES += [
     ("vit-b-16", {"hidden_dim": "1024", "num_layers": "24", "num_heads": "16", "mlp_dim": "4096"}, tv.vit_l_16, [(3, 224, 224)]),
     ("vit-small-fmnist", {}, lambda: VisionTransformer(image_size=28, patch_size=4, num_layers=6, num_heads=3, hidden_dim=192,
                                                        mlp_dim=768, num_classes=10), [(1, 28, 28)]),
+    ("swin-t", {}, tv.swin_t, [(3, 224, 224)]),
+    ("swin-t", {"window_size": "2"}, lambda: SwinTransformer(patch_size=[4, 4], embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
+                                                                   window_size=[2, 2], stochastic_depth_prob=0.2), [(3, 64, 64)]),
+    ("swin-t", {"depths": "[2, 2, 18, 2]"}, tv.swin_s, [(3, 224, 224)]),
+    ("swin-t", {"embed_dim": "128", "depths": "[2, 2, 18, 2]", "num_heads": "[4, 8, 16, 32]"}, tv.swin_b, [(3, 224, 224)]),
 ]
 
 

@@ -32,6 +32,7 @@ import importlib  # noqa: E402
 tvg = importlib.import_module("torchvision.models.googlenet")
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig  # noqa: E402
 from torchvision.models.vision_transformer import VisionTransformer  # noqa: E402
+from torchvision.models.swin_transformer import SwinTransformer  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from architecture_fixtures import AlexNetHalf, BasicConv2d, LeNet  # noqa: E402
@@ -89,7 +90,7 @@ def deterministic_values(name, shape, architecture=""):
 def fill(model, architecture=""):
     with torch.no_grad():
         for name, t in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
+            if name.endswith(("num_batches_tracked", "relative_position_index")):  # counters and index tables
                 continue
             t.copy_(torch.from_numpy(deterministic_values(name, tuple(t.shape), architecture)))
 
@@ -254,6 +255,10 @@ CASES = [
                                                num_classes=10)),
     ("vit-small-fmnist-28", "vit-small-fmnist", ["num_layers=1"], [1, 28, 28], 2, lambda: grey(
         VisionTransformer(image_size=28, patch_size=4, num_layers=1, num_heads=3, hidden_dim=192, mlp_dim=768, num_classes=10))),
+    # windows of 4 at 16x16 and 8x8 (shifted by 2, masked) and at 4x4 (the window spans the map: not shifted)
+    ("swin-64", "swin-t", ["num_classes=10", "embed_dim=16", "depths=[2, 2, 2]", "num_heads=[2, 4, 8]", "window_size=4"],
+     [3, 64, 64], 2, lambda: SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2, 2], num_heads=[2, 4, 8],
+                                             window_size=[4, 4], num_classes=10)),
 ]
 
 PICKS = 6

@@ -49,21 +49,19 @@ public struct SelfAttention: LayerOp {
     }
 
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
-        let p = layer.path, heads = self.heads
-        let inWeight = store.tensor(p + ".in_proj_weight"), inBias = store.tensor(p + ".in_proj_bias")
-        let outWeight = store.tensor(p + ".out_proj.weight"), outBias = store.tensor(p + ".out_proj.bias")
-        let dInWeight = store.gradient(p + ".in_proj_weight"), dInBias = store.gradient(p + ".in_proj_bias")
-        let dOutWeight = store.gradient(p + ".out_proj.weight"), dOutBias = store.gradient(p + ".out_proj.bias")
-        let buffers = AttentionKernel.Buffers(batch: batch, dim: layer.input.channels, tokens: layer.input.width, heads: heads)
+        let p = layer.path, heads = self.heads, layout = TokenLayout.sequence(tokens: layer.input.width)
+        let tensors = AttentionTensors(qkvWeight: store.tensor(p + ".in_proj_weight"), qkvBias: store.tensor(p + ".in_proj_bias"),
+                                       projWeight: store.tensor(p + ".out_proj.weight"), projBias: store.tensor(p + ".out_proj.bias"))
+        let gradients = AttentionTensors(qkvWeight: store.gradient(p + ".in_proj_weight"), qkvBias: store.gradient(p + ".in_proj_bias"),
+                                         projWeight: store.gradient(p + ".out_proj.weight"), projBias: store.gradient(p + ".out_proj.bias"))
+        let buffers = AttentionKernel.Buffers(batch: batch, dim: layer.input.channels, heads: heads, layout: layout)
         return ClosureRuntime(
             forward: { x, y, c in
-                AttentionKernel.forward(x: x, y: y, inWeight: inWeight, inBias: inBias, outWeight: outWeight, outBias: outBias,
-                                        heads: heads, buffers: buffers, parallel: c.parallel)
+                AttentionKernel.forward(x: x, y: y, tensors: tensors, heads: heads, layout: layout, buffers: buffers, parallel: c.parallel)
             },
             backward: { x, _, dy, dx, acc, c in
-                AttentionKernel.backward(x: x, dy: dy, dx: dx, inWeight: inWeight, outWeight: outWeight, dInWeight: dInWeight,
-                                         dInBias: dInBias, dOutWeight: dOutWeight, dOutBias: dOutBias, heads: heads, buffers: buffers,
-                                         accumulate: acc, parallel: c.parallel)
+                AttentionKernel.backward(x: x, dy: dy, dx: dx, tensors: tensors, gradients: gradients, heads: heads, layout: layout,
+                                         buffers: buffers, accumulate: acc, parallel: c.parallel)
             })
     }
 
