@@ -130,6 +130,9 @@ struct PlanBuilder {
     mutating func compile(_ node: GraphNode, input: Int, trainingOnly: Bool) -> Int {
         switch node {
         case let .layer(layer):
+            // a pass-through op (dropout with p = 0) hands its input buffer on; the network input
+            // (slot 0, which has no gradient buffer) is always copied
+            if layer.op.passesInputThrough, input != 0 { return input }
             let out = newSlot(layer.output)
             steps.append((.layer(layer.op.makeRuntime(for: layer, store: store, batch: batch), input: input, output: out, path: layer.path,
                                  op: layer.op.name), trainingOnly))

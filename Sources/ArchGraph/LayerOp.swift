@@ -59,6 +59,10 @@ public protocol LayerOp: Sendable, RuntimeProviding {
     /// How the op initializes `tensor` when the file's `init:` does not say (nil: PyTorch's
     /// default for conv and linear weights, batch norm's ones and zeros).
     func initialization(of tensor: String) -> Initializer.Scheme?
+    /// True when the op's output is its input, unchanged, in training and inference alike
+    /// (dropout with p = 0, identity): the execution plan then skips it and hands the input
+    /// buffer on instead of copying it.
+    var passesInputThrough: Bool { get }
     /// Adds the op's inference nodes to `graph` for `layer` applied to the value named `input`,
     /// and returns its output value's name (ops without an ONNX form keep the default, which throws).
     func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String
@@ -70,6 +74,7 @@ extension LayerOp {
     public var depth: Int { 0 }
     public var name: String { Self.name }
     public func initialization(of tensor: String) -> Initializer.Scheme? { nil }
+    public var passesInputThrough: Bool { false }
 }
 
 /// `7×7/2` or `1×7/1`.

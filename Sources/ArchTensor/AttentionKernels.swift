@@ -65,13 +65,13 @@ public enum AttentionKernel {
         parallel.forEach(n * sequencesPerSample * heads) { i in
             let s = i / heads, h = i % heads
             let q = b.qkv.base + s * t * 3 * dim + h * d, k = q + dim, v = q + 2 * dim, p = b.probabilities.base + i * t * t
-            BLAS.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim,
-                      beta: 0, c: p, ldc: t, parallel: inner)
+            product(transA: false, transB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * dim, b: k, ldb: 3 * dim,
+                      c: p, ldc: t, inner)
             if let scoreBias { Vector.add(scoreBias.base + h * t * t, into: p, t * t) }
             if let mask { Vector.add(mask.base + (s % sequencesPerSample) * t * t, into: p, t * t) }
             for r in 0..<t { softmaxRow(p + r * t, t) }
-            BLAS.gemm(transA: false, transB: false, m: t, n: d, k: t, a: p, lda: t, b: v, ldb: 3 * dim,
-                      beta: 0, c: b.context.base + s * t * dim + h * d, ldc: dim, parallel: inner)
+            product(transA: false, transB: false, m: t, n: d, k: t, a: p, lda: t, b: v, ldb: 3 * dim,
+                      c: b.context.base + s * t * dim + h * d, ldc: dim, inner)
         }
         BLAS.gemm(transA: false, transB: true, m: rowCount, n: dim, k: dim, a: b.context.base, lda: dim, b: w.projWeight.base, ldb: dim,
                   beta: 0, c: b.output.base, ldc: dim, parallel: parallel)
@@ -100,10 +100,10 @@ public enum AttentionKernel {
             let dq = b.dqkv.base + s * t * 3 * dim + h * d, dk = dq + dim, dv = dq + 2 * dim
             let p = b.probabilities.base + i * t * t, ds = b.dScores.base + i * t * t, dO = b.dContext.base + s * t * dim + h * d
             // dV = Pᵀ dO; dP = dO Vᵀ, then through the softmax: dS = P ⊙ (dP - rowsum(dP ⊙ P))
-            BLAS.gemm(transA: true, transB: false, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: dim, beta: 0, c: dv, ldc: 3 * dim,
-                      parallel: inner)
-            BLAS.gemm(transA: false, transB: true, m: t, n: t, k: d, a: dO, lda: dim, b: v, ldb: 3 * dim, beta: 0, c: ds, ldc: t,
-                      parallel: inner)
+            product(transA: true, transB: false, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: dim, c: dv, ldc: 3 * dim,
+                      inner)
+            product(transA: false, transB: true, m: t, n: t, k: d, a: dO, lda: dim, b: v, ldb: 3 * dim, c: ds, ldc: t,
+                      inner)
             for r in 0..<t {
                 let pr = p + r * t, dr = ds + r * t
                 var dot = 0.0
@@ -112,10 +112,10 @@ public enum AttentionKernel {
                 for j in 0..<t { dr[j] = pr[j] * (dr[j] - dotf) }
             }
             // dQ = scale dS K, dK = scale dSᵀ Q
-            BLAS.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * dim,
-                      beta: 0, c: dq, ldc: 3 * dim, parallel: inner)
-            BLAS.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * dim,
-                      beta: 0, c: dk, ldc: 3 * dim, parallel: inner)
+            product(transA: false, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * dim,
+                      c: dq, ldc: 3 * dim, inner)
+            product(transA: true, transB: false, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * dim,
+                      c: dk, ldc: 3 * dim, inner)
         }
         if let dScoreBias {
             // summed over the sequences in order, one head per task (the same bits for any thread count)
@@ -135,34 +135,103 @@ public enum AttentionKernel {
         layout.scatter(dRows, into: dx, batch: n, channels: dim, accumulate: accumulate, parallel: parallel)
     }
 
+    /// `C = alpha op(A) op(B)` for one sequence and head: `T × T` and `T × d` products. Below 16
+    /// tokens (Swin's small windows) plain vector loops, whose cost is a fraction of a GEMM call's
+    /// (a 2x2 window: 512 multiply-adds per product); `inner`'s GEMM otherwise.
+    @inline(__always)
+    static func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                        b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, _ inner: Parallelism) {
+        guard min(m, n, k) < 16 else {
+            return BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: 0,
+                             c: c, ldc: ldc, parallel: inner)
+        }
+        precondition(!(transA && transB), "product: op(A) op(B) with both transposed")
+        for i in 0..<m {
+            let row = c + i * ldc
+            if transB {
+                // C[i, j] = alpha Σ_p A[i, p] B[j, p]: dot products
+                for j in 0..<n { row[j] = alpha * dot(a + i * lda, b + j * ldb, k) }
+            } else {
+                // C[i, :] = alpha Σ_p op(A)[i, p] B[p, :]: scaled rows of B
+                row.update(repeating: 0, count: n)
+                for p in 0..<k { axpy(alpha * (transA ? a[p * lda + i] : a[i * lda + p]), b + p * ldb, row, n) }
+            }
+        }
+    }
+
+    /// Σ x[i] y[i], eight lanes at a time.
+    @inline(__always) static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: 0), i = 0
+        while i + 8 <= count { acc += Vector.load(x, i) * Vector.load(y, i); i += 8 }
+        var total = acc.sum()
+        while i < count { total += x[i] * y[i]; i += 1 }
+        return total
+    }
+
+    /// y[i] += alpha x[i], eight lanes at a time.
+    @inline(__always) static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
+        let a = SIMD8<Float>(repeating: alpha)
+        var i = 0
+        while i + 8 <= count { Vector.store(Vector.load(y, i) + a * Vector.load(x, i), y, i); i += 8 }
+        while i < count { y[i] += alpha * x[i]; i += 1 }
+    }
+
     /// Adds `bias` (`[width]`) to each of the first `rows` rows of `matrix`.
     static func addRowBias(_ bias: Tensor, to matrix: Tensor, rows: Int, parallel: Parallelism) {
         let width = bias.count
         parallel.forEach(rows) { r in Vector.add(bias.base, into: matrix.base + r * width, width) }
     }
 
-    /// `sums[j] += Σ_r matrix[r, j]` over the first `rows` rows, in Double, eight columns per task.
+    /// `sums[j] += Σ_r matrix[r, j]` over the first `rows` rows, in Double, sixteen columns per
+    /// task (the same bits for any thread count).
     static func addColumnSums(of matrix: Tensor, rows: Int, into sums: Tensor, parallel: Parallelism) {
-        let width = sums.count
-        parallel.forEach((width + 7) / 8) { block in
-            let j0 = block * 8, count = min(8, width - j0)
-            var acc = SIMD8<Double>(repeating: 0)
-            for r in 0..<rows {
-                let row = matrix.base + r * width + j0
-                for j in 0..<count { acc[j] += Double(row[j]) }
+        let width = sums.count, full = width / 16
+        parallel.forEach(full + (width % 16 == 0 ? 0 : 1)) { block in
+            let j0 = block * 16
+            if block < full {
+                var low = SIMD8<Double>(repeating: 0), high = SIMD8<Double>(repeating: 0)
+                for r in 0..<rows {
+                    let row = matrix.base + r * width + j0
+                    low += SIMD8<Double>(Vector.load(row, 0))
+                    high += SIMD8<Double>(Vector.load(row, 8))
+                }
+                for j in 0..<8 { sums.base[j0 + j] += Float(low[j]); sums.base[j0 + 8 + j] += Float(high[j]) }
+            } else {
+                for j in j0..<width {
+                    var total = 0.0
+                    for r in 0..<rows { total += Double(matrix.base[r * width + j]) }
+                    sums.base[j] += Float(total)
+                }
             }
-            for j in 0..<count { sums.base[j0 + j] += Float(acc[j]) }
         }
     }
 
-    /// softmax(row) in place, the maximum subtracted first; the sum in Double.
+    /// softmax(row) in place, the maximum subtracted first, eight lanes at a time (`Vector.exp`,
+    /// the tail lane by lane through the same function); the sum in Double; no subnormal results.
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ count: Int) {
         var m = -Float.infinity
         for j in 0..<count { m = max(m, row[j]) }
-        var sum = 0.0
-        for j in 0..<count { let e = Foundation.exp(row[j] - m); row[j] = e; sum += Double(e) }
-        let inverse = Float(1 / sum)
-        for j in 0..<count { row[j] *= inverse }
+        let shift = SIMD8<Float>(repeating: m)
+        var acc = SIMD8<Double>(repeating: 0), j = 0
+        while j + 8 <= count {
+            let e = Vector.exp(Vector.load(row, j) - shift)
+            Vector.store(e, row, j)
+            acc += SIMD8<Double>(e)
+            j += 8
+        }
+        var sum = acc.sum()
+        while j < count { let e = Vector.exp(SIMD8<Float>(repeating: row[j] - m))[0]; row[j] = e; sum += Double(e); j += 1 }
+        // normalized; probabilities below the smallest normal float (a masked pair: e^-100) are 0,
+        // as subnormals would slow every product that reads them some hundredfold
+        let inverse = SIMD8<Float>(repeating: Float(1 / sum)), tiny = SIMD8<Float>(repeating: .leastNormalMagnitude)
+        let zero = SIMD8<Float>(repeating: 0)
+        j = 0
+        while j + 8 <= count {
+            let p = Vector.load(row, j) * inverse
+            Vector.store(p.replacing(with: zero, where: p .< tiny), row, j)
+            j += 8
+        }
+        while j < count { let p = row[j] * inverse[0]; row[j] = p < .leastNormalMagnitude ? 0 : p; j += 1 }
     }
 
     /// The same forward for one sample `x[c · positions + p]`, with loops in Double: the reference

@@ -79,6 +79,14 @@ import Testing
          "architectures/shufflenet-v2-x1.0.yaml:70:17: stage2.0: template 'shuffle_unit' requires an even out (each half of the unit gives out / 2 channels); found out=117, stride=2, input 24x56x56"),
         ("resnet18", ["block=bottlenek"], nil,
          "--set block=bottlenek: parameter 'block': expected one of 'basic_block', 'bottleneck'; found 'bottlenek'"),
+        ("swin-t", [], [3, 64, 64],
+         "architectures/swin-t.yaml:52:17: features.1.0.attn: window_attention: the 7x7 window does not tile the 16x16 map (expected a window that divides both sides; torchvision would pad the map with zeros that join the attention) (network input 3x64x64)"),
+        ("swin-t", ["window_size=4"], [3, 64, 64],
+         "architectures/swin-t.yaml:52:17: features.7.0.attn: window_attention: the 4x4 window is larger than the 2x2 map (expected a window that divides both sides; torchvision would pad the map with zeros that join the attention) (network input 3x64x64)"),
+        ("swin-t", ["num_heads=[5, 6, 12, 24]"], nil,
+         "architectures/swin-t.yaml:52:17: features.1.0.attn: window_attention: 5 heads do not divide the 96 channels (network input 3x224x224)"),
+        ("vit-b-16", ["num_heads=5"], nil,
+         "architectures/vit-b-16.yaml:40:17: encoder.layers.encoder_layer_0.self_attention: self_attention: 5 heads do not divide the dimension 768 (network input 3x224x224)"),
     ])
     func badOverride(name: String, set: [String], input: [Int]?, expected: String) {
         let message = buildError(architecturePath(name), set: set, input: input)

@@ -1,4 +1,5 @@
-import ArchTensor
+@testable import ArchTensor
+import Foundation
 import Testing
 
 @Suite struct ConvolutionKernelTests {
@@ -313,6 +314,35 @@ import Testing
         case "silu": check(SiLUFunction.self)
         default: check(GELUFunction.self)
         }
+    }
+
+    /// GELU against erf in Double, relative to the value: within 1e-6 + x² · 1.5e-7 for every
+    /// normal result (rounding x² in the exponent costs any float32 GELU that much), the far
+    /// negative tail included, where 1 + erf would lose every digit (PyTorch's float32 GELU is
+    /// off by half its value at x = -5). The derivative within 5e-7 absolute, and the vector exp
+    /// against Double's over its whole range.
+    @Test func geluAndExpMatchDoubleReferences() {
+        var worstGELU = 0.0, worstDerivative = 0.0
+        for i in -2800...2800 {
+            let x = Float(i) / 200, xd = Double(x)
+            let phi = 0.5 * erfc(-xd / 2.0.squareRoot()), expected = xd * phi
+            let y = GELUFunction.value(x)
+            if abs(expected) >= Double(Float.leastNormalMagnitude) * 4 {
+                worstGELU = max(worstGELU, abs(Double(y) - expected) / abs(expected) / (1e-6 + xd * xd * 1.5e-7))
+            }
+            let slope = phi + xd * Foundation.exp(-xd * xd / 2) / (2 * Double.pi).squareRoot()
+            if abs(x) <= 5 { worstDerivative = max(worstDerivative, abs(Double(GELUFunction.derivative(x, y)) - slope)) }
+        }
+        #expect(worstGELU <= 1, "GELU: worst relative error \(worstGELU) of its bound")
+        #expect(worstDerivative < 5e-7, "GELU derivative: worst absolute error \(worstDerivative)")
+        var worstExp = 0.0
+        for i in -8730...8837 {
+            let x = Float(i) / 100
+            let got = Vector.exp(SIMD8<Float>(repeating: x))[0], expected = Foundation.exp(Double(x))
+            worstExp = max(worstExp, abs(Double(got) - expected) / expected)
+        }
+        #expect(worstExp < 3e-7, "exp: worst relative error \(worstExp)")
+        #expect(Vector.exp(SIMD8<Float>(repeating: -100))[0] == 0, "no subnormal results")
     }
 
     /// Values and kink choices as PyTorch 2.13 computes them (torch.nn.functional at these points).

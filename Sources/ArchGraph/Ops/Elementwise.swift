@@ -30,6 +30,7 @@ public struct Dropout: LayerOp {
     public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
     public var label: String { "dropout (\(Value.plainNumber(p * 100))%)" }
     public var arguments: [(String, Value)] { [("p", .float(p))] }
+    public var passesInputThrough: Bool { p == 0 }
 }
 
 /// Flattens `[C, H, W]` to `[C*H*W]` (PyTorch's `torch.flatten(x, 1)`).
@@ -52,6 +53,7 @@ public struct Identity: LayerOp {
     public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
     public var label: String { "identity" }
     public var arguments: [(String, Value)] { [] }
+    public var passesInputThrough: Bool { true }
 }
 
 // MARK: - Forward and backward

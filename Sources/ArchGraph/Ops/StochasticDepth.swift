@@ -22,6 +22,7 @@ public struct StochasticDepth: LayerOp {
     public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input) }
     public var label: String { "stochastic depth (\(Value.plainNumber(p * 100))%)" }
     public var arguments: [(String, Value)] { [("p", .float(p))] }
+    public var passesInputThrough: Bool { p == 0 }
 }
 
 extension StochasticDepth: RuntimeProviding {
