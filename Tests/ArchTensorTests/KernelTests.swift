@@ -318,9 +318,9 @@ import Testing
 
     /// GELU against erf in Double, relative to the value: within 1e-6 + x² · 1.5e-7 for every
     /// normal result (rounding x² in the exponent costs any float32 GELU that much), the far
-    /// negative tail included, where 1 + erf would lose every digit (PyTorch's float32 GELU is
-    /// off by half its value at x = -5). The derivative within 5e-7 absolute, and the vector exp
-    /// against Double's over its whole range.
+    /// negative tail included, where 1 + erf would lose every digit (PyTorch 2.13's float32 GELU
+    /// is 4 % off at x = -5 and gives 0 at x = -6). The derivative within 5e-7 absolute, and the
+    /// vector exp against Double's over its whole range.
     @Test func geluAndExpMatchDoubleReferences() {
         var worstGELU = 0.0, worstDerivative = 0.0
         for i in -2800...2800 {
