@@ -37,35 +37,35 @@ public struct TokenLayout: Sendable, Equatable {
 
     /// `rows[(n · positions + i), c] = x[n, c, source[i]]` for the first `batch` samples.
     public func gather(_ x: Tensor, into rows: Tensor, batch: Int, channels: Int, parallel: Parallelism = .serial) {
-        let positions = self.positions, tokens = self.tokens
-        parallel.forEach(batch * sequences) { s in
-            let n = s / sequences, first = (s % sequences) * tokens
-            let sample = x.base + n * channels * positions
-            self.source.withUnsafeBufferPointer { source in
-                for t in 0..<tokens {
-                    let p = Int(source[first + t]), row = rows.base + (n * positions + first + t) * channels
-                    for c in 0..<channels { row[c] = sample[c * positions + p] }
-                }
-            }
+        forEachToken(batch: batch, channels: channels, map: x, rows: rows, parallel: parallel) { position, row in
+            for c in 0..<channels { row[c] = position[c * self.positions] }
         }
     }
 
     /// The inverse of `gather`: `y[n, c, source[i]] = rows[(n · positions + i), c]`, or `+=` with
     /// `accumulate`.
     public func scatter(_ rows: Tensor, into y: Tensor, batch: Int, channels: Int, accumulate: Bool, parallel: Parallelism = .serial) {
-        let positions = self.positions, tokens = self.tokens
+        forEachToken(batch: batch, channels: channels, map: y, rows: rows, parallel: parallel) { position, row in
+            if accumulate {
+                for c in 0..<channels { position[c * self.positions] += row[c] }
+            } else {
+                for c in 0..<channels { position[c * self.positions] = row[c] }
+            }
+        }
+    }
+
+    /// Calls `body(position, row)` for every token of the first `batch` samples: `position` points
+    /// at the token's map position in channel 0 of `map` (channel c at `c · positions`), `row` at
+    /// its row of `rows`. Sequences run in parallel; every token is one position and one row.
+    @inline(__always)
+    private func forEachToken(batch: Int, channels: Int, map: Tensor, rows: Tensor, parallel: Parallelism,
+                              _ body: @Sendable (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        let positions = self.positions, tokens = self.tokens, sequences = self.sequences
         parallel.forEach(batch * sequences) { s in
             let n = s / sequences, first = (s % sequences) * tokens
-            let sample = y.base + n * channels * positions
+            let sample = map.base + n * channels * positions
             self.source.withUnsafeBufferPointer { source in
-                for t in 0..<tokens {
-                    let p = Int(source[first + t]), row = rows.base + (n * positions + first + t) * channels
-                    if accumulate {
-                        for c in 0..<channels { sample[c * positions + p] += row[c] }
-                    } else {
-                        for c in 0..<channels { sample[c * positions + p] = row[c] }
-                    }
-                }
+                for t in 0..<tokens { body(sample + Int(source[first + t]), rows.base + (n * positions + first + t) * channels) }
             }
         }
     }
