@@ -1,8 +1,9 @@
 import ArchTensor
 import Dispatch
 
-/// A network compiled for one batch size: every activation and gradient buffer allocated once,
-/// and a flat list of steps in forward order. Run forward and backward as often as needed with no
+/// A network compiled for one batch size: every activation and gradient buffer allocated once
+/// (gradients that are never needed at once share memory, `GradientBuffers`), and a flat list of
+/// steps in forward order. Run forward and backward as often as needed with no
 /// allocation per step.
 public final class ExecutionPlan {
     enum Step {
@@ -40,9 +41,10 @@ public final class ExecutionPlan {
         for node in network.nodes { current = builder.compile(node, input: current, trainingOnly: false) }
         output = current
         slots = builder.slots
-        gradients = training ? builder.slots.enumerated().map { $0.offset == 0 ? nil : Tensor(shape: $0.element.shape) } : builder.slots.map { _ in nil }
         steps = builder.steps
         auxOutputs = builder.aux
+        gradients = training ? GradientBuffers.plan(slots: slots, steps: steps, lossOutputs: [output] + auxOutputs.map(\.slot))
+                             : slots.map { _ in nil }
     }
 
     /// The input buffer [N, C, H, W]: fill it, then call `forward`.

@@ -24,6 +24,8 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Number of floats the buffer holds.
     public let capacity: Int
     let base: UnsafeMutablePointer<Float>
+    /// The tensor whose buffer this one views (kept alive with it), nil when it owns its buffer.
+    private let storage: Tensor?
 
     /// A zero-filled tensor. The memory comes from `calloc`: large tensors are fresh zero pages
     /// that take no physical memory until written (gradients of a network that only evaluates).
@@ -36,6 +38,21 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         capacity = max(1, shape.reduce(1, *))
         guard let memory = calloc(capacity, MemoryLayout<Float>.stride) else { fatalError("out of memory for Tensor\(shape)") }
         base = memory.bindMemory(to: Float.self, capacity: capacity)
+        storage = nil
+    }
+
+    /// A tensor of `shape` on the first elements of `storage`'s buffer (no copy): buffers that
+    /// are never needed at the same time share memory this way (the gradients of a plan).
+    public init(sharing storage: Tensor, shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) <= storage.capacity,
+                     "Tensor(sharing:) of \(shape) exceeds the buffer's \(storage.capacity) floats")
+        rank = shape.count
+        leading = Atomic(shape.first ?? 1)
+        trailing = Array(shape.dropFirst())
+        trailingCount = trailing.reduce(1, *)
+        capacity = max(1, shape.reduce(1, *))
+        base = storage.base
+        self.storage = storage
     }
 
     /// A tensor holding `values` (count must match the shape).
@@ -45,7 +62,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         for (i, v) in values.enumerated() { base[i] = v }
     }
 
-    deinit { free(base) }
+    deinit { if storage == nil { free(base) } }
 
     /// Number of elements of the current shape.
     public var count: Int { rank == 0 ? 1 : leading.load(ordering: .relaxed) * trailingCount }

@@ -1,0 +1,43 @@
+@testable import ArchGraph
+import ArchTensor
+import ArchTestSupport
+import Testing
+
+/// Gradient buffers shared between slots: two slots share memory only when the intervals in which
+/// backward needs their gradients are disjoint, and sharing saves most of the memory on networks
+/// with branches (GoogLeNet with aux heads), residual adds (ResNet) and concatenation (DenseNet).
+/// That the shared gradients are right is what the golden tests check (`PyTorchEngineTests`).
+@Suite struct GradientBuffersTests {
+    static let networks: [(String, [String], [Int])] = [
+        ("googlenet-torchvision", ["num_classes=10", "width=0.25"], [3, 64, 64]),
+        ("resnet50", ["num_classes=10"], [3, 64, 64]),
+        ("densenet121", ["num_classes=10"], [3, 64, 64]),
+    ]
+
+    @Test(arguments: networks.map(\.0))
+    func sharedOnlyWhenNeverLiveTogether(_ file: String) throws {
+        let (_, set, input) = try #require(Self.networks.first { $0.0 == file })
+        let plan = Model(network: try build(architecturePath(file), set: set, input: input)).plan(batch: 2, training: true)
+        let intervals = GradientBuffers.liveIntervals(slotCount: plan.slots.count, steps: plan.steps,
+                                                      lossOutputs: [plan.output] + plan.auxOutputs.map(\.slot))
+        func address(_ t: Tensor) -> UnsafeMutableRawPointer? { t.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress) } }
+        var bySlot: [(slot: Int, address: UnsafeMutableRawPointer)] = []
+        for (slot, g) in plan.gradients.enumerated() {
+            guard let g else { #expect(slot == 0, "slot \(slot) has no gradient"); continue }
+            #expect(g.shape == plan.slots[slot].shape)
+            bySlot.append((slot, try #require(address(g))))
+        }
+        var conflicts: [String] = []
+        for a in bySlot { for b in bySlot where a.slot < b.slot && a.address == b.address {
+            let (x, y) = (intervals[a.slot], intervals[b.slot])
+            if x.start <= y.end && y.start <= x.end { conflicts.append("slots \(a.slot) \(x) and \(b.slot) \(y)") }
+        }}
+        #expect(conflicts.isEmpty, "\(conflicts.prefix(3))")
+        // most of the per-slot memory is saved
+        let perSlot = plan.slots.dropFirst().reduce(0) { $0 + $1.capacity }
+        var distinct: [UnsafeMutableRawPointer: Int] = [:]
+        for (slot, a) in bySlot { distinct[a] = max(distinct[a] ?? 0, plan.slots[slot].capacity) }
+        let shared = distinct.values.reduce(0, +)
+        #expect(shared * 3 < perSlot, "\(file): \(shared) floats of gradients for \(perSlot) floats of activations")
+    }
+}
