@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands are scripts/run.sh and scripts/test.sh.
-.PHONY: run test build release validate fixtures bench sweeps clean reliability corpus fuzz slurm-test resume-check tensorboard-check onnx-check
+.PHONY: run test build release validate fixtures bench bench-conditions sweeps clean reliability corpus fuzz slurm-test resume-check tensorboard-check onnx-check
 
 run:
 	./scripts/run.sh
@@ -23,6 +23,10 @@ fixtures:
 # ArchLab against PyTorch (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow): writes reports/performance.md
 bench: release
 	python3 bench/compare_pytorch.py
+
+# issue 20: a busy machine (one competing process) and --precision bf16, each against PyTorch (~12 min)
+bench-conditions: release
+	python3 bench/conditions.py
 
 # Every experiment in experiments/ into reports/<name>/ (resumes; delete a folder to rerun it), then
 # reports/README.md from their journals. The full-data experiments take about 3 hours each here:

@@ -76,7 +76,9 @@ def torch_model(kind):
     return getattr(torchvision.models, kind)(num_classes=10)
 
 
-def run_torch(kind, shape, batch, mode, seconds, threads):
+def run_torch(kind, shape, batch, mode, seconds, threads, precision="float32"):
+    """Images per second and peak RSS; precision bf16 is PyTorch's CPU autocast to bfloat16."""
+    import contextlib
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
@@ -86,20 +88,24 @@ def run_torch(kind, shape, batch, mode, seconds, threads):
     y = torch.randint(0, 10, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+
     def step():
         if mode == "train":
             model.train()
-            out = model(x)
-            if isinstance(out, tuple):  # GoogLeNet with aux heads: logits, aux2, aux1
-                loss = F.cross_entropy(out[0], y) + 0.3 * (F.cross_entropy(out[1], y) + F.cross_entropy(out[2], y))
-            else:
-                loss = F.cross_entropy(out, y)
+            with autocast():  # the loss too: autocast runs cross-entropy in float32
+                out = model(x)
+                if isinstance(out, tuple):  # GoogLeNet with aux heads: logits, aux2, aux1
+                    loss = F.cross_entropy(out[0], y) + 0.3 * (F.cross_entropy(out[1], y) + F.cross_entropy(out[2], y))
+                else:
+                    loss = F.cross_entropy(out, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
         else:
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 model(x)
 
     for _ in range(2):
@@ -160,11 +166,12 @@ def main():
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", default="")
-    p.add_argument("--torch", nargs=6)
+    p.add_argument("--torch", nargs="+", help="kind shape batch mode seconds threads [precision]: one PyTorch measurement, as JSON")
     a = p.parse_args()
     if a.torch:
-        kind, shape, batch, mode, seconds, threads = a.torch
-        print(json.dumps(run_torch(kind, [int(v) for v in shape.split("x")], int(batch), mode, float(seconds), int(threads))))
+        kind, shape, batch, mode, seconds, threads = a.torch[:6]
+        precision = a.torch[6] if len(a.torch) > 6 else "float32"
+        print(json.dumps(run_torch(kind, [int(v) for v in shape.split("x")], int(batch), mode, float(seconds), int(threads), precision)))
         return
     configured = os.environ.get("OPENBLAS_CORETYPE")
     configurations = [("shipped", None), ("openblas", {"ARCHLAB_CONV": "openblas", "ARCHLAB_GEMM": "openblas"})]

@@ -164,6 +164,10 @@ extension Experiment {
         case .integer:
             guard case let .int(v) = try TypedReading.read(node, as: .int, what: what) else { return .null }
             return .int(v)
+        case .threads:
+            if node.scalar?.text == "auto" { return .int(0) }
+            guard case let .int(v) = try TypedReading.read(node, as: .int, what: what) else { return .null }
+            return .int(v)
         case .number:
             guard case let .float(v) = try TypedReading.read(node, as: .float, what: what) else { return .null }
             return .double(v)

@@ -56,7 +56,7 @@ public enum AttentionKernel {
     public static func forward(x: Tensor, y: Tensor, tensors w: AttentionTensors, heads: Int, layout: TokenLayout,
                                scoreBias: Tensor? = nil, mask: Tensor? = nil, buffers b: Buffers, parallel: Parallelism = .serial) {
         let n = x.shape[0], dim = w.dim, rowCount = n * layout.positions, t = layout.tokens, d = dim / heads
-        let scale = Float(1 / Double(d).squareRoot()), inner = Parallelism(threads: 1, convolution: parallel.convolution, gemm: parallel.gemm)
+        let scale = Float(1 / Double(d).squareRoot()), inner = parallel.serial
         layout.gather(x, into: b.rows, batch: n, channels: dim, parallel: parallel)
         BLAS.gemm(transA: false, transB: true, m: rowCount, n: 3 * dim, k: dim, a: b.rows.base, lda: dim, b: w.qkvWeight.base, ldb: dim,
                   beta: 0, c: b.qkv.base, ldc: 3 * dim, parallel: parallel)
@@ -85,7 +85,7 @@ public enum AttentionKernel {
                                 dScoreBias: Tensor? = nil, heads: Int, layout: TokenLayout, buffers b: Buffers,
                                 accumulate: Bool, parallel: Parallelism = .serial) {
         let n = x.shape[0], dim = w.dim, rowCount = n * layout.positions, t = layout.tokens, d = dim / heads
-        let scale = Float(1 / Double(d).squareRoot()), inner = Parallelism(threads: 1, convolution: parallel.convolution, gemm: parallel.gemm)
+        let scale = Float(1 / Double(d).squareRoot()), inner = parallel.serial
         let dOut = b.output
         layout.gather(dy, into: dOut, batch: n, channels: dim, parallel: parallel)
         // the output projection: dW_proj += dYᵀ O, db_proj += Σ dY, dO = dY W_proj

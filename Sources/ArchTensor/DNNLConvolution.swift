@@ -23,6 +23,9 @@ public final class DNNLConvolution: @unchecked Sendable {
     public let threads: Int
     /// Floats of workspace `forward` and `backward` need (blocked copies and oneDNN's scratchpad).
     public let workspaceCount: Int
+    /// What the products compute in: with bf16, x, w and dy are rounded to bfloat16 in their
+    /// blocked copies; y, dx, dw and db stay float32.
+    public let precision: ComputePrecision
 
     private let engine: dnnl_engine_t
     private let stream: dnnl_stream_t
@@ -35,8 +38,9 @@ public final class DNNLConvolution: @unchecked Sendable {
     private let backwardLayout: WorkspaceLayout
 
     /// nil when oneDNN is missing this configuration (the caller falls back to `Conv2dKernel`).
-    public init?(geometry g: ConvGeometry, batch: Int, bias: Bool, threads: Int) {
+    public init?(geometry g: ConvGeometry, batch: Int, bias: Bool, threads: Int, precision: ComputePrecision = .float32) {
         self.threads = max(1, threads)
+        self.precision = precision
         omp_set_num_threads(Int32(self.threads))
         guard let engine = DNNLEngine.shared.engine, batch > 0, g.outHeight > 0, g.outWidth > 0 else { return nil }
         var stream: dnnl_stream_t?
@@ -55,10 +59,17 @@ public final class DNNLConvolution: @unchecked Sendable {
         let biasDesc = Self.desc([g.outChannels], dnnl_a)
         plain = (src, weights, dst, biasDesc)
 
-        // "any" layouts: oneDNN picks the blocked formats its fastest kernels want
-        var anySrc = Self.desc([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_format_tag_any)
+        // "any" layouts: oneDNN picks the blocked formats its fastest kernels want; the operands
+        // (x, w, dy) in the compute precision, the results (y, dx, dw) in float32
+        let operand = precision == .bf16 ? dnnl_bf16 : dnnl_f32
+        var anySrc = Self.desc([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_format_tag_any, operand)
         var anyDst = Self.desc([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any)
         var anyWeights = g.groups == 1
+            ? Self.desc([g.outChannels, g.inChannels, g.kernel.0, g.kernel.1], dnnl_format_tag_any, operand)
+            : Self.desc([g.groups, g.groupOut, g.groupIn, g.kernel.0, g.kernel.1], dnnl_format_tag_any, operand)
+        var anySrcGradient = Self.desc([batch, g.inChannels, g.inHeight, g.inWidth], dnnl_format_tag_any)
+        var anyDstGradient = Self.desc([batch, g.outChannels, g.outHeight, g.outWidth], dnnl_format_tag_any, operand)
+        var anyWeightsGradient = g.groups == 1
             ? Self.desc([g.outChannels, g.inChannels, g.kernel.0, g.kernel.1], dnnl_format_tag_any)
             : Self.desc([g.groups, g.groupOut, g.groupIn, g.kernel.0, g.kernel.1], dnnl_format_tag_any)
         var anyBias = biasDesc
@@ -79,13 +90,13 @@ public final class DNNLConvolution: @unchecked Sendable {
         guard forwardStatus == dnnl_success,
               let forward = Step(descriptor: &forwardDesc, hint: nil, engine: engine) else { return nil }
         var dataDesc = dnnl_convolution_desc_t()
-        guard dnnl_dilated_convolution_backward_data_desc_init(&dataDesc, dnnl_convolution_direct, &anySrc, &anyWeights, &anyDst,
+        guard dnnl_dilated_convolution_backward_data_desc_init(&dataDesc, dnnl_convolution_direct, &anySrcGradient, &anyWeights, &anyDstGradient,
                                                                &strides, &dilates, &padL, &padR) == dnnl_success,
               let backwardData = Step(descriptor: &dataDesc, hint: forward.pd, engine: engine) else { return nil }
         var weightsDesc = dnnl_convolution_desc_t()
         let weightsStatus = withOptionalPointer(bias, &anyBias) {
-            dnnl_dilated_convolution_backward_weights_desc_init(&weightsDesc, dnnl_convolution_direct, &anySrc, &anyWeights,
-                                                                $0, &anyDst, &strides, &dilates, &padL, &padR)
+            dnnl_dilated_convolution_backward_weights_desc_init(&weightsDesc, dnnl_convolution_direct, &anySrc, &anyWeightsGradient,
+                                                                $0, &anyDstGradient, &strides, &dilates, &padL, &padR)
         }
         guard weightsStatus == dnnl_success,
               let backwardWeights = Step(descriptor: &weightsDesc, hint: forward.pd, engine: engine) else { return nil }
@@ -203,10 +214,10 @@ public final class DNNLConvolution: @unchecked Sendable {
         r.execute(from: from, to: to, stream: stream)
     }
 
-    static func desc(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    static func desc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var d = dnnl_memory_desc_t()
         let dims64 = dims.map(Int64.init)
-        _ = dims64.withUnsafeBufferPointer { dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), $0.baseAddress, dnnl_f32, tag) }
+        _ = dims64.withUnsafeBufferPointer { dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), $0.baseAddress, type, tag) }
         return d
     }
 

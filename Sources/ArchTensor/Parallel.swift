@@ -17,11 +17,22 @@ public struct Parallelism: Sendable {
     public var convolution: ConvolutionBackend
     /// Where matrix products run.
     public var gemm: GEMMLibrary
+    /// What convolutions compute in (`--precision`).
+    public var precision: ComputePrecision
 
-    public init(threads: Int, convolution: ConvolutionBackend = .preferred, gemm: GEMMLibrary = .preferred) {
+    public init(threads: Int, convolution: ConvolutionBackend = .preferred, gemm: GEMMLibrary = .preferred,
+                precision: ComputePrecision = .float32) {
         self.threads = max(1, threads)
         self.convolution = convolution
         self.gemm = gemm
+        self.precision = precision
+    }
+
+    /// The same libraries and precision on one thread (for work inside a parallel loop).
+    public var serial: Parallelism {
+        var one = self
+        one.threads = 1
+        return one
     }
 
     public static let serial = Parallelism(threads: 1)

@@ -19,7 +19,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var lr = 0.01
     public var schedule = Schedule()
     public var seed: UInt64 = 0
-    public var threads = 2
+    /// 0: auto (`ThreadGovernor`).
+    public var threads = 0
     public var labelSmoothing = 0.0
     /// Fraction of the training set held out to choose the best epoch.
     public var validationFraction = 0.1
@@ -39,6 +40,8 @@ public struct TrainingConfig: Sendable, Equatable {
     public var initFrom: String?
     /// With `initFrom`: train only the tensors that were not loaded (the new heads).
     public var freezeLoaded = false
+    /// What convolutions compute in; nil is float32 (left out of identities, as before the setting existed).
+    public var precision: ComputePrecision?
 
     public init(architecture: String) { self.architecture = architecture }
 }
@@ -150,7 +153,15 @@ public final class Trainer {
     /// What `initFrom` loaded, and the parameters that stay fixed.
     public private(set) var transfer: Model.LoadReport?
     public private(set) var frozen: Set<String> = []
-    let parallel: Parallelism
+    /// The kernels' libraries, precision and threads: with `threads` auto, the count the governor chose last.
+    var parallel: Parallelism {
+        var p = baseParallel
+        if let governor { p.threads = governor.threads }
+        return p
+    }
+    private let baseParallel: Parallelism
+    /// Re-chooses the thread count while training runs when the `threads` setting is auto (0).
+    let governor: ThreadGovernor?
     /// For tests of resuming: called after each epoch's checkpoint (epoch, nil) and before each
     /// training step (epoch, step), both 0-based; throwing stops the run there, as a kill would.
     var interruption: ((Int, Int?) throws -> Void)?
@@ -159,9 +170,13 @@ public final class Trainer {
     public init(config: TrainingConfig, build: (_ input: [Int]) throws -> Network) throws {
         self.config = config
         BLAS.setThreads(1)  // kernels split their products across `parallel` themselves
-        parallel = Parallelism(threads: config.threads)
+        let precision = config.precision ?? .float32
+        try precision.check()
+        governor = config.threads == 0 ? ThreadGovernor() : nil
+        let initial = Parallelism(threads: governor?.threads ?? config.threads, precision: precision)
+        baseParallel = initial
         let source = try DataSource.parse(config.data)
-        var (train, test, skipped) = try source.load(skipBadImages: config.skipBadImages, parallel: parallel)
+        var (train, test, skipped) = try source.load(skipBadImages: config.skipBadImages, parallel: initial)
         self.skipped = skipped
         if let n = config.limitTrain, n < train.count { train = train.subset(Array(0..<n)) }
         if let n = config.limitTest, n < test.count { test = test.subset(Array(0..<n)) }
@@ -297,6 +312,7 @@ public final class Trainer {
                     do { try interruption(epoch, b) } catch { stopped = error; return false }
                 }
                 lr = config.schedule.lr(base: config.lr, epoch: Double(epoch) + Double(b) / Double(loader.batchCount), epochs: config.epochs)
+                if let threads = governor?.poll() { context.parallel.threads = threads }
                 plan.input.copy(from: input)
                 model.store.zeroGradients()
                 let (loss, _) = model.trainStep(plan, labels: labels, smoothing: Float(config.labelSmoothing), context: context)

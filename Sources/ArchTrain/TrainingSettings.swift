@@ -1,5 +1,6 @@
 import ArchJSON
 import ArchSpec
+import ArchTensor
 import Foundation
 
 /// One training setting, declared once: its name is the `training:` key of an experiment, the
@@ -21,6 +22,8 @@ public struct TrainingSetting: Sendable {
         case numbers
         /// A path to a file of the kind named (`weights file`); in an experiment file, relative to that file.
         case file(String)
+        /// A thread count of at least 1, or `auto` (kept as 0): the cores other processes leave idle (`ThreadGovernor`).
+        case threads
     }
 
     /// Which commands take a setting.
@@ -83,6 +86,9 @@ public struct TrainingSetting: Sendable {
             guard let v = json.number, v >= min, v.isFinite else { throw Invalid("expected a number of at least \(Value.plainNumber(min)), found \(found)") }
         case let .choice(choices):
             guard let v = json.string, choices.contains(v) else { throw Invalid("expected one of \(choices.joined(separator: ", ")); found \(found)") }
+        case .threads:
+            if json.string == "auto" { return try set(.int(0), in: &c) }
+            guard let v = json.int, v >= 0 else { throw Invalid("expected a number of threads (at least 1) or auto, found \(found)") }
         case .flag, .text, .numbers, .file: break
         }
         guard assign(&c, json) else { throw Invalid("expected \(kind.expected), found \(found)") }
@@ -106,6 +112,7 @@ extension TrainingSetting.Kind {
         case let .choice(choices): return "one of \(choices.joined(separator: ", "))"
         case .numbers: return "numbers"
         case let .file(what): return "the path of a \(what)"
+        case .threads: return "a number of threads, or auto"
         }
     }
 }
@@ -125,8 +132,8 @@ extension TrainingSetting {
             .init("limit_test", \.limitTest, .integer(min: 1), .data, help: "Use only the first N test images."),
             .init("mean", \.mean, .numbers, .data, help: "Per-channel mean to subtract (one number, or one per channel: 0.485,0.456,0.406)."),
             .init("std", \.std, .numbers, .data, help: "Per-channel standard deviation to divide by."),
-            .init("threads", \.threads, .integer(min: 1), .data,
-                  help: "Threads for every kernel (oneDNN, OpenBLAS, ArchLab's own loops) and the data loader; results are bit-for-bit reproducible for a fixed count."),
+            .init("threads", \.threads, .threads, .data,
+                  help: "Threads for every kernel (oneDNN, OpenBLAS, ArchLab's own loops) and the data loader. auto (0, the default): as many as the cores other processes leave idle, re-chosen every 2 seconds, so that sharing the machine slows training instead of stalling it; results are bit-for-bit reproducible only for a fixed count."),
             .init("batch_size", \.batchSize, .integer(min: 1), .data, help: "Images per step."),
             // how the network is trained
             .init("epochs", \.epochs, .integer(min: 1), .training, help: "Epochs."),
@@ -157,6 +164,9 @@ extension TrainingSetting {
                   help: "Training crops like torchvision's RandomResizedCrop(resize, scale (0.08, 1), ratio (3/4, 4/3))."),
             .init("init_from", \.initFrom, .file("weights file"), .training,
                   help: "Start from these weights (transfer learning): tensors matching by name and shape are loaded, the rest (a new head) initialized."),
+            .init("precision", \.precision, .choice(ComputePrecision.allCases.map(\.rawValue)), .training,
+                  canonical: { $0 == .float32 ? nil : $0 },  // nil is float32, as before the setting existed
+                  help: "float32, or bf16: convolutions on bfloat16 operands with float32 accumulation, everything else float32 (PyTorch's CPU autocast); needs AVX512_BF16 or AMX."),
             .init("freeze_loaded", \.freezeLoaded, .flag, .training, help: "With init_from: train only the tensors that were not loaded (freeze the rest)."),
             // the run's own
             .init("seed", \.seed, .integer(min: 0), .run, help: "Random seed (weights, shuffling, augmentation, dropout)."),
@@ -243,6 +253,11 @@ extension Optional: SettingValue where Wrapped: SettingValue {
 }
 
 extension OptimizerConfig.Kind: SettingValue {
+    public init?(json: JSONValue) { guard let s = json.string, let v = Self(rawValue: s) else { return nil }; self = v }
+    public var json: JSONValue { .string(rawValue) }
+}
+
+extension ComputePrecision: SettingValue {
     public init?(json: JSONValue) { guard let s = json.string, let v = Self(rawValue: s) else { return nil }; self = v }
     public var json: JSONValue { .string(rawValue) }
 }

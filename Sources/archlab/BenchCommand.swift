@@ -23,10 +23,14 @@ struct ModelBenchCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "train or eval.") var mode: Mode = .train
     @Option(help: "Seconds of timed steps (after warm-up).") var seconds = 10.0
-    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Threads, or auto: as many as the cores other processes leave idle, re-chosen every 2 seconds (what train does by default).")
+    var threads: ThreadCount = .auto
+    @Option(help: "float32, or bf16: convolutions on bfloat16 operands with float32 accumulation (needs AVX512_BF16 or AMX).")
+    var precision: ComputePrecision = .float32
     @Option(help: "text or json.") var format: Format = .text
 
     func run() throws {
+        try precision.check()
         BLAS.setThreads(1)  // kernels split their products across threads themselves
         var options = ArchitectureOptions()
         options.input = input
@@ -39,8 +43,12 @@ struct ModelBenchCommand: ParsableCommand {
         plan.input.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = random.uniform(-1, 1) } }
         let labels = (0..<batch).map { $0 % classes }
         let optimizer = Optimizer(OptimizerConfig(kind: .sgd, momentum: 0.9), store: model.store)
-        let context = StepContext(training: training, random: RandomSource(seed: 2), parallel: Parallelism(threads: threads))
+        let context = StepContext(training: training, random: RandomSource(seed: 2), parallel: Parallelism(threads: 1, precision: precision))
+        let governor: ThreadGovernor? = threads.fixed == nil ? ThreadGovernor() : nil
+        context.parallel.threads = threads.fixed ?? governor?.threads ?? 1
+        var threadsUsed: Set<Int> = [context.parallel.threads]
         func step() {
+            if let chosen = governor?.poll() { context.parallel.threads = chosen; threadsUsed.insert(chosen) }
             if training {
                 model.store.zeroGradients()
                 _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context)
@@ -71,10 +79,11 @@ struct ModelBenchCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let peak = Int(usage.ru_maxrss) * 1024
         let rows = profile.rows
+        let threadsText = threadsUsed.sorted().map(String.init).joined(separator: "-")
         switch format {
         case .text:
-            print(String(format: "%@ %@ %@ batch %d, %d threads: %.1f images/s, %.1f GFLOP/s (%d steps in %.1f s), peak RSS %@ MiB",
-                         model.network.name, mode.rawValue, input, batch, threads, imagesPerSecond, gflops, steps, elapsed,
+            print(String(format: "%@ %@ %@ batch %d, %@ threads%@, %@: %.1f images/s, %.1f GFLOP/s (%d steps in %.1f s), peak RSS %@ MiB",
+                         model.network.name, mode.rawValue, input, batch, threadsText, threads.fixed == nil ? " (auto)" : "", precision.rawValue, imagesPerSecond, gflops, steps, elapsed,
                          String(format: "%.0f", Double(peak) / 1_048_576)))
             let total = rows.reduce(0) { $0 + $1.forward + $1.backward }
             for r in rows.prefix(12) {
@@ -87,7 +96,7 @@ struct ModelBenchCommand: ParsableCommand {
                          ("backward_seconds_per_step", .double($0.backward / Double(profiledSteps)))])
             }
             print(JSONValue.object([("name", .string(model.network.name)), ("mode", .string(mode.rawValue)), ("input", .string(input)),
-                                    ("batch", .int(batch)), ("threads", .int(threads)), ("steps", .int(steps)), ("seconds", .double(elapsed)),
+                                    ("batch", .int(batch)), ("threads", .string(threadsText)), ("threads_setting", .string(threads.description)), ("precision", .string(precision.rawValue)), ("steps", .int(steps)), ("seconds", .double(elapsed)),
                                     ("images_per_second", .double(imagesPerSecond)), ("gflops_per_second", .double(gflops)),
                                     ("macs_per_image", .int(Int(macs))), ("peak_rss_bytes", .int(Int(peak))), ("ops", .array(ops))]).text())
         }
@@ -137,4 +146,21 @@ struct SgemmCommand: ParsableCommand {
                          n, threads, onednn, BLAS.coreName, openblas, split, GEMMLibrary.preferred.rawValue))
         }
     }
+}
+extension ComputePrecision: ExpressibleByArgument {}
+
+/// A thread count, or auto (`ThreadGovernor`).
+enum ThreadCount: ExpressibleByArgument, CustomStringConvertible {
+    case auto
+    case count(Int)
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let n = Int(argument), n >= 1 else { return nil }
+        self = .count(n)
+    }
+
+    var fixed: Int? { if case let .count(n) = self { return n }; return nil }
+    var description: String { fixed.map(String.init) ?? "auto" }
+    var defaultValueDescription: String { description }
 }

@@ -73,6 +73,10 @@ struct SettingOptions {
         case .integer:
             guard let v = Int(text) else { throw invalid() }
             return .int(v)
+        case .threads:
+            if text == "auto" { return .int(0) }
+            guard let v = Int(text) else { throw invalid() }
+            return .int(v)
         case .number:
             guard let v = Double(text) else { throw invalid() }
             return .double(v)
@@ -104,6 +108,7 @@ struct SettingOptions {
             case .flag: value = ""
             case let .choice(choices): value = " " + choices.joined(separator: "|")
             case .integer: value = " <n>"
+            case .threads: value = " <n|auto>"
             case .number: value = " <x>"
             case .numbers: value = " <x,...>"
             case .text: value = " <text>"
@@ -114,6 +119,7 @@ struct SettingOptions {
             switch current {
             case .null, .array([]): break
             case let .double(d): text += " (default: \(Value.plainNumber(d)))"
+            case .int(0) where setting.kind == .threads: text += " (default: auto)"
             default: text += " (default: \(current.string ?? current.text(.compact)))"
             }
             let option = "  " + (setting.kind == .flag ? "--[no-]" + setting.option.dropFirst(2) : setting.option) + value

@@ -150,7 +150,8 @@ final class ProgressPrinter: TrainingObserver {
         runStart = Date()
         let s = NetworkSummary(network)
         print("\(network.name): input \(network.input), \(Count.grouped(s.totalParams)) params, \(Count.grouped(s.macs)) MACs; "
-              + "\(trainCount) training images, \(stepsPerEpoch) steps per epoch, \(config.threads) threads")
+              + "\(trainCount) training images, \(stepsPerEpoch) steps per epoch, "
+              + (config.threads == 0 ? "threads auto (the idle cores)" : "\(config.threads) threads"))
         fflush(nil)
     }
 

@@ -108,10 +108,12 @@ import Testing
         let current = setting.value(TrainingConfig(architecture: ""))
         switch setting.kind {
         case let .integer(min): return .int(max(min, current.int ?? 0) + 3)
+        case .threads: return .int((current.int ?? 0) + 3)
         case let .number(min): return .double(max(min, current.number ?? 0) + 0.25)
         case .flag: return .bool(current == .bool(false) ? true : false)
         case .text, .file: return .string("other-" + setting.name)
-        case let .choice(choices): return .string(choices.first { .string($0) != current } ?? "")
+        // the last choice: the first may be the default spelled out (precision: float32 is stored as unset)
+        case let .choice(choices): return .string(choices.last { .string($0) != current } ?? "")
         case .numbers: return .array([.double(0.5), .double(0.25)])
         }
     }

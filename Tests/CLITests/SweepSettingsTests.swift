@@ -1,4 +1,5 @@
 import ArchSweep
+import ArchTensor
 import ArchTrain
 import Foundation
 import Testing
@@ -24,6 +25,8 @@ import Testing
             "warmup": "0.5", "label_smoothing": "0.1", "validation": "0.2", "limit_train": "20", "limit_test": "10", "flip": "true",
             "pad_crop": "2", "mean": "[0.5, 0.4, 0.3]", "std": "[0.2, 0.25, 0.3]", "random_resized_crop": "true", "resize_shorter": "36",
             "skip_bad_images": "true", "init_from": "start.safetensors", "freeze_loaded": "true", "threads": "1",
+            // bf16 only where the CPU has it (elsewhere it is refused, as BF16ConvolutionTests check)
+            "precision": ComputePrecision.bf16Native ? "bf16" : "float32",
         ]
         #expect(Set(values.keys) == Set(Experiment.trainingKeys), "a training setting without a value here")
         let training = Experiment.trainingKeys.map { "  \($0): \(values[$0] ?? "")" }.joined(separator: "\n")

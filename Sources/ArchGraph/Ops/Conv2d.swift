@@ -80,9 +80,9 @@ final class Conv2dRuntime: LayerRuntime {
     let geometry: ConvGeometry
     let weight: Tensor, bias: Tensor?, dWeight: Tensor, dBias: Tensor?
     let batch: Int
-    /// oneDNN convolutions by batch size and threads (a smaller last batch gets its own), nil where
-    /// oneDNN declined.
-    private var onednn: [[Int]: DNNLConvolution?] = [:]
+    /// oneDNN convolutions by batch size, threads and precision (a smaller last batch gets its
+    /// own), nil where oneDNN declined.
+    private var onednn: [String: DNNLConvolution?] = [:]
 
     /// The convolution of `layer`'s input with its tensors `weight` (and `bias`) from the store.
     init(layer: Layer, store: ParameterStore, batch: Int, out: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int),
@@ -98,10 +98,10 @@ final class Conv2dRuntime: LayerRuntime {
 
     private func onednnConvolution(batch n: Int, _ parallel: Parallelism) -> DNNLConvolution? {
         guard parallel.convolution == .onednn else { return nil }
-        let threads = parallel.threads
-        if let made = onednn[[n, threads]] { return made }
-        let made = DNNLConvolution(geometry: geometry, batch: n, bias: bias != nil, threads: threads)
-        onednn[[n, threads]] = made
+        let threads = parallel.threads, key = "\(n) \(threads) \(parallel.precision)"
+        if let made = onednn[key] { return made }
+        let made = DNNLConvolution(geometry: geometry, batch: n, bias: bias != nil, threads: threads, precision: parallel.precision)
+        onednn[key] = made
         return made
     }
 
