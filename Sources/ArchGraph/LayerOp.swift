@@ -63,6 +63,13 @@ public protocol LayerOp: Sendable, RuntimeProviding {
     /// (dropout with p = 0, identity): the execution plan then skips it and hands the input
     /// buffer on instead of copying it.
     var passesInputThrough: Bool { get }
+    /// True when the op may write its output over its input: element-wise, reading each input
+    /// element only before writing the same output element, and its backward reads only its
+    /// output (ReLU). The plan then runs it in place where nothing else needs the input.
+    var runsInPlace: Bool { get }
+    /// False when the op's backward never reads its output (convolution, batch norm): its output
+    /// buffer may then be overwritten by an in-place op that follows.
+    var backwardReadsOutput: Bool { get }
     /// Adds the op's inference nodes to `graph` for `layer` applied to the value named `input`,
     /// and returns its output value's name (ops without an ONNX form keep the default, which throws).
     func exportONNX(_ graph: inout ONNXGraph, layer: Layer, input: String) throws -> String
@@ -75,6 +82,8 @@ extension LayerOp {
     public var name: String { Self.name }
     public func initialization(of tensor: String) -> Initializer.Scheme? { nil }
     public var passesInputThrough: Bool { false }
+    public var runsInPlace: Bool { false }
+    public var backwardReadsOutput: Bool { true }
 }
 
 /// `7×7/2` or `1×7/1`.

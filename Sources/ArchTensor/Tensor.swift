@@ -64,6 +64,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
 
     deinit { if storage == nil { free(base) } }
 
+    /// Whether both tensors start at the same memory (one views the other, or both one buffer).
+    public func sharesMemory(with other: Tensor) -> Bool { base == other.base }
+
     /// Number of elements of the current shape.
     public var count: Int { rank == 0 ? 1 : leading.load(ordering: .relaxed) * trailingCount }
 

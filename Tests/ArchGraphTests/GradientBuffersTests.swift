@@ -41,3 +41,38 @@ import Testing
         #expect(shared * 3 < perSlot, "\(file): \(shared) floats of gradients for \(perSlot) floats of activations")
     }
 }
+
+/// In-place ReLU and residual adds: on ResNet-50 every ReLU after a batch norm or an add, and every
+/// add, writes over its operand (so the activations shrink by a third), while the network input,
+/// the logits and a ReLU whose input has another reader keep their own memory.
+@Suite struct InPlaceTests {
+    @Test func resnetWritesOverItsOperands() throws {
+        let plan = Model(network: try build(architecturePath("resnet50"), set: ["num_classes=10"], input: [3, 32, 32])).plan(batch: 2, training: true)
+        func shared(_ slot: Int) -> Bool { plan.slots.indices.contains { $0 != slot && plan.slots[$0].sharesMemory(with: plan.slots[slot]) } }
+        #expect(!shared(0) && !shared(plan.output))
+        let relus = plan.steps.compactMap { entry -> Int? in
+            if case let .layer(_, _, output, _, op) = entry.step, op == "relu" { return output }
+            return nil
+        }
+        let adds = plan.steps.compactMap { entry -> Int? in
+            if case let .combine(_, _, output) = entry.step { return output }
+            return nil
+        }
+        #expect(relus.count == 49 && adds.count == 16)
+        #expect(relus.allSatisfy(shared) && adds.allSatisfy(shared))
+        let total = plan.slots.reduce(0) { $0 + $1.capacity }
+        var distinct: [Int] = []
+        for (i, s) in plan.slots.enumerated() where !plan.slots[..<i].contains(where: { $0.sharesMemory(with: s) }) { distinct.append(s.capacity) }
+        #expect(distinct.reduce(0, +) * 3 < total * 2)
+    }
+
+    /// A ReLU straight after a linear layer (whose backward may read its output) runs out of place.
+    @Test func notOverAnOutputItsProducerNeeds() throws {
+        let plan = Model(network: try build(architecturePath("alexnet"), set: ["num_classes=10"], input: [3, 64, 64])).plan(batch: 2, training: true)
+        for (i, entry) in plan.steps.enumerated() {
+            guard case let .layer(_, input, output, path, op) = entry.step, op == "relu", i > 0,
+                  case let .layer(_, _, _, _, previous) = plan.steps[i - 1].step, previous == "linear" else { continue }
+            #expect(!plan.slots[output].sharesMemory(with: plan.slots[input]), "\(path)")
+        }
+    }
+}

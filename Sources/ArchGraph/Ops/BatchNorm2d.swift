@@ -10,6 +10,8 @@ import ArchSpec
 public struct BatchNorm2d: LayerOp {
     public static let name = "batchnorm2d"
     public static let summary = "batch normalization over channels (eps=1e-5, momentum=0.1, affine=true)"
+    /// The gradients need x, dy and the saved statistics only (training and inference alike).
+    public var backwardReadsOutput: Bool { false }
     public var eps: Double
     public var momentum: Double
     public var affine: Bool

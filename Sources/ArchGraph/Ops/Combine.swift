@@ -16,9 +16,16 @@ public protocol CombineOp: Sendable {
     func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool)
     /// Whether a single branch is combined with the input itself (residual add).
     var addsInputToSingleBranch: Bool { get }
+    /// True when the output may be written over the first operand (element-wise ops whose
+    /// backward does not read that operand: a residual add); the plan decides where it is safe.
+    var runsInPlace: Bool { get }
     /// Adds the inference node combining `operands` (the branch outputs, then the input for a
     /// one-branch add or multiply) to `graph`; returns its output's name.
     func exportONNX(_ graph: inout ONNXGraph, operands: [String], combination: Combination) throws -> String
+}
+
+extension CombineOp {
+    public var runsInPlace: Bool { false }
 }
 
 /// Concatenation of parallel branches along channels (`torch.cat(outputs, 1)`), as in Inception.
@@ -58,6 +65,8 @@ public struct Concat: CombineOp {
 public struct Add: CombineOp {
     public static let name = "add"
     public var addsInputToSingleBranch: Bool { true }
+    /// y = a + b + ... element by element, and no gradient reads an operand.
+    public var runsInPlace: Bool { true }
     public static let summary = "sums parallel branches; one branch plus the identity shortcut (branches: [...])"
 
     public init(_ args: inout OpArguments) throws { try args.finish() }
@@ -135,7 +144,7 @@ extension Concat {
 extension Add {
     // parts: same shapes -> y = sum
     public func forward(_ parts: [Tensor], into y: Tensor) {
-        Elementwise.copy(parts[0], into: y, accumulate: false)
+        if !y.sharesMemory(with: parts[0]) { Elementwise.copy(parts[0], into: y, accumulate: false) }
         for p in parts.dropFirst() { Elementwise.copy(p, into: y, accumulate: true) }
     }
     public func backward(_ dy: Tensor, parts: [Tensor], part index: Int, into dx: Tensor, accumulate: Bool) {

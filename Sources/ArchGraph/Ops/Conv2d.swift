@@ -10,6 +10,8 @@ import ArchSpec
 public struct Conv2d: LayerOp {
     public static let name = "conv2d"
     public static let summary = "2-D convolution (out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=true)"
+    /// The gradients need x, w and dy only (every backend).
+    public var backwardReadsOutput: Bool { false }
     public var out: Int
     public var kernel: (Int, Int)
     public var stride: (Int, Int)

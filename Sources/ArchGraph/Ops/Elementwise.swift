@@ -14,6 +14,8 @@ public struct ReLU: LayerOp {
     public func bind(input: Shape) throws -> LayerCost { LayerCost(output: input, otherOps: input.elementCount) }
     public var label: String { "relu" }
     public var arguments: [(String, Value)] { [] }
+    /// max(x, 0) element by element, and the backward reads only y > 0: PyTorch's inplace=True.
+    public var runsInPlace: Bool { true }
 }
 
 /// Dropout with probability `p`, active only in training (scaled by 1/(1-p)); free in inference.
