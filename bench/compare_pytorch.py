@@ -38,6 +38,9 @@ WORKLOADS = [
     ("convnext-tiny-64", "architectures/convnext-tiny.yaml", "3x64x64", 16, "convnext_tiny"),
     ("vit-small-32", "architectures/vit-small-fmnist.yaml", "3x32x32", 64, "vit_small"),
     ("swin-t-64", "architectures/swin-t.yaml", "3x64x64", 8, "swin_t_window2"),
+    # where PyTorch is strongest (large maps, big GEMMs); batch 32 for peak memory
+    ("resnet50-224", "architectures/resnet50.yaml", "3x224x224", 16, "resnet50"),
+    ("resnet50-224-b32", "architectures/resnet50.yaml", "3x224x224", 32, "resnet50"),
 ]
 # --set overrides for a workload's architecture file (what its torch constructor builds)
 SETS = {"swin_t_window2": ["window_size=2"]}

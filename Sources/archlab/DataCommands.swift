@@ -98,7 +98,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let settings = try settings()
-        let parallel = Parallelism(threads: settings.threads)
+        // auto (0): the idle cores, chosen once for the pass
+        let parallel = Parallelism(threads: settings.threads == 0 ? ThreadGovernor().threads : settings.threads)
         let (train, _, skipped) = try Diagnostics.data {
             try DataSource.parse(settings.data).load(skipBadImages: settings.skipBadImages, parallel: parallel)
         }
@@ -116,7 +117,7 @@ struct BenchCommand: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "%d images in %.2f s: %.1f images/s (batch %d of %@, %d threads%@)", images, seconds, Double(images) / seconds,
-                     settings.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), settings.threads,
+                     settings.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), parallel.threads,
                      skipped.isEmpty ? "" : ", \(skipped.count) unreadable skipped"))
     }
 }
