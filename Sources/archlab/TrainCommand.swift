@@ -44,7 +44,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Training settings as JSON: a run's config.json, or the settings a sweep writes for its trial. The options given here override it.", valueName: "settings.json"))
     var config: String?
     @Option(help: "Run directory.") var out: String
-    @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same --threads); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
+    @Flag(help: "Continue from the checkpoint in --out after its last complete epoch (bit-identical to an uninterrupted run with the same fixed --threads N; auto may choose other counts); a checkpoint of other settings is refused, an unreadable one reported and the run started over.")
     var resume = false
     @Option(help: "Also write TensorBoard event files into this directory (scalars per step and per epoch, the settings and the network as text); view with `tensorboard --logdir DIR`.")
     var tensorboard: String?

@@ -20,6 +20,13 @@ import Testing
         (0..<a.count).filter { abs(a[$0] - b[$0]) > tolerance * (1 + abs(b[$0])) }
     }
 
+    /// The bf16 convolution of `g` with random x and w drawn from `random`.
+    func convolution(_ g: ConvGeometry, _ random: inout RandomSource) throws -> (DNNLConvolution, x: Tensor, w: Tensor) {
+        let conv = try #require(DNNLConvolution(geometry: g, batch: Self.batch, bias: true, threads: 2, precision: .bf16))
+        return (conv, randomTensor([Self.batch, g.inChannels, g.inHeight, g.inWidth], &random),
+                randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random))
+    }
+
     @Test func roundingIsToNearestEven() {
         #expect(ComputePrecision.roundToBF16(1) == 1)
         #expect(ComputePrecision.roundToBF16(Float(bitPattern: 0x3F80_8000)) == 1)  // halfway, even below
@@ -30,10 +37,8 @@ import Testing
 
     @Test(.enabled(if: ComputePrecision.bf16Native), arguments: geometries)
     func forwardEqualsRoundedOperands(_ g: ConvGeometry) throws {
-        let conv = try #require(DNNLConvolution(geometry: g, batch: Self.batch, bias: true, threads: 2, precision: .bf16))
         var random = RandomSource(seed: 11)
-        let x = randomTensor([Self.batch, g.inChannels, g.inHeight, g.inWidth], &random)
-        let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
+        let (conv, x, w) = try convolution(g, &random)
         let b = randomTensor([g.outChannels], &random)
         let y = Tensor(shape: [Self.batch, g.outChannels, g.outHeight, g.outWidth])
         let reference = Tensor(shape: y.shape), unrounded = Tensor(shape: y.shape)
@@ -46,10 +51,8 @@ import Testing
 
     @Test(.enabled(if: ComputePrecision.bf16Native), arguments: geometries)
     func backwardEqualsRoundedOperands(_ g: ConvGeometry) throws {
-        let conv = try #require(DNNLConvolution(geometry: g, batch: Self.batch, bias: true, threads: 2, precision: .bf16))
         var random = RandomSource(seed: 12)
-        let x = randomTensor([Self.batch, g.inChannels, g.inHeight, g.inWidth], &random)
-        let w = randomTensor([g.outChannels, g.inChannels / g.groups, g.kernel.0, g.kernel.1], &random)
+        let (conv, x, w) = try convolution(g, &random)
         let dy = randomTensor([Self.batch, g.outChannels, g.outHeight, g.outWidth], &random)
         func gradients(_ body: (Tensor, Tensor, Tensor) -> Void) -> (dx: Tensor, dw: Tensor, db: Tensor) {
             let dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), db = Tensor(shape: [g.outChannels])
