@@ -12,6 +12,11 @@ public final class SweepRunner {
         public var retryFailed = false
         /// Cores to split between jobs.
         public var cores = ProcessInfo.processInfo.activeProcessorCount
+        /// With one job, run each trial with `--threads auto` (the cores other processes leave
+        /// idle, re-chosen as it trains) instead of a fixed count, so that a build or a second
+        /// program slows it instead of stalling it. Off on a Slurm allocation: its node's other
+        /// jobs show in the machine's load but not on the allocation's cores.
+        public var adaptiveThreads = false
         /// The `archlab` executable that runs a trial.
         public var executable: String
         /// Show the running trial's own progress below the sweep's lines (one job at a time).
@@ -23,6 +28,10 @@ public final class SweepRunner {
             self.directory = directory
             self.executable = executable
         }
+
+        /// Each trial's `--threads`: the cores split between the jobs, or 0 (auto) with
+        /// `adaptiveThreads` and one job.
+        public var threadsPerTrial: Int { adaptiveThreads && jobs == 1 ? 0 : max(1, cores / max(1, jobs)) }
     }
 
     public let experiment: Experiment
@@ -124,11 +133,12 @@ public final class SweepRunner {
         // the report's header describes the runner that trains: a resume with nothing to run
         // (on another machine, or after an upgrade) leaves the recorded machine and versions alone
         if try !queue.isEmpty || journal.meta().isEmpty {
-            var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores)
+            var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores,
+                                             threadsPerTrial: options.threadsPerTrial)
             if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
             try journal.setMeta(meta)
         }
-        let threads = max(1, options.cores / max(1, options.jobs))
+        let threads = options.threadsPerTrial
         var running: [(Trial, any TrialHandle, Date)] = []
         var durations: [Double] = []
         var done = 0
@@ -196,7 +206,7 @@ public final class SweepRunner {
                 let args = try trialCommand(t, threads: threads, out: dir, stopAfterEpoch: stopAfterEpoch)
                 try (([options.executable] + args).map(Self.shellQuote).joined(separator: " ") + "\n").write(toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
                 try journal.markRunning(t.id)
-                log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads) thread(s); log \(dir)/log.txt; sweep ETA \(eta())")
+                log("[\(done + running.count + 1)/\(total)] running: \(t.configuration.label), seed \(t.seed) (\(t.id.prefix(12))), \(threads == 0 ? "threads auto" : "\(threads) thread(s)"); log \(dir)/log.txt; sweep ETA \(eta())")
                 running.append((t, try launcher.launch(arguments: args, directory: dir, echo: options.echoTrialOutput && options.jobs == 1), Date()))
                 progress.write(running: running.map(\.0.id))
             }

@@ -20,7 +20,8 @@ extension SweepRunner {
         settings.threads = threads
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try AtomicFile.write(Data((settings.jsonValue.text(.pretty(indent: 2)) + "\n").utf8), to: out + "/" + Self.settingsFile)
-        var a = ["train", t.architecture, "--config", out + "/" + Self.settingsFile, "--threads", String(threads), "--out", out, "--resume"]
+        var a = ["train", t.architecture, "--config", out + "/" + Self.settingsFile, "--threads", threads == 0 ? "auto" : String(threads),
+                 "--out", out, "--resume"]
         if let e = stopAfterEpoch { a += ["--stop-after-epoch", String(e)] }
         if experiment.tensorboard { a += ["--tensorboard", options.directory + "/tensorboard/" + Self.tensorBoardRun(t)] }
         return a

@@ -14,7 +14,7 @@ struct SweepCommand: ParsableCommand {
 
     @Argument(help: "Experiment file (YAML).") var file: String?
     @Option(help: "Output directory (default: runs/<experiment name>; the project's own experiments go to reports/<name> through make sweeps).") var out: String?
-    @Option(help: "Trials to run at once; the cores are split between them.") var jobs = 1
+    @Option(help: "Trials to run at once; the cores are split between them (one job: each trial's threads are auto, the cores other processes leave idle).") var jobs = 1
     @Flag(help: "Build and shape-check every trial's network and list the trials with params and MACs; run nothing.") var dryRun = false
     @Flag(help: "With --dry-run: also time a few training steps of each network here and estimate the sweep's cost (takes a while).")
     var estimate = false
@@ -127,6 +127,7 @@ struct SweepCommand: ParsableCommand {
         options.jobs = jobs
         options.retryFailed = retryFailed
         options.cores = cores
+        options.adaptiveThreads = ProcessInfo.processInfo.environment["SLURM_CPUS_PER_TASK"] == nil
         options.shard = try shard.map(Shard.init(parsing:))
         options.echoTrialOutput = isatty(STDOUT_FILENO) != 0
         print("\(experiment.name): \(trials.count) trials into \(directory) (all \(experiment.configurations.count) networks built and shape-checked)")
