@@ -166,7 +166,10 @@ extension Experiment {
             return .int(v)
         case .threads:
             if node.scalar?.text == "auto" { return .int(0) }
-            guard case let .int(v) = try TypedReading.read(node, as: .int, what: what) else { return .null }
+            guard let text = node.scalar?.text, let v = Int(text), v >= 1 else {
+                throw SpecError("\(what): expected a number of threads (at least 1) or auto, found \(node.scalar.map { "'\($0.text)'" } ?? node.kindDescription)",
+                                at: node.location)
+            }
             return .int(v)
         case .number:
             guard case let .float(v) = try TypedReading.read(node, as: .float, what: what) else { return .null }
