@@ -133,8 +133,7 @@ public final class SweepRunner {
         // the report's header describes the runner that trains: a resume with nothing to run
         // (on another machine, or after an upgrade) leaves the recorded machine and versions alone
         if try !queue.isEmpty || journal.meta().isEmpty {
-            var meta = SweepMetadata.current(experiment: experiment, jobs: options.jobs, cores: options.cores,
-                                             threadsPerTrial: options.threadsPerTrial)
+            var meta = SweepMetadata.current(experiment: experiment, options: options)
             if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
             try journal.setMeta(meta)
         }

@@ -234,7 +234,7 @@ import Testing
     /// its first round decides at α′ too.
     @Test func theSweepRecordsItsPolicyBeforeTheFirstRound() throws {
         let e = try Experiment.load(experiment("adaptive.yaml", Self.file("{min: 3, max: 7, until: decided}")))
-        let meta = SweepMetadata.current(experiment: e, jobs: 1, cores: 2)
+        let meta = SweepMetadata.current(experiment: e, options: SweepRunner.Options(directory: "unused", executable: "archlab"))
         #expect(meta["seed_policy"] == "3 7 decided")
         #expect(SeedPolicy(meta: meta) == SeedPolicy(min: 3, max: 7, until: .decided))
     }
