@@ -1,31 +1,56 @@
 import Foundation
 import Synchronization
 
-/// SIGINT and SIGTERM caught for the duration of a sweep's trial loop (the default actions are
+/// The first stop signal received while `StopSignals` is installed (0: none). A global so that the
+/// C signal handler can reach it without capturing anything; an atomic store is async-signal-safe.
+private let firstStopSignal = Atomic<Int32>(0)
+
+/// SIGINT and SIGTERM caught for the duration of a sweep's trial loop (the previous actions are
 /// restored after: a signal during the report just ends the process; report files are atomic).
+///
+/// A real `sigaction` handler, not a dispatch signal source: on Linux a dispatch source needs the
+/// signal set to `SIG_IGN`, and the kernel discards an ignored signal before the source can read it
+/// unless every thread blocks it, so a runner started in the background (`nohup archlab sweep ... &`)
+/// never saw `kill -TERM`. The handler also overrides a `SIG_IGN` inherited from the shell (a
+/// non-interactive shell starts `&` jobs with SIGINT ignored): an explicit signal to the runner stops it.
 final class StopSignals: Sendable {
-    /// Set in `init`, cancelled in `restore()`, both on the runner's thread (dispatch sources
-    /// are not Sendable, but these are never touched elsewhere).
-    private nonisolated(unsafe) var sources: [any DispatchSourceSignal] = []
-    private let first = Mutex<Int32?>(nil)
+    private static let numbers = [SIGINT, SIGTERM]
+    private nonisolated(unsafe) var previous: [sigaction] = []
 
     init() {
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [unowned self] in first.withLock { if $0 == nil { $0 = number } } }
-            source.resume()
-            sources.append(source)
+        firstStopSignal.store(0, ordering: .relaxed)
+        // a mask inherited from the parent (a test harness, a job launcher) would hold them back
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for number in Self.numbers {
+            sigaddset(&unblock, number)
+            var action = sigaction()
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            #if canImport(Darwin)
+            action.__sigaction_u.__sa_handler = { number in _ = firstStopSignal.compareExchange(expected: 0, desired: number, ordering: .relaxed) }
+            #else
+            action.__sigaction_handler.sa_handler = { number in _ = firstStopSignal.compareExchange(expected: 0, desired: number, ordering: .relaxed) }
+            #endif
+            var old = sigaction()
+            sigaction(number, &action, &old)
+            previous.append(old)
         }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// The first signal received, if any.
-    var received: Int32? { first.withLock { $0 } }
+    var received: Int32? {
+        let number = firstStopSignal.load(ordering: .relaxed)
+        return number == 0 ? nil : number
+    }
 
+    /// Puts back the actions found at `init` (the default ones, or those a shell set).
     func restore() {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        for (number, old) in zip(Self.numbers, previous) {
+            var old = old
+            sigaction(number, &old, nil)
+        }
     }
 }
 

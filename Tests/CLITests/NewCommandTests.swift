@@ -42,4 +42,34 @@ import Testing
         let bad = try CLITests.run(["sweep", "--base", "architectures/lenet.yaml", "--axis", "width"])
         #expect(bad.status != 0 && bad.stderr.contains("key=value"), "\(bad.stderr)")
     }
+
+    /// A runner started in the background by a non-interactive shell inherits SIGINT ignored
+    /// (`nohup archlab sweep ... &`); a signal sent to it on purpose must still stop it cleanly,
+    /// with the running trial recorded as interrupted (a dispatch signal source never fired there).
+    @Test func backgroundRunnerStopsOnSignal() throws {
+        let dir = EngineCLITests.temporary("signal")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let command = ["sweep", "--base", "architectures/lenet.yaml", "--axis", "layers.fc1.out=30", "--seeds", "0",
+                       "--training", "epochs=200", "--training", "limit_train=2000", "--training", "limit_test=64",
+                       "--training", "validation=0", "--out", dir].map { "'\($0)'" }.joined(separator: " ")
+        process.arguments = ["-c", "trap '' INT HUP; exec '\(CLITests.binary.path)' \(command) > '\(dir).log' 2>&1"]
+        process.currentDirectoryURL = CLITests.root
+        try process.run()
+        let started = Date()
+        while Date().timeIntervalSince(started) < 60,
+              !((try? String(contentsOfFile: dir + ".log", encoding: .utf8))?.contains("running:") ?? false) {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGINT)
+        let sent = Date()
+        while process.isRunning, Date().timeIntervalSince(sent) < 30 { Thread.sleep(forTimeInterval: 0.1) }
+        let stopped = !process.isRunning
+        if !stopped { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let log = (try? String(contentsOfFile: dir + ".log", encoding: .utf8)) ?? ""
+        #expect(stopped, "the runner ignored SIGINT: \(log)")
+        #expect(log.contains("interrupted (SIGINT): 1 running trial(s) marked interrupted"), "\(log)")
+    }
 }
