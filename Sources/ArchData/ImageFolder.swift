@@ -80,19 +80,11 @@ public struct ImageFolder: SampleSource {
     public func write(_ index: Int, transform: Transform, training: Bool, into dst: UnsafeMutablePointer<Float>,
                       random: inout RandomSource) throws {
         let image = try ImageDecoder.decode(file: files[index])
-        let plane = image.width * image.height
-        var planes = [Float](repeating: 0, count: 3 * plane)
-        let scale: Float = 1 / 255
-        image.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<plane {
-                planes[i] = Float(px[3 * i]) * scale
-                planes[plane + i] = Float(px[3 * i + 1]) * scale
-                planes[2 * plane + i] = Float(px[3 * i + 2]) * scale
-            }
-        }
-        planes.withUnsafeBufferPointer {
+        let b = transform.box(height: image.height, width: image.width, training: training, random: &random)
+        image.pixels.withUnsafeBufferPointer {
             guard let start = $0.baseAddress else { return }  // (an image has pixels)
-            transform.apply(start, channels: 3, height: image.height, width: image.width, training: training, into: dst, random: &random)
+            transform.apply(rgb: start, rowBytes: 3 * image.width, originX: 0, originY: 0, height: image.height, width: image.width,
+                            box: b, training: training, into: dst, random: &random)
         }
     }
 

@@ -65,16 +65,33 @@ public struct Transform: Sendable {
                into dst: UnsafeMutablePointer<Float>, random: inout RandomSource) {
         let (oh, ow) = outputSize(height, width)
         let b = box(height: height, width: width, training: training, random: &random)
-        let count = channels * oh * ow
-        var resized = [Float](repeating: 0, count: count)
         if b == (0, 0, Double(width), Double(height)), oh == height, ow == width {
-            for i in 0..<count { resized[i] = src[i] }
-        } else {
-            resized.withUnsafeMutableBufferPointer {
-                guard let out = $0.baseAddress else { return }  // (an output of at least one pixel)
-                Resample.resample(src, channels: channels, height: height, width: width, box: b, outHeight: oh, outWidth: ow, into: out)
-            }
+            finish(src, channels: channels, height: oh, width: ow, training: training, into: dst, random: &random)
+            return
         }
+        let resized = UnsafeMutablePointer<Float>.allocate(capacity: max(1, channels * oh * ow))
+        defer { resized.deallocate() }
+        Resample.resample(src, channels: channels, height: height, width: width, box: b, outHeight: oh, outWidth: ow, into: resized)
+        finish(resized, channels: channels, height: oh, width: ow, training: training, into: dst, random: &random)
+    }
+
+    /// 8-bit RGB whose region `rgb` starts at (`originX`, `originY`) of a `width` x `height` image
+    /// and covers `Resample.support` of `box` (drawn by `box(height:width:training:random:)` with
+    /// the same `random`, which this continues) -> dst: [3, Ho, Wo], values scaled by 1/255.
+    func apply(rgb: UnsafePointer<UInt8>, rowBytes: Int, originX: Int, originY: Int, height: Int, width: Int,
+               box b: (x: Double, y: Double, w: Double, h: Double), training: Bool,
+               into dst: UnsafeMutablePointer<Float>, random: inout RandomSource) {
+        let (oh, ow) = outputSize(height, width)
+        let resized = UnsafeMutablePointer<Float>.allocate(capacity: 3 * oh * ow)
+        defer { resized.deallocate() }
+        Resample.resample(rgb: rgb, rowBytes: rowBytes, originX: originX, originY: originY, height: height, width: width, box: b,
+                          outHeight: oh, outWidth: ow, into: resized)
+        finish(resized, channels: 3, height: oh, width: ow, training: training, into: dst, random: &random)
+    }
+
+    /// The steps after resizing, on [C, Ho, Wo]: the random flip, the pad-and-crop shift, normalization.
+    private func finish(_ resized: UnsafePointer<Float>, channels: Int, height oh: Int, width ow: Int, training: Bool,
+                        into dst: UnsafeMutablePointer<Float>, random: inout RandomSource) {
         let flip = training && horizontalFlip && random.uniform() < 0.5
         let pad = training ? padCrop : 0
         let (dy, dx) = pad > 0 ? (Int(random.next() % UInt64(2 * pad + 1)) - pad, Int(random.next() % UInt64(2 * pad + 1)) - pad) : (0, 0)
@@ -84,10 +101,20 @@ public struct Transform: Sendable {
             let plane = c * oh * ow
             for y in 0..<oh {
                 let ty = y + dy
+                let out = dst + plane + y * ow
+                guard ty >= 0, ty < oh else {
+                    for x in 0..<ow { out[x] = (0 - m) / s }
+                    continue
+                }
+                let row = resized + plane + ty * ow
+                if !flip, dx == 0 {
+                    for x in 0..<ow { out[x] = (row[x] - m) / s }
+                    continue
+                }
                 for x in 0..<ow {
                     let tx = (flip ? ow - 1 - x : x) + dx
-                    let v: Float = ty >= 0 && ty < oh && tx >= 0 && tx < ow ? resized[plane + ty * ow + tx] : 0
-                    dst[plane + y * ow + x] = (v - m) / s
+                    let v: Float = tx >= 0 && tx < ow ? row[tx] : 0
+                    out[x] = (v - m) / s
                 }
             }
         }
