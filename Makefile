@@ -20,7 +20,8 @@ validate: release
 fixtures:
 	python3 scripts/reference/architecture_fixtures.py > Tests/Fixtures/pytorch_architectures.json
 
-# ArchLab against PyTorch (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow): writes reports/performance.md
+# ArchLab against PyTorch (needs torch==2.13.0+cpu, torchvision==0.28.0, pillow): writes reports/performance.md;
+# its JPEG-pipeline row cuts .bench/photos from the photographs in scikit-image's wheel (pip download, once)
 bench: release
 	python3 bench/compare_pytorch.py
 

@@ -168,7 +168,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--only", default="")
+    p.add_argument("--only", default="", help="comma-separated workload names (and `data-pipeline` for the JPEG pipeline)")
     p.add_argument("--torch", nargs="+", help="kind shape batch mode seconds threads [precision]: one PyTorch measurement, as JSON")
     a = p.parse_args()
     if a.torch:
@@ -200,6 +200,11 @@ def main():
             text = ", ".join(f"archlab[{label}] {o['images_per_second']:.1f}" for label, o in ours.items())
             print(f"{name} {mode}: torch {theirs['images_per_second']:.1f} img/s, {text}", file=sys.stderr)
         rows.append(row)
+    pipeline = None
+    if not a.only or "data-pipeline" in a.only.split(","):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import data_pipeline
+        pipeline = data_pipeline.measure(os.path.join(ROOT, ".bench", "photos"), passes=2, repeats=3, threads=a.threads)
     import platform
     import torch
 
@@ -241,6 +246,17 @@ def main():
     for r in rows:
         lines.append(f"| {r['name']} | {r['train']['archlab']['shipped']['peak_rss_bytes'] / 2**20:.0f} | {r['train']['torch']['peak_rss_bytes'] / 2**20:.0f} | "
                      f"{r['eval']['archlab']['shipped']['peak_rss_bytes'] / 2**20:.0f} | {r['eval']['torch']['peak_rss_bytes'] / 2**20:.0f} |")
+    if pipeline:
+        ips = pipeline["images_per_second"]
+        lines += ["", "## The JPEG training pipeline", "",
+                  f"`bench/data_pipeline.py`: {pipeline['photos']} photos of 500x375 (quality 90, cut from real photographs by `bench/photos.py`), "
+                  "decoded, RandomResizedCrop(224), flipped and normalized, in batches of 32: torchvision's ImageFolder + PIL + transforms with a "
+                  f"DataLoader of {a.threads} workers against `archlab data bench --random-resized-crop` with {a.threads} threads. "
+                  f"Median of {pipeline['repeats']} alternating runs of {pipeline['passes']} passes each, after a warm-up pass.", "",
+                  "| pipeline | img/s | runs |", "|---|--:|---|",
+                  f"| torchvision | {ips['torchvision']:.0f} | {', '.join(f'{v:.0f}' for v in pipeline['runs']['torchvision'])} |",
+                  f"| ArchLab | {ips['archlab']:.0f} | {', '.join(f'{v:.0f}' for v in pipeline['runs']['archlab'])} |", "",
+                  f"ArchLab / torchvision: **{pipeline['ratio']:.2f}x**."]
     lines += ["", "## Where ArchLab's training time goes", "", "Per step, from `archlab bench` as shipped:", ""]
     for r in rows:
         ops = r["train"]["archlab"]["shipped"]["ops"][:5]
@@ -254,7 +270,8 @@ def main():
     with open(os.path.join(ROOT, "reports", "performance.svg"), "w") as f:
         f.write(svg(rows))
     with open(os.path.join(ROOT, "reports", "performance.json"), "w") as f:
-        json.dump({"sgemm": sgemm, "configurations": dict(configurations), "threads": a.threads, "seconds": a.seconds, "workloads": rows}, f, indent=1)
+        json.dump({"sgemm": sgemm, "configurations": dict(configurations), "threads": a.threads, "seconds": a.seconds, "workloads": rows,
+                   "data_pipeline": pipeline}, f, indent=1)
     print("wrote reports/performance.md", file=sys.stderr)
 
 

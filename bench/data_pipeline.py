@@ -45,12 +45,28 @@ print(json.dumps({{"images": n, "seconds": time.perf_counter() - start}}))
     return out["images"] / out["seconds"]
 
 
-def archlab_rate(photos, passes, threads, extra=()):
+def archlab_rate(photos, passes, threads):
     out = json.loads(subprocess.run([ARCHLAB, "data", "bench", "--data", "folder:" + photos, "--resize", "224", "--random-resized-crop",
                                      "--batch-size", "32", "--threads", str(threads), "--mean", ",".join(map(str, MEAN)),
-                                     "--std", ",".join(map(str, STD)), "--passes", str(passes), "--format", "json", *extra],
+                                     "--std", ",".join(map(str, STD)), "--warm-up", "1", "--passes", str(passes), "--format", "json"],
                                     cwd=ROOT, check=True, capture_output=True, text=True).stdout)
     return out["images_per_second"]
+
+
+def measure(photos, passes, repeats, threads):
+    """Both pipelines alternating `repeats` times; medians, every run, and the ratio."""
+    if not os.path.isdir(os.path.join(photos, "train")):
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "photos.py"), "--out", photos, "--per-class", "256"], check=True)
+    rows = {"torchvision": [], "archlab": []}
+    for _ in range(repeats):
+        rows["torchvision"].append(torchvision_rate(photos, passes, threads))
+        rows["archlab"].append(archlab_rate(photos, passes, threads))
+        print("data pipeline: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rows.items()) + " img/s", file=sys.stderr)
+    images = sum(len(f) for _, _, f in os.walk(os.path.join(photos, "train")))
+    result = {"photos": images, "passes": passes, "repeats": repeats, "workers_or_threads": threads,
+              "images_per_second": {k: statistics.median(v) for k, v in rows.items()}, "runs": rows}
+    result["ratio"] = result["images_per_second"]["archlab"] / result["images_per_second"]["torchvision"]
+    return result
 
 
 def main():
@@ -61,19 +77,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json")
     a = p.parse_args()
-    if not os.path.isdir(os.path.join(a.photos, "train")):
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "photos.py"), "--out", a.photos, "--per-class", "256"], check=True)
-    rows = {"torchvision": [], "archlab": [], "archlab_full_decode": []}
-    for _ in range(a.repeats):
-        rows["torchvision"].append(torchvision_rate(a.photos, a.passes, a.threads))
-        rows["archlab"].append(archlab_rate(a.photos, a.passes, a.threads))
-        rows["archlab_full_decode"].append(archlab_rate(a.photos, a.passes, a.threads, ["--full-decode"]))
-        print(", ".join(f"{k} {v[-1]:.0f}" for k, v in rows.items()) + " img/s", file=sys.stderr)
-    images = sum(len(f) for _, _, f in os.walk(os.path.join(a.photos, "train")))
-    result = {"photos": images, "passes": a.passes, "repeats": a.repeats, "workers_or_threads": a.threads,
-              "images_per_second": {k: statistics.median(v) for k, v in rows.items()}, "runs": rows}
-    result["ratio"] = result["images_per_second"]["archlab"] / result["images_per_second"]["torchvision"]
-    result["ratio_full_decode"] = result["images_per_second"]["archlab_full_decode"] / result["images_per_second"]["torchvision"]
+    result = measure(a.photos, a.passes, a.repeats, a.threads)
     text = json.dumps(result, indent=1)
     if a.json:
         with open(a.json, "w") as f:

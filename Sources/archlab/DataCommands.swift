@@ -85,8 +85,14 @@ struct BenchCommand: ParsableCommand {
     var arguments: [String] = []
     @Flag(help: "Use RandomResizedCrop and flips as in training.") var randomResizedCrop = false
     @Option(help: "Stop after this many batches.") var batches: Int?
+    @Option(help: "Timed passes over the data (after --warm-up untimed ones).") var passes = 1
+    @Option(help: "Untimed passes first (file cache, allocator).") var warmUp = 0
+    @Option(help: "text or json.") var format: PredictCommand.Format = .text
 
-    func validate() throws { _ = try settings() }
+    func validate() throws {
+        _ = try settings()
+        guard passes >= 1, warmUp >= 0 else { throw ValidationError("--passes must be at least 1 and --warm-up at least 0") }
+    }
 
     func settings() throws -> TrainingConfig {
         let options = try SettingOptions(arguments, scopes: [.data])
@@ -107,18 +113,28 @@ struct BenchCommand: ParsableCommand {
         transform.randomResizedCrop = randomResizedCrop
         let loader = BatchLoader(source: train, batchSize: settings.batchSize, transform: transform, training: randomResizedCrop,
                                  shuffle: true, dropLast: false, seed: 0, parallel: parallel)
-        let start = Date()
         var images = 0
+        var start = Date()
         try Diagnostics.data {
-            try loader.forEachBatch(epoch: 0) { b, _, labels in
-                images += labels.count
-                return batches.map { b + 1 < $0 } ?? true
+            for pass in 0..<(warmUp + passes) {
+                if pass == warmUp { (start, images) = (Date(), 0) }
+                try loader.forEachBatch(epoch: pass) { b, _, labels in
+                    images += labels.count
+                    return batches.map { b + 1 < $0 } ?? true
+                }
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "%d images in %.2f s: %.1f images/s (batch %d of %@, %d threads%@)", images, seconds, Double(images) / seconds,
-                     settings.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), parallel.threads,
-                     skipped.isEmpty ? "" : ", \(skipped.count) unreadable skipped"))
+        switch format {
+        case .text:
+            print(String(format: "%d images in %.2f s: %.1f images/s (batch %d of %@, %d threads%@)", images, seconds, Double(images) / seconds,
+                         settings.batchSize, loader.outputShape.map(String.init).joined(separator: "x"), parallel.threads,
+                         skipped.isEmpty ? "" : ", \(skipped.count) unreadable skipped"))
+        case .json:
+            print(JSONValue.object([("images", .int(images)), ("seconds", .double(seconds)), ("images_per_second", .double(Double(images) / seconds)),
+                                    ("batch", .int(settings.batchSize)), ("shape", .array(loader.outputShape.map { .int($0) })),
+                                    ("threads", .int(parallel.threads)), ("skipped", .int(skipped.count))]).text(.pretty(indent: 1)))
+        }
     }
 }
 
