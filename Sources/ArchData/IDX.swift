@@ -16,9 +16,22 @@ public enum IDX {
         if let bad = labelValues.first(where: { $0 >= classNames.count }) {
             throw DataError(labels, "label \(bad) is outside 0..<\(classNames.count)")
         }
-        let scale: Float = 1 / 255
-        let pixels = imageBytes[imageStart...].map { Float($0) * scale }
+        let pixels = Self.unitFloats(imageBytes, from: imageStart)
         return ImageSet(channels: 1, height: h, width: w, pixels: pixels, labels: labelValues, classNames: classNames)
+    }
+
+    /// `bytes[start...]` as floats in [0, 1] (x / 255 as `Float(x) * (1 / 255)`), in a loop the compiler vectorizes.
+    static func unitFloats(_ bytes: [UInt8], from start: Int) -> [Float] {
+        let count = bytes.count - start
+        let scale: Float = 1 / 255
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            bytes.withUnsafeBufferPointer { src in
+                guard let s = src.baseAddress, let d = out.baseAddress else { return }
+                let from = s + start
+                for i in 0..<count { d[i] = Float(from[i]) * scale }
+            }
+            initialized = count
+        }
     }
 
     static func header(_ bytes: [UInt8], path: String, expectedDims: Int) throws -> ([Int], Int) {

@@ -31,14 +31,22 @@ public final class ThreadGovernor {
         let time: Date
     }
 
-    /// Chooses a first count from a short look at the machine (`sample` seconds).
-    public init(maximum: Int = ProcessInfo.processInfo.activeProcessorCount, interval: TimeInterval = 2, sample: TimeInterval = 0.2) {
+    /// Chooses a first count from a short look at the machine (`sample` seconds); with `sample`
+    /// nil, starts looking and chooses at `settle` (work done in between hides the wait).
+    public init(maximum: Int = ProcessInfo.processInfo.activeProcessorCount, interval: TimeInterval = 2, sample: TimeInterval? = 0.2) {
         self.maximum = max(1, maximum)
         self.interval = interval
         threads = self.maximum
         guard let first = Self.snapshot() else { return }
         last = first
-        Thread.sleep(forTimeInterval: sample)
+        if let sample { settle(sample: sample) }
+    }
+
+    /// Chooses from what the machine did since the first look, waiting until it spans `sample` seconds.
+    public func settle(sample: TimeInterval = 0.2) {
+        guard let first = last else { return }
+        let waited = Date().timeIntervalSince(first.time)
+        if waited < sample { Thread.sleep(forTimeInterval: sample - waited) }
         if let chosen = choose(now: Date()) { threads = chosen }
     }
 

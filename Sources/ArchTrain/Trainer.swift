@@ -172,7 +172,8 @@ public final class Trainer {
         BLAS.setThreads(1)  // kernels split their products across `parallel` themselves
         let precision = config.precision ?? .float32
         try precision.check()
-        governor = config.threads == 0 ? ThreadGovernor() : nil
+        // auto: the first look at the machine spans the data loading, and the count is chosen after it
+        governor = config.threads == 0 ? ThreadGovernor(sample: nil) : nil
         let initial = Parallelism(threads: governor?.threads ?? config.threads, precision: precision)
         baseParallel = initial
         let source = try DataSource.parse(config.data)
@@ -216,6 +217,7 @@ public final class Trainer {
             transfer = report
             if config.freezeLoaded { frozen = Set(report.loaded) }
         }
+        governor?.settle()
     }
 
     /// Accuracy and mean loss of the current weights on `set` (eval mode).

@@ -1,5 +1,5 @@
 import ArchTestSupport
-import ArchData
+@testable import ArchData
 import Foundation
 import Testing
 
@@ -52,6 +52,36 @@ import Testing
         #expect(throws: DataError(gz, "corrupt or truncated gzip data")) {
             try IDX.read(images: gz, labels: dir + "/train-labels-idx1-ubyte", classNames: (0..<10).map(String.init))
         }
+    }
+
+    /// A gunzipped file is cached; the copy is used only while it matches the gzip trailer's
+    /// length and CRC-32, so a damaged or truncated copy is inflated again, never read as data.
+    @Test func inflatedCopiesAreCheckedAgainstTheTrailer() throws {
+        let dir = temporaryDirectory(), cache = dir + "/cache"
+        try writeSyntheticIDX(directory: dir, train: 10, test: 10, seed: 2)
+        let raw = dir + "/train-images-idx3-ubyte", gz = raw + ".gz"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "gzip -c \(raw) > \(gz)"]
+        try process.run(); process.waitUntilExit()
+        let expected = try FileBytes.read(raw, limit: 1 << 20, cache: nil)
+        #expect(try FileBytes.read(gz, limit: 1 << 20, cache: cache) == expected)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cache)
+        #expect(entries.count == 1 && entries[0].hasPrefix("train-images-idx3-ubyte-"), "\(entries)")
+        let entry = cache + "/" + entries[0]
+        #expect(FileBytes.contents(entry) == expected)
+        #expect(try FileBytes.read(gz, limit: 1 << 20, cache: cache) == expected)
+        // one byte changed: the CRC differs, the file is inflated again and the copy rewritten
+        var damaged = expected
+        damaged[100] ^= 0xFF
+        try Data(damaged).write(to: URL(fileURLWithPath: entry))
+        #expect(try FileBytes.read(gz, limit: 1 << 20, cache: cache) == expected)
+        #expect(FileBytes.contents(entry) == expected)
+        // truncated: the length differs
+        try Data(expected.prefix(50)).write(to: URL(fileURLWithPath: entry))
+        #expect(try FileBytes.read(gz, limit: 1 << 20, cache: cache) == expected)
+        // the limit holds for a cached copy too
+        #expect(throws: DataError(gz, "decompresses to more than 100 bytes")) { try FileBytes.read(gz, limit: 100, cache: cache) }
     }
 
     @Test func cifarRecordSize() {
