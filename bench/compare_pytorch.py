@@ -148,7 +148,7 @@ def svg(rows):
     height = 40 + len(rows) * 2 * (bar + 6) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
            '<text x="10" y="18">ArchLab / PyTorch throughput ratio (1.0 = parity)</text>']
-    top = max(2.5, max(max(r["train_ratio"], r["eval_ratio"]) for r in rows) * 1.1)
+    top = max([2.5] + [max(r["train_ratio"], r["eval_ratio"]) * 1.1 for r in rows])
     x0 = 150
     scale = (width - x0 - 20) / top
     y = 36
@@ -168,7 +168,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--only", default="", help="comma-separated workload names (and `data-pipeline` for the JPEG pipeline)")
+    p.add_argument("--only", default="", help="comma-separated workload names (and `data-pipeline` for the JPEG pipeline, `sweep` for the sweep's overhead)")
     p.add_argument("--torch", nargs="+", help="kind shape batch mode seconds threads [precision]: one PyTorch measurement, as JSON")
     a = p.parse_args()
     if a.torch:
@@ -205,6 +205,11 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import data_pipeline
         pipeline = data_pipeline.measure(os.path.join(ROOT, ".bench", "photos"), passes=2, repeats=3, threads=a.threads)
+    sweep = None
+    if not a.only or "sweep" in a.only.split(","):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sweep_overhead
+        sweep = sweep_overhead.measure()
     import platform
     import torch
 
@@ -257,6 +262,8 @@ def main():
                   f"| torchvision | {ips['torchvision']:.0f} | {', '.join(f'{v:.0f}' for v in pipeline['runs']['torchvision'])} |",
                   f"| ArchLab | {ips['archlab']:.0f} | {', '.join(f'{v:.0f}' for v in pipeline['runs']['archlab'])} |", "",
                   f"ArchLab / torchvision: **{pipeline['ratio']:.2f}x**."]
+    if sweep:
+        lines += [""] + sweep_overhead.markdown(sweep)
     lines += ["", "## Where ArchLab's training time goes", "", "Per step, from `archlab bench` as shipped:", ""]
     for r in rows:
         ops = r["train"]["archlab"]["shipped"]["ops"][:5]
@@ -271,7 +278,7 @@ def main():
         f.write(svg(rows))
     with open(os.path.join(ROOT, "reports", "performance.json"), "w") as f:
         json.dump({"sgemm": sgemm, "configurations": dict(configurations), "threads": a.threads, "seconds": a.seconds, "workloads": rows,
-                   "data_pipeline": pipeline}, f, indent=1)
+                   "data_pipeline": pipeline, "sweep": sweep}, f, indent=1)
     print("wrote reports/performance.md", file=sys.stderr)
 
 

@@ -31,7 +31,14 @@ public final class SweepRunner {
 
         /// Each trial's `--threads`: the cores split between the jobs, or 0 (auto) with
         /// `adaptiveThreads` and one job.
-        public var threadsPerTrial: Int { adaptiveThreads && jobs == 1 ? 0 : max(1, cores / max(1, jobs)) }
+        public var threadsPerTrial: Int { threadsPerTrial(queued: jobs) }
+
+        /// Threads for each trial when `queued` trials are left to run: fewer trials than jobs
+        /// share the cores among those that run (the last trial of a sweep is not left with one core).
+        public func threadsPerTrial(queued: Int) -> Int {
+            let running = max(1, min(jobs, queued))
+            return adaptiveThreads && running == 1 ? 0 : max(1, cores / running)
+        }
     }
 
     public let experiment: Experiment
@@ -133,11 +140,11 @@ public final class SweepRunner {
         // the report's header describes the runner that trains: a resume with nothing to run
         // (on another machine, or after an upgrade) leaves the recorded machine and versions alone
         if try !queue.isEmpty || journal.meta().isEmpty {
-            var meta = SweepMetadata.current(experiment: experiment, options: options)
+            var meta = SweepMetadata.current(experiment: experiment, options: options, queued: queue.count)
             if let shard = options.shard { meta["shard"] = "\(shard.index)/\(shard.count)" }
             try journal.setMeta(meta)
         }
-        let threads = options.threadsPerTrial
+        let threads = options.threadsPerTrial(queued: queue.count)
         var running: [(Trial, any TrialHandle, Date)] = []
         var durations: [Double] = []
         var done = 0

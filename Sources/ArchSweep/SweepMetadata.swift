@@ -3,11 +3,12 @@ import Foundation
 
 /// What the report header records about where a sweep ran.
 public enum SweepMetadata {
-    /// The runner's cores, jobs and threads per trial come from its `options` (0 threads is auto).
-    public static func current(experiment: Experiment, options: SweepRunner.Options) -> [String: String] {
-        let threads = options.threadsPerTrial
+    /// The runner's cores, jobs and threads per trial come from its `options` (0 threads is auto),
+    /// with `queued` trials to run (fewer than the jobs run at once, and get more threads each).
+    public static func current(experiment: Experiment, options: SweepRunner.Options, queued: Int? = nil) -> [String: String] {
+        let threads = options.threadsPerTrial(queued: queued ?? options.jobs)
         var meta = ["experiment": experiment.name, "experiment_file": experiment.file, "host": ProcessInfo.processInfo.hostName,
-                    "cores": String(options.cores), "jobs": String(options.jobs), "os": ProcessInfo.processInfo.operatingSystemVersionString,
+                    "cores": String(options.cores), "jobs": String(min(options.jobs, max(1, queued ?? options.jobs))), "os": ProcessInfo.processInfo.operatingSystemVersionString,
                     "threads_per_trial": threads == 0 ? "auto (the idle cores)" : String(threads), "strategy": experiment.strategy.rawValue]
         if let doc = experiment.doc { meta["doc"] = doc }
         // from the start, so that a report of a sweep stopped in its first round decides at α′ too

@@ -16,4 +16,18 @@ import Testing
         options.adaptiveThreads = false  // a Slurm allocation: its task's CPUs, fixed
         #expect(options.threadsPerTrial == 8)
     }
+
+    /// Fewer trials left than jobs: the cores go to those that run (one left: auto off Slurm).
+    @Test func fewerTrialsThanJobsShareTheCores() {
+        var options = SweepRunner.Options(directory: "/tmp/x", executable: "archlab")
+        options.cores = 8
+        options.jobs = 8
+        options.adaptiveThreads = true
+        #expect(options.threadsPerTrial(queued: 100) == 1)
+        #expect(options.threadsPerTrial(queued: 3) == 2)
+        #expect(options.threadsPerTrial(queued: 1) == 0)
+        options.adaptiveThreads = false
+        #expect(options.threadsPerTrial(queued: 1) == 8)
+        #expect(options.threadsPerTrial(queued: 0) == 8)
+    }
 }
