@@ -165,8 +165,7 @@ extension Experiment {
             guard case let .int(v) = try TypedReading.read(node, as: .int, what: what) else { return .null }
             return .int(v)
         case .threads:
-            if node.scalar?.text == "auto" { return .int(0) }
-            guard let text = node.scalar?.text, let v = Int(text), v >= 1 else {
+            guard let text = node.scalar?.text, let v = TrainingSetting.Kind.threads(text) else {
                 throw SpecError("\(what): expected a number of threads (at least 1) or auto, found \(node.scalar.map { "'\($0.text)'" } ?? node.kindDescription)",
                                 at: node.location)
             }

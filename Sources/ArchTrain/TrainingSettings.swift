@@ -24,6 +24,14 @@ public struct TrainingSetting: Sendable {
         case file(String)
         /// A thread count of at least 1, or `auto` (kept as 0): the cores other processes leave idle (`ThreadGovernor`).
         case threads
+
+        /// A thread count as written on a command line or in YAML: `auto` is 0, otherwise at least 1
+        /// (0 itself is refused there: it is how config.json stores auto, not a count); nil when invalid.
+        public static func threads(_ text: String) -> Int? {
+            if text == "auto" { return 0 }
+            guard let n = Int(text), n >= 1 else { return nil }
+            return n
+        }
     }
 
     /// Which commands take a setting.
@@ -112,7 +120,7 @@ extension TrainingSetting.Kind {
         case let .choice(choices): return "one of \(choices.joined(separator: ", "))"
         case .numbers: return "numbers"
         case let .file(what): return "the path of a \(what)"
-        case .threads: return "a number of threads, or auto"
+        case .threads: return "a number of threads (at least 1), or auto"
         }
     }
 }

@@ -155,9 +155,8 @@ enum ThreadCount: ExpressibleByArgument, CustomStringConvertible {
     case count(Int)
 
     init?(argument: String) {
-        if argument == "auto" { self = .auto; return }
-        guard let n = Int(argument), n >= 1 else { return nil }
-        self = .count(n)
+        guard let n = TrainingSetting.Kind.threads(argument) else { return nil }
+        self = n == 0 ? .auto : .count(n)
     }
 
     var fixed: Int? { if case let .count(n) = self { return n }; return nil }

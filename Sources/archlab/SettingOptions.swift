@@ -74,8 +74,7 @@ struct SettingOptions {
             guard let v = Int(text) else { throw invalid() }
             return .int(v)
         case .threads:
-            if text == "auto" { return .int(0) }
-            guard let v = Int(text) else { throw invalid() }
+            guard let v = TrainingSetting.Kind.threads(text) else { throw invalid() }
             return .int(v)
         case .number:
             guard let v = Double(text) else { throw invalid() }

@@ -73,6 +73,7 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         ("axes:\n  num_clases: [3]\n", "4:3: unknown parameter 'num_clases'; did you mean 'num_classes'? (parameters: num_classes; document keys: input, layers, templates, name)"),
         ("seeds: [0, 0]\n", "3:8: seeds: duplicate seed"),
         ("axes:\n  training.threads: [lots]\n", "4:22: training.threads: expected a number of threads (at least 1) or auto, found 'lots'"),
+        ("axes:\n  training.threads: [0]\n", "4:22: training.threads: expected a number of threads (at least 1) or auto, found '0'"),
         ("strategy: zip\naxes:\n  layers.fc1.out: [1, 2]\n  layers.fc2.out: [3]\n", "6:3: zip: axis 'layers.fc2.out' has 1 values, 'layers.fc1.out' has 2; zipped axes need equal lengths"),
         ("axes:\n  training.init_from: [missing.safetensors]\n", "4:24: training.init_from: no readable weights file at 'DIR/missing.safetensors'"),
         ("axes:\n  training.freeze_loaded: [true]\n", "4:28: training.freeze_loaded: needs init_from (the weights whose tensors it freezes)"),

@@ -117,4 +117,14 @@ import Testing
         case .numbers: return .array([.double(0.5), .double(0.25)])
         }
     }
+
+    /// One reading of a thread count for the command line, YAML and bench: auto is 0, a count is
+    /// at least 1, and 0 itself (config.json's spelling of auto) is not a count a user types.
+    @Test func threadCountsReadOneWay() {
+        #expect(TrainingSetting.Kind.threads("auto") == 0)
+        #expect(TrainingSetting.Kind.threads("3") == 3)
+        #expect(TrainingSetting.Kind.threads("0") == nil)
+        #expect(TrainingSetting.Kind.threads("-1") == nil)
+        #expect(TrainingSetting.Kind.threads("two") == nil)
+    }
 }
