@@ -16,6 +16,14 @@ public final class ExecutionPlan {
             case let .combine(op, _, _): return Swift.type(of: op).name
             }
         }
+
+        /// The layer's path and op (`features.1.0.block.0 conv2d`); a combination's op alone.
+        var label: String {
+            switch self {
+            case let .layer(_, _, _, path, op): return path + " " + op
+            case let .combine(op, _, _): return Swift.type(of: op).name
+            }
+        }
     }
 
     public let batch: Int
@@ -71,7 +79,7 @@ public final class ExecutionPlan {
             case let .combine(op, inputs, output):
                 op.forward(inputs.map { slots[$0] }, into: slots[output])
             }
-            profile?.add(step.name, forward: DispatchTime.now().uptimeNanoseconds - start)
+            if let profile { profile.add(step, forward: DispatchTime.now().uptimeNanoseconds - start) }
         }
     }
 
@@ -93,7 +101,7 @@ public final class ExecutionPlan {
         if includeAux { for a in auxOutputs { written[a.slot] = true } }
         for (step, trainingOnly) in steps.reversed() where context.training || !trainingOnly {
             let start = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            defer { profile?.add(step.name, backward: DispatchTime.now().uptimeNanoseconds - start) }
+            defer { if let profile { profile.add(step, backward: DispatchTime.now().uptimeNanoseconds - start) } }
             switch step {
             case let .layer(runtime, input, output, _, _):
                 guard written[output] else { continue }
@@ -207,8 +215,24 @@ public final class OpProfile {
 
     public init() {}
 
-    func add(_ op: String, forward ns: UInt64) { forward[op, default: 0] += ns }
-    func add(_ op: String, backward ns: UInt64) { backward[op, default: 0] += ns }
+    /// The same, per layer (path and op).
+    public private(set) var layerForward: [String: UInt64] = [:]
+    public private(set) var layerBackward: [String: UInt64] = [:]
+
+    func add(_ step: ExecutionPlan.Step, forward ns: UInt64) {
+        forward[step.name, default: 0] += ns
+        layerForward[step.label, default: 0] += ns
+    }
+    func add(_ step: ExecutionPlan.Step, backward ns: UInt64) {
+        backward[step.name, default: 0] += ns
+        layerBackward[step.label, default: 0] += ns
+    }
+
+    /// (layer, forward seconds, backward seconds), slowest first.
+    public var layerRows: [(op: String, forward: Double, backward: Double)] {
+        Set(layerForward.keys).union(layerBackward.keys).map { ($0, Double(layerForward[$0] ?? 0) / 1e9, Double(layerBackward[$0] ?? 0) / 1e9) }
+            .sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+    }
 
     /// (op, forward seconds, backward seconds), slowest first.
     public var rows: [(op: String, forward: Double, backward: Double)] {

@@ -28,6 +28,7 @@ struct ModelBenchCommand: ParsableCommand {
     @Option(help: "float32, or bf16: convolutions on bfloat16 operands with float32 accumulation (needs AVX512_BF16 or AMX).")
     var precision: ComputePrecision = .float32
     @Option(help: "text or json.") var format: Format = .text
+    @Option(help: "Also list the N slowest layers (text).") var layers = 0
 
     func run() throws {
         try precision.check()
@@ -88,6 +89,11 @@ struct ModelBenchCommand: ParsableCommand {
             let total = rows.reduce(0) { $0 + $1.forward + $1.backward }
             for r in rows.prefix(12) {
                 print("  " + r.op.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "forward %8.1f ms  backward %8.1f ms  %5.1f%%", r.forward * 1000 / Double(profiledSteps),
+                             r.backward * 1000 / Double(profiledSteps), (r.forward + r.backward) / max(total, 1e-12) * 100))
+            }
+            if layers > 0 { print("slowest layers:") }
+            for r in profile.layerRows.prefix(layers) {
+                print("  " + r.op.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "forward %8.2f ms  backward %8.2f ms  %5.1f%%", r.forward * 1000 / Double(profiledSteps),
                              r.backward * 1000 / Double(profiledSteps), (r.forward + r.backward) / max(total, 1e-12) * 100))
             }
         case .json:

@@ -436,31 +436,75 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
     }
 
-    /// The direct depthwise backward against the im2col one, over kernels, strides, padding,
-    /// dilation, accumulation and threads; and against central differences.
-    @Test(arguments: [(5, 1, 2, 1), (7, 2, 3, 1), (5, 1, 4, 2), (3, 2, 0, 1), (7, 1, 3, 1)])
-    func depthwiseBackwardMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int) {
+    /// The direct depthwise forward and backward against the im2col ones, over kernels, strides,
+    /// padding, dilation, channel counts (8-wide blocks and their tails), map sizes (the
+    /// stride-1 padded path at 8x8 and more, the general one below), accumulation and threads.
+    @Test(arguments: [(5, 1, 2, 1, 6, 13, 19), (7, 2, 3, 1, 6, 13, 19), (5, 1, 4, 2, 6, 13, 19), (3, 2, 0, 1, 6, 13, 19),
+                      (7, 1, 3, 1, 6, 13, 19), (7, 1, 3, 1, 16, 9, 11), (7, 1, 3, 1, 19, 4, 4), (7, 1, 3, 1, 16, 2, 2), (5, 2, 2, 1, 17, 3, 5)])
+    func depthwiseMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int, channels c: Int, height: Int, width: Int) {
         var random = RandomSource(seed: 17)
-        let g = ConvGeometry(inChannels: 6, inHeight: 13, inWidth: 19, outChannels: 6, kernel: (kernel, kernel), stride: (stride, stride),
-                             padding: (padding, padding), dilation: (dilation, dilation), groups: 6)
-        let x = randomTensor([3, 6, 13, 19], &random), w = randomTensor([6, 1, kernel, kernel], &random)
-        let dy = randomTensor([3, 6, g.outHeight, g.outWidth], &random)
-        for accumulate in [false, true] {
-            for threads in [1, 2] {
-                let start = randomTensor([3, 6, 13, 19], &random)
+        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
+                             padding: (padding, padding), dilation: (dilation, dilation), groups: c)
+        let x = randomTensor([3, c, height, width], &random), w = randomTensor([c, 1, kernel, kernel], &random)
+        let bias = randomTensor([c], &random)
+        let dy = randomTensor([3, c, g.outHeight, g.outWidth], &random)
+        let scratch = Tensor(shape: [DepthwiseKernel.scratchCount(g, batch: 3)])
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 3, threads: 1)])
+        func close(_ a: Tensor, _ b: Tensor, _ what: String) {
+            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
+            #expect(worst < 2e-5, "\(what) k\(kernel) s\(stride) p\(padding) d\(dilation) c\(c) \(height)x\(width): \(worst)")
+        }
+        for threads in [1, 2] {
+            let y1 = Tensor(shape: dy.shape), y2 = Tensor(shape: dy.shape)
+            Conv2dKernel.forward(x: x, weight: w, bias: bias, y: y1, geometry: g, workspace: workspace)
+            DepthwiseKernel.forward(x: x, weight: w, bias: bias, y: y2, geometry: g, scratch: scratch, parallel: Parallelism(threads: threads))
+            close(y1, y2, "forward")
+            for accumulate in [false, true] {
+                let start = randomTensor(x.shape, &random)
                 let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
                 dx1.copy(from: start); dx2.copy(from: start)
-                let dw1 = randomTensor(w.shape, &random), db1 = randomTensor([6], &random)
-                let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [6])
+                let dw1 = randomTensor(w.shape, &random), db1 = randomTensor([c], &random)
+                let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [c])
                 dw2.copy(from: dw1); db2.copy(from: db1)
-                let workspace = Tensor(shape: [g.workspaceCount(batch: 3, threads: 1)])
                 Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx1, dWeight: dw1, dBias: db1, geometry: g, workspace: workspace, accumulate: accumulate)
-                DepthwiseKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, accumulate: accumulate,
-                                         parallel: Parallelism(threads: threads))
-                for (a, b) in [(dx1, dx2), (dw1, dw2), (db1, db2)] {
-                    let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
-                    #expect(worst < 2e-5, "k\(kernel) s\(stride) p\(padding) d\(dilation) accumulate \(accumulate): \(worst)")
-                }
+                DepthwiseKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, scratch: scratch,
+                                         accumulate: accumulate, parallel: Parallelism(threads: threads))
+                for (a, b, what) in [(dx1, dx2, "dx"), (dw1, dw2, "dw"), (db1, db2, "db")] { close(a, b, "\(what) accumulate \(accumulate)") }
+            }
+        }
+    }
+
+    /// 1x1 convolutions over small maps as batch-wide GEMMs, against im2col, forward and backward.
+    @Test(arguments: [(5, 7, 2, 2), (12, 20, 4, 4), (9, 3, 1, 1), (16, 48, 3, 5)])
+    func pointwiseGEMMMatchesIm2col(inChannels c: Int, outChannels o: Int, height: Int, width: Int) {
+        var random = RandomSource(seed: 19)
+        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: o, kernel: (1, 1), stride: (1, 1),
+                             padding: (0, 0), dilation: (1, 1), groups: 1)
+        #expect(PointwiseGEMMKernel.applies(g))
+        let x = randomTensor([4, c, height, width], &random), w = randomTensor([o, c, 1, 1], &random), bias = randomTensor([o], &random)
+        let dy = randomTensor([4, o, height, width], &random)
+        let scratch = Tensor(shape: [PointwiseGEMMKernel.scratchCount(g, batch: 4)])
+        let workspace = Tensor(shape: [g.workspaceCount(batch: 4, threads: 1)])
+        func close(_ a: Tensor, _ b: Tensor, _ what: String) {
+            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
+            #expect(worst < 2e-5, "\(what) \(c)->\(o) \(height)x\(width): \(worst)")
+        }
+        for threads in [1, 2] {
+            let y1 = Tensor(shape: dy.shape), y2 = Tensor(shape: dy.shape)
+            Conv2dKernel.forward(x: x, weight: w, bias: bias, y: y1, geometry: g, workspace: workspace)
+            PointwiseGEMMKernel.forward(x: x, weight: w, bias: bias, y: y2, geometry: g, scratch: scratch, parallel: Parallelism(threads: threads))
+            close(y1, y2, "forward")
+            for accumulate in [false, true] {
+                let start = randomTensor(x.shape, &random)
+                let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
+                dx1.copy(from: start); dx2.copy(from: start)
+                let dw1 = randomTensor(w.shape, &random), db1 = randomTensor([o], &random)
+                let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [o])
+                dw2.copy(from: dw1); db2.copy(from: db1)
+                Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx1, dWeight: dw1, dBias: db1, geometry: g, workspace: workspace, accumulate: accumulate)
+                PointwiseGEMMKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, scratch: scratch,
+                                             accumulate: accumulate, parallel: Parallelism(threads: threads))
+                for (a, b, what) in [(dx1, dx2, "dx"), (dw1, dw2, "dw"), (db1, db2, "db")] { close(a, b, "\(what) accumulate \(accumulate)") }
             }
         }
     }

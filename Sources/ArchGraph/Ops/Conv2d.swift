@@ -98,6 +98,15 @@ final class Conv2dRuntime: LayerRuntime {
         self.batch = batch
     }
 
+    /// Depthwise beyond 3x3 runs on `DepthwiseKernel` (oneDNN 2.6 has no JIT weights gradient there,
+    /// and its forward is slow on small maps), in float32 whatever the precision.
+    /// 1x1 convolutions over small maps run as batch-wide GEMMs (`PointwiseGEMMKernel`: oneDNN's
+    /// sgemm, or OpenBLAS under ARCHLAB_GEMM=openblas) in float32; under bf16 they stay on oneDNN's
+    /// bf16 convolutions.
+    func pointwise(_ parallel: Parallelism) -> Bool { parallel.precision == .float32 && PointwiseGEMMKernel.applies(geometry) }
+
+    var direct: Bool { DepthwiseKernel.applies(geometry) && (geometry.kernel.0 > 3 || geometry.kernel.1 > 3) }
+
     private func onednnConvolution(batch n: Int, _ parallel: Parallelism) -> DNNLConvolution? {
         guard parallel.convolution == .onednn else { return nil }
         let threads = parallel.threads, key = "\(n) \(threads) \(parallel.precision)"
@@ -109,6 +118,15 @@ final class Conv2dRuntime: LayerRuntime {
 
     // x: [N, C, H, W] -> y: [N, O, Ho, Wo]; the workspace is the plan's, shared by every layer
     func forward(_ x: Tensor, _ y: Tensor, _ context: StepContext) {
+        if pointwise(context.parallel) {
+            return PointwiseGEMMKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
+                                               scratch: context.scratch(PointwiseGEMMKernel.scratchCount(geometry, batch: x.shape[0])),
+                                               parallel: context.parallel)
+        }
+        if direct, geometry.outHeight * geometry.outWidth <= DepthwiseKernel.maxForwardPositions {
+            return DepthwiseKernel.forward(x: x, weight: weight, bias: bias, y: y, geometry: geometry,
+                                           scratch: context.scratch(DepthwiseKernel.scratchCount(geometry, batch: x.shape[0])), parallel: context.parallel)
+        }
         if let conv = onednnConvolution(batch: x.shape[0], context.parallel) {
             return conv.forward(x: x, weight: weight, bias: bias, y: y, workspace: context.scratch(conv.workspaceCount))
         }
@@ -117,9 +135,14 @@ final class Conv2dRuntime: LayerRuntime {
     }
 
     func backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor?, accumulate: Bool, _ context: StepContext) {
-        // depthwise beyond 3x3: oneDNN 2.6 has no JIT weights gradient there (see DepthwiseKernel)
-        if DepthwiseKernel.applies(geometry), geometry.kernel.0 > 3 || geometry.kernel.1 > 3 {
+        if pointwise(context.parallel) {
+            return PointwiseGEMMKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
+                                                scratch: context.scratch(PointwiseGEMMKernel.scratchCount(geometry, batch: x.shape[0])),
+                                                accumulate: accumulate, parallel: context.parallel)
+        }
+        if direct {
             return DepthwiseKernel.backward(x: x, weight: weight, dy: dy, dx: dx, dWeight: dWeight, dBias: dBias, geometry: geometry,
+                                            scratch: context.scratch(DepthwiseKernel.scratchCount(geometry, batch: x.shape[0])),
                                             accumulate: accumulate, parallel: context.parallel)
         }
         if let conv = onednnConvolution(batch: x.shape[0], context.parallel) {
