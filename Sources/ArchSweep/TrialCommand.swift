@@ -44,15 +44,21 @@ extension SweepRunner {
     /// A Ctrl-C on the terminal reaches the whole process group; the runner alone decides what
     /// happens to its trials (TERM, then KILL after `stopGrace`), so none dies half-recorded.
     ///
-    /// Trials also get `OMP_WAIT_POLICY=PASSIVE` unless the runner's environment sets a policy:
-    /// a sweep shares the machine with its other trials and with whatever else runs, and libgomp's
-    /// default spin-waiting collapses a multi-threaded trial when another process holds a core
-    /// (LeNet, 2 threads, both cores busy: 1.9-2.1k images/s spinning, 4.6-5.5k passive; idle:
-    /// 12.7-15.0k and 11.5-12.1k). The policy changes how threads wait, not what they compute.
-    static var childEnvironment: [String: String] {
+    /// A trial with a fixed count of several threads also gets `OMP_WAIT_POLICY=PASSIVE` unless
+    /// the runner's environment sets a policy: it shares the machine with its other trials and
+    /// with whatever else runs, and libgomp's default spin-waiting collapses a multi-threaded
+    /// trial when another process holds a core (LeNet, 2 threads, both cores busy: 1.9-2.1k
+    /// images/s spinning, 4.6-5.5k passive; idle: 12.7-15.0k and 11.5-12.1k). A trial with
+    /// `--threads auto` (one job) does not: its thread governor leaves busy cores alone, and
+    /// passive waiting only slowed it (a 1-epoch LeNet trial took about 1.3 s longer in a sweep
+    /// than typed by hand, `bench/sweep_overhead.py`); nor does a one-thread trial, which has no
+    /// team to wait for. The policy changes how threads wait, not what they compute.
+    static func childEnvironment(arguments: [String]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env[trialVariable] = String(getpid())
-        if env["OMP_WAIT_POLICY"] == nil { env["OMP_WAIT_POLICY"] = "PASSIVE" }
+        let threads = arguments.firstIndex(of: "--threads").flatMap { i in i + 1 < arguments.count ? arguments[i + 1] : nil }
+            .flatMap(TrainingSetting.Kind.threads) ?? 0
+        if threads > 1, env["OMP_WAIT_POLICY"] == nil { env["OMP_WAIT_POLICY"] = "PASSIVE" }
         return env
     }
 

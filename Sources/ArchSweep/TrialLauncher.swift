@@ -42,7 +42,7 @@ public struct ProcessLauncher: TrialLauncher {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var environment = SweepRunner.childEnvironment
+        var environment = SweepRunner.childEnvironment(arguments: arguments)
         environment[SweepRunner.errorFileVariable] = dir + "/error.txt"
         try? fm.removeItem(atPath: dir + "/error.txt")  // a previous attempt's
         process.environment = environment

@@ -58,12 +58,19 @@ import Testing
         }
     }
 
-    /// Trials wait passively for their OpenMP threads (a sweep shares the machine), unless the
-    /// user chose a policy; either way the runner's pid marks them as trials.
-    @Test func trialsWaitPassivelyUnlessAPolicyIsSet() {
-        let env = SweepRunner.childEnvironment
-        #expect(env[SweepRunner.trialVariable] == String(getpid()))
-        #expect(env["OMP_WAIT_POLICY"] == (ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "PASSIVE"))
+    /// Trials with a fixed count of several threads wait passively for their OpenMP threads (a
+    /// sweep shares the machine), unless the user chose a policy; auto and one-thread trials keep
+    /// libgomp's default; either way the runner's pid marks them as trials.
+    @Test func severalFixedThreadsWaitPassivelyUnlessAPolicyIsSet() {
+        let chosen = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"]
+        let fixed = SweepRunner.childEnvironment(arguments: ["train", "a.yaml", "--threads", "4", "--out", "x"])
+        #expect(fixed[SweepRunner.trialVariable] == String(getpid()))
+        #expect(fixed["OMP_WAIT_POLICY"] == (chosen ?? "PASSIVE"))
+        for threads in ["auto", "1"] {
+            let env = SweepRunner.childEnvironment(arguments: ["train", "a.yaml", "--threads", threads, "--out", "x"])
+            #expect(env["OMP_WAIT_POLICY"] == chosen, "\(threads)")
+            #expect(env[SweepRunner.trialVariable] == String(getpid()))
+        }
     }
 
     @Test func jobsAtATimeAndEveryEndingRecorded() throws {
