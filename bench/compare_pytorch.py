@@ -285,6 +285,8 @@ def main():
                   f"| ArchLab | {ips['archlab']:.0f} | {', '.join(f'{v:.0f}' for v in pipeline['runs']['archlab'])} |", "",
                   f"ArchLab / torchvision: **{pipeline['ratio']:.2f}x**."]
     if sweep:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import sweep_overhead
         lines += [""] + sweep_overhead.markdown(sweep)
     lines += ["", "## Where ArchLab's training time goes", "", "Per step, from `archlab bench` as shipped:", ""]
     for r in rows:
