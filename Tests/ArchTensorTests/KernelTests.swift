@@ -436,63 +436,25 @@ import Testing
         #expect(mismatches.isEmpty, "\(mismatches.prefix(3))")
     }
 
-    /// The direct depthwise forward and backward against the im2col ones, over kernels, strides,
-    /// padding, dilation, channel counts (8-wide blocks and their tails), map sizes (the
-    /// stride-1 padded path at 8x8 and more, the general one below), accumulation and threads.
-    @Test(arguments: [(5, 1, 2, 1, 6, 13, 19), (7, 2, 3, 1, 6, 13, 19), (5, 1, 4, 2, 6, 13, 19), (3, 2, 0, 1, 6, 13, 19),
-                      (7, 1, 3, 1, 6, 13, 19), (7, 1, 3, 1, 16, 9, 11), (7, 1, 3, 1, 19, 4, 4), (7, 1, 3, 1, 16, 2, 2), (5, 2, 2, 1, 17, 3, 5)])
-    func depthwiseMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int, channels c: Int, height: Int, width: Int) {
-        var random = RandomSource(seed: 17)
-        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
-                             padding: (padding, padding), dilation: (dilation, dilation), groups: c)
-        let x = randomTensor([3, c, height, width], &random), w = randomTensor([c, 1, kernel, kernel], &random)
-        let bias = randomTensor([c], &random)
-        let dy = randomTensor([3, c, g.outHeight, g.outWidth], &random)
-        let scratch = Tensor(shape: [DepthwiseKernel.scratchCount(g, batch: 3)])
-        let workspace = Tensor(shape: [g.workspaceCount(batch: 3, threads: 1)])
-        func close(_ a: Tensor, _ b: Tensor, _ what: String) {
+    /// A direct convolution kernel (`forward`, `backward`, given its scratch and threads) against
+    /// im2col on `g`: forward with bias, backward written and accumulated, 1 and 2 threads.
+    func expectMatchesIm2col(_ g: ConvGeometry, batch n: Int, scratchCount: Int, seed: UInt64, _ what: String,
+                             forward: (Tensor, Tensor, Tensor, Tensor, Tensor, Parallelism) -> Void,
+                             backward: (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Bool, Parallelism) -> Void) {
+        var random = RandomSource(seed: seed)
+        let c = g.inChannels, o = g.outChannels
+        let x = randomTensor([n, c, g.inHeight, g.inWidth], &random), bias = randomTensor([o], &random)
+        let w = randomTensor([o, c / g.groups, g.kernel.0, g.kernel.1], &random)
+        let dy = randomTensor([n, o, g.outHeight, g.outWidth], &random)
+        let scratch = Tensor(shape: [scratchCount]), workspace = Tensor(shape: [g.workspaceCount(batch: n, threads: 1)])
+        func close(_ a: Tensor, _ b: Tensor, _ part: String) {
             let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
-            #expect(worst < 2e-5, "\(what) k\(kernel) s\(stride) p\(padding) d\(dilation) c\(c) \(height)x\(width): \(worst)")
+            #expect(worst < 2e-5, "\(part) \(what): \(worst)")
         }
         for threads in [1, 2] {
             let y1 = Tensor(shape: dy.shape), y2 = Tensor(shape: dy.shape)
             Conv2dKernel.forward(x: x, weight: w, bias: bias, y: y1, geometry: g, workspace: workspace)
-            DepthwiseKernel.forward(x: x, weight: w, bias: bias, y: y2, geometry: g, scratch: scratch, parallel: Parallelism(threads: threads))
-            close(y1, y2, "forward")
-            for accumulate in [false, true] {
-                let start = randomTensor(x.shape, &random)
-                let dx1 = Tensor(shape: x.shape), dx2 = Tensor(shape: x.shape)
-                dx1.copy(from: start); dx2.copy(from: start)
-                let dw1 = randomTensor(w.shape, &random), db1 = randomTensor([c], &random)
-                let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [c])
-                dw2.copy(from: dw1); db2.copy(from: db1)
-                Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx1, dWeight: dw1, dBias: db1, geometry: g, workspace: workspace, accumulate: accumulate)
-                DepthwiseKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, scratch: scratch,
-                                         accumulate: accumulate, parallel: Parallelism(threads: threads))
-                for (a, b, what) in [(dx1, dx2, "dx"), (dw1, dw2, "dw"), (db1, db2, "db")] { close(a, b, "\(what) accumulate \(accumulate)") }
-            }
-        }
-    }
-
-    /// 1x1 convolutions over small maps as batch-wide GEMMs, against im2col, forward and backward.
-    @Test(arguments: [(5, 7, 2, 2), (12, 20, 4, 4), (9, 3, 1, 1), (16, 48, 3, 5)])
-    func pointwiseGEMMMatchesIm2col(inChannels c: Int, outChannels o: Int, height: Int, width: Int) {
-        var random = RandomSource(seed: 19)
-        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: o, kernel: (1, 1), stride: (1, 1),
-                             padding: (0, 0), dilation: (1, 1), groups: 1)
-        #expect(PointwiseGEMMKernel.applies(g))
-        let x = randomTensor([4, c, height, width], &random), w = randomTensor([o, c, 1, 1], &random), bias = randomTensor([o], &random)
-        let dy = randomTensor([4, o, height, width], &random)
-        let scratch = Tensor(shape: [PointwiseGEMMKernel.scratchCount(g, batch: 4)])
-        let workspace = Tensor(shape: [g.workspaceCount(batch: 4, threads: 1)])
-        func close(_ a: Tensor, _ b: Tensor, _ what: String) {
-            let worst = zip(a.values, b.values).map { abs($0 - $1) / max(1, abs($0)) }.max()!
-            #expect(worst < 2e-5, "\(what) \(c)->\(o) \(height)x\(width): \(worst)")
-        }
-        for threads in [1, 2] {
-            let y1 = Tensor(shape: dy.shape), y2 = Tensor(shape: dy.shape)
-            Conv2dKernel.forward(x: x, weight: w, bias: bias, y: y1, geometry: g, workspace: workspace)
-            PointwiseGEMMKernel.forward(x: x, weight: w, bias: bias, y: y2, geometry: g, scratch: scratch, parallel: Parallelism(threads: threads))
+            forward(x, w, bias, y2, scratch, Parallelism(threads: threads))
             close(y1, y2, "forward")
             for accumulate in [false, true] {
                 let start = randomTensor(x.shape, &random)
@@ -502,11 +464,39 @@ import Testing
                 let dw2 = Tensor(shape: w.shape), db2 = Tensor(shape: [o])
                 dw2.copy(from: dw1); db2.copy(from: db1)
                 Conv2dKernel.backward(x: x, weight: w, dy: dy, dx: dx1, dWeight: dw1, dBias: db1, geometry: g, workspace: workspace, accumulate: accumulate)
-                PointwiseGEMMKernel.backward(x: x, weight: w, dy: dy, dx: dx2, dWeight: dw2, dBias: db2, geometry: g, scratch: scratch,
-                                             accumulate: accumulate, parallel: Parallelism(threads: threads))
-                for (a, b, what) in [(dx1, dx2, "dx"), (dw1, dw2, "dw"), (db1, db2, "db")] { close(a, b, "\(what) accumulate \(accumulate)") }
+                backward(x, w, dy, dx2, dw2, db2, scratch, accumulate, Parallelism(threads: threads))
+                for (a, b, part) in [(dx1, dx2, "dx"), (dw1, dw2, "dw"), (db1, db2, "db")] { close(a, b, "\(part) accumulate \(accumulate) threads \(threads)") }
             }
         }
+    }
+
+    /// The direct depthwise forward and backward against the im2col ones, over kernels, strides,
+    /// padding, dilation, channel counts (8-wide blocks and their tails), map sizes (the
+    /// stride-1 padded path at 8x8 and more, the general one below), accumulation and threads.
+    @Test(arguments: [(5, 1, 2, 1, 6, 13, 19), (7, 2, 3, 1, 6, 13, 19), (5, 1, 4, 2, 6, 13, 19), (3, 2, 0, 1, 6, 13, 19),
+                      (7, 1, 3, 1, 6, 13, 19), (7, 1, 3, 1, 16, 9, 11), (7, 1, 3, 1, 19, 4, 4), (7, 1, 3, 1, 16, 2, 2), (5, 2, 2, 1, 17, 3, 5)])
+    func depthwiseMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int, channels c: Int, height: Int, width: Int) {
+        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
+                             padding: (padding, padding), dilation: (dilation, dilation), groups: c)
+        expectMatchesIm2col(g, batch: 3, scratchCount: DepthwiseKernel.scratchCount(g, batch: 3), seed: 17,
+                            "k\(kernel) s\(stride) p\(padding) d\(dilation) c\(c) \(height)x\(width)",
+                            forward: { x, w, b, y, s, p in DepthwiseKernel.forward(x: x, weight: w, bias: b, y: y, geometry: g, scratch: s, parallel: p) },
+                            backward: { x, w, dy, dx, dw, db, s, acc, p in
+                                DepthwiseKernel.backward(x: x, weight: w, dy: dy, dx: dx, dWeight: dw, dBias: db, geometry: g, scratch: s,
+                                                         accumulate: acc, parallel: p) })
+    }
+
+    /// 1x1 convolutions over small maps as batch-wide GEMMs, against im2col, forward and backward.
+    @Test(arguments: [(5, 7, 2, 2), (12, 20, 4, 4), (9, 3, 1, 1), (16, 48, 3, 5)])
+    func pointwiseGEMMMatchesIm2col(inChannels c: Int, outChannels o: Int, height: Int, width: Int) {
+        let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: o, kernel: (1, 1), stride: (1, 1),
+                             padding: (0, 0), dilation: (1, 1), groups: 1)
+        #expect(PointwiseGEMMKernel.applies(g))
+        expectMatchesIm2col(g, batch: 4, scratchCount: PointwiseGEMMKernel.scratchCount(g, batch: 4), seed: 19, "\(c)->\(o) \(height)x\(width)",
+                            forward: { x, w, b, y, s, p in PointwiseGEMMKernel.forward(x: x, weight: w, bias: b, y: y, geometry: g, scratch: s, parallel: p) },
+                            backward: { x, w, dy, dx, dw, db, s, acc, p in
+                                PointwiseGEMMKernel.backward(x: x, weight: w, dy: dy, dx: dx, dWeight: dw, dBias: db, geometry: g, scratch: s,
+                                                             accumulate: acc, parallel: p) })
     }
 
     @Test func dropoutScalesKeptValuesAndIsSeeded() {
