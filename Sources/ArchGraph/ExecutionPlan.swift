@@ -49,7 +49,7 @@ public final class ExecutionPlan {
         for node in network.nodes { current = builder.compile(node, input: current, trainingOnly: false) }
         output = current
         builder.runInPlace(keeping: [output] + builder.aux.map(\.slot))
-        slots = builder.slots
+        slots = training ? builder.slots : ActivationBuffers.plan(slots: builder.slots, steps: builder.steps, keeping: [output] + builder.aux.map(\.slot))
         steps = builder.steps
         auxOutputs = builder.aux
         gradients = training ? GradientBuffers.plan(slots: slots, steps: steps, lossOutputs: [output] + auxOutputs.map(\.slot))

@@ -76,3 +76,29 @@ import Testing
         }
     }
 }
+
+/// An evaluation plan shares activation buffers between slots that are never live together: its
+/// logits equal those of a plan that keeps every activation (a training plan run in eval mode),
+/// bit for bit, on branches (GoogLeNet with aux heads), residual adds (ResNet) and concatenation
+/// (DenseNet), and it holds far fewer floats.
+@Suite struct ActivationBuffersTests {
+    @Test(arguments: GradientBuffersTests.networks.map(\.0))
+    func sameLogitsInLessMemory(_ file: String) throws {
+        let (_, set, input) = try #require(GradientBuffersTests.networks.first { $0.0 == file })
+        let model = Model(network: try build(architecturePath(file), set: set + (file.hasPrefix("googlenet") ? ["aux_logits=true"] : []), input: input))
+        try model.initialize(seed: 3)
+        let kept = model.plan(batch: 3, training: true), shared = model.plan(batch: 3, training: false)
+        var random = RandomSource(seed: 4)
+        let x = (0..<kept.input.count).map { _ in random.uniform(-1, 1) }
+        for plan in [kept, shared] {
+            plan.input.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] = x[i] } }
+            plan.forward(StepContext(training: false, parallel: Parallelism(threads: 2)))
+        }
+        #expect(kept.logits.values == shared.logits.values, "\(file)")
+        func address(_ t: Tensor) -> UnsafeMutableRawPointer? { t.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress) } }
+        var distinct: [UnsafeMutableRawPointer: Int] = [:]
+        for s in shared.slots { if let a = address(s) { distinct[a] = max(distinct[a] ?? 0, s.capacity) } }
+        let perSlot = kept.slots.reduce(0) { $0 + $1.capacity }, total = distinct.values.reduce(0, +)
+        #expect(total * 3 < perSlot, "\(file): \(total) floats of activations shared, \(perSlot) kept")
+    }
+}
