@@ -35,30 +35,9 @@ enum ActivationBuffers {
             start[groupOf[output]] = min(start[groupOf[output]], i)
             end[groupOf[output]] = max(end[groupOf[output]], i)
         }
-        var capacities: [Int] = []
-        var assignment = [Int?](repeating: nil, count: members.count)
-        var active: [(buffer: Int, end: Int)] = []
-        var free: [Int] = []
-        let order = members.indices.filter { !pinned.contains($0) && start[$0] != Int.max }.sorted { (start[$0], end[$0], $0) < (start[$1], end[$1], $1) }
-        for group in order {
-            free += active.filter { $0.end < start[group] }.map(\.buffer)
-            active.removeAll { $0.end < start[group] }
-            let need = members[group].map { slots[$0].capacity }.max() ?? 1
-            let chosen: Int
-            if let best = free.filter({ capacities[$0] >= need }).min(by: { capacities[$0] < capacities[$1] }) {
-                chosen = best
-            } else if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
-                chosen = largest
-                capacities[largest] = need
-            } else {
-                chosen = capacities.count
-                capacities.append(need)
-            }
-            free.removeAll { $0 == chosen }
-            active.append((chosen, end[group]))
-            assignment[group] = chosen
-        }
-        let buffers = capacities.map { Tensor(shape: [$0]) }
+        let (assignment, buffers) = BufferColouring.colour(members.indices.map { group in
+            pinned.contains(group) || start[group] == Int.max ? nil : (start[group], end[group], members[group].map { slots[$0].capacity }.max() ?? 1)
+        })
         return slots.indices.map { s in
             guard let b = assignment[groupOf[s]] else { return slots[s] }
             return Tensor(sharing: buffers[b], shape: slots[s].shape)

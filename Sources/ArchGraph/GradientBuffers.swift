@@ -13,32 +13,9 @@ enum GradientBuffers {
     /// One gradient tensor per slot (nil for slot 0, the network input), views of shared buffers.
     static func plan(slots: [Tensor], steps: [(step: ExecutionPlan.Step, trainingOnly: Bool)], lossOutputs: [Int]) -> [Tensor?] {
         let intervals = liveIntervals(slotCount: slots.count, steps: steps, lossOutputs: lossOutputs)
-        var capacities: [Int] = []
-        var assignment = [Int?](repeating: nil, count: slots.count)
-        var active: [(buffer: Int, end: Int)] = []
-        var free: [Int] = []
-        let order = (1..<slots.count).sorted { (intervals[$0].start, intervals[$0].end, $0) < (intervals[$1].start, intervals[$1].end, $1) }
-        for slot in order {
-            let (start, end) = intervals[slot]
-            free += active.filter { $0.end < start }.map(\.buffer)
-            active.removeAll { $0.end < start }
-            let need = slots[slot].capacity
-            let fitting = free.filter { capacities[$0] >= need }
-            let chosen: Int
-            if let best = fitting.min(by: { capacities[$0] < capacities[$1] }) {
-                chosen = best
-            } else if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
-                chosen = largest
-                capacities[largest] = need
-            } else {
-                chosen = capacities.count
-                capacities.append(need)
-            }
-            free.removeAll { $0 == chosen }
-            active.append((chosen, end))
-            assignment[slot] = chosen
-        }
-        let buffers = capacities.map { Tensor(shape: [$0]) }
+        let (assignment, buffers) = BufferColouring.colour(slots.indices.map { slot in
+            slot == 0 ? nil : (intervals[slot].start, intervals[slot].end, slots[slot].capacity)
+        })
         return slots.indices.map { slot in assignment[slot].map { Tensor(sharing: buffers[$0], shape: slots[slot].shape) } }
     }
 
@@ -64,5 +41,37 @@ enum GradientBuffers {
             let e = end[s] == Int.min ? max(start[s], 0) : end[s]
             return (min(start[s], e), e)
         }
+    }
+}
+
+/// Greedy interval colouring shared by `GradientBuffers` and `ActivationBuffers`: items whose
+/// closed intervals [start, end] do not overlap share a buffer; in order of start, each takes the
+/// smallest free buffer that fits, else grows the largest free one, else gets a new one.
+enum BufferColouring {
+    /// Per item (nil: not coloured), the buffer it uses; the buffers, each as large as its largest user.
+    static func colour(_ items: [(start: Int, end: Int, need: Int)?]) -> (assignment: [Int?], buffers: [Tensor]) {
+        var capacities: [Int] = []
+        var assignment = [Int?](repeating: nil, count: items.count)
+        var active: [(buffer: Int, end: Int)] = []
+        var free: [Int] = []
+        let order = items.indices.compactMap { i in items[i].map { (i, $0) } }.sorted { ($0.1.start, $0.1.end, $0.0) < ($1.1.start, $1.1.end, $1.0) }
+        for (index, item) in order {
+            free += active.filter { $0.end < item.start }.map(\.buffer)
+            active.removeAll { $0.end < item.start }
+            let chosen: Int
+            if let best = free.filter({ capacities[$0] >= item.need }).min(by: { capacities[$0] < capacities[$1] }) {
+                chosen = best
+            } else if let largest = free.max(by: { capacities[$0] < capacities[$1] }) {
+                chosen = largest
+                capacities[largest] = item.need
+            } else {
+                chosen = capacities.count
+                capacities.append(item.need)
+            }
+            free.removeAll { $0 == chosen }
+            active.append((chosen, item.end))
+            assignment[index] = chosen
+        }
+        return (assignment, capacities.map { Tensor(shape: [$0]) })
     }
 }
