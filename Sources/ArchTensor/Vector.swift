@@ -94,8 +94,17 @@ enum Vector {
         while i < count { dst[i] += value; i += 1 }
     }
 
+    /// c₀ tⁿ⁻¹ + c₁ tⁿ⁻² + ... + cₙ₋₁ on eight lanes, by Horner's rule with fused multiply-adds
+    /// (`addingProduct` is one `vfmadd` here): half the latency of a multiply then an add, which
+    /// is what bounds these chains (GELU's erfc went from 2.8 to 1.85 ns per element on one thread).
+    @inline(__always) static func horner(_ t: F8, _ coefficients: [Float]) -> F8 {
+        var p = F8(repeating: coefficients[0])
+        for c in coefficients.dropFirst() { p = F8(repeating: c).addingProduct(p, t) }
+        return p
+    }
+
     /// exp on eight lanes (Cephes' `expf`: x = n ln 2 + r with |r| ≤ ln 2 / 2, a degree-6
-    /// polynomial for e^r, 2^n from the exponent bits), within 2 ulp of the exact value. Below
+    /// polynomial for e^r (fused multiply-adds), 2^n from the exponent bits), within 2 ulp of the exact value. Below
     /// -87.3 the result is 0 (never a subnormal, which would slow every later product that reads
     /// it), above 88.37 it is e^88.37 (the largest power of two the exponent bits hold is 2¹²⁷). Only vector
     /// arithmetic and selects: the generic SIMD helpers (`rounded`, `clamped`, integer
@@ -104,16 +113,12 @@ enum Vector {
         let low = F8(repeating: -87.3), high = F8(repeating: 88.37), magic = F8(repeating: 12_582_912)  // 1.5 · 2²³
         let v = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
         // adding 1.5 · 2²³ rounds v log₂e to the nearest integer n and leaves n in the low mantissa bits
-        let shifted = v * F8(repeating: 1.44269504088896341) + magic
+        let shifted = magic.addingProduct(v, F8(repeating: 1.44269504088896341))
         let n = shifted - magic
-        let r = v - n * F8(repeating: 0.693359375) - n * F8(repeating: -2.12194440e-4)
-        var p = F8(repeating: 1.9875691500e-4)
-        p = p * r + F8(repeating: 1.3981999507e-3)
-        p = p * r + F8(repeating: 8.3334519073e-3)
-        p = p * r + F8(repeating: 4.1665795894e-2)
-        p = p * r + F8(repeating: 1.6666665459e-1)
-        p = p * r + F8(repeating: 5.0000001201e-1)
-        let e = p * (r * r) + r + F8(repeating: 1)
+        let r = v.addingProduct(n, F8(repeating: -0.693359375)).addingProduct(n, F8(repeating: 2.12194440e-4))
+        let p = horner(r, [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                           5.0000001201e-1])
+        let e = (r + F8(repeating: 1)).addingProduct(p, r * r)
         let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: 0x4B40_0000 - 127))
             &* SIMD8<Int32>(repeating: 1 << 23)
         return (e * unsafeBitCast(exponent, to: F8.self)).replacing(with: F8(repeating: 0), where: x .< low)

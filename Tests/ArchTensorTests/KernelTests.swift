@@ -366,6 +366,24 @@ import Testing
             }
         }
         lanes(ReLU6Function.self); lanes(HardswishFunction.self); lanes(HardsigmoidFunction.self)
+        lanes(SigmoidFunction.self); lanes(SiLUFunction.self); lanes(GELUFunction.self)
+    }
+
+    /// Sigmoid and SiLU (eight lanes, `Vector.exp`) against Double: values within 5e-7 relative
+    /// (exp's 2 ulp, then a sum and a quotient, each rounded), SiLU's derivative within
+    /// 2.4e-7 · max(1, |x|) absolute (its `x (1 - s)` costs any float32 form an ulp or two of 1 times x).
+    @Test func sigmoidAndSiLUMatchDoubleReferences() {
+        var worstSigmoid = 0.0, worstSiLU = 0.0, worstSlope = 0.0
+        for i in -3000...3000 {
+            let x = Float(i) / 100, xd = Double(x), s = 1 / (1 + Foundation.exp(-xd))
+            worstSigmoid = max(worstSigmoid, abs(Double(SigmoidFunction.value(x)) - s) / s)
+            if x != 0 { worstSiLU = max(worstSiLU, abs(Double(SiLUFunction.value(x)) - xd * s) / abs(xd * s)) }
+            let slope = s * (1 + xd * (1 - s))
+            worstSlope = max(worstSlope, abs(Double(SiLUFunction.derivative(x, SiLUFunction.value(x))) - slope) / max(1, abs(xd)))
+        }
+        #expect(worstSigmoid < 5e-7, "sigmoid: worst relative error \(worstSigmoid)")
+        #expect(worstSiLU < 5e-7, "SiLU: worst relative error \(worstSiLU)")
+        #expect(worstSlope < 2.4e-7, "SiLU derivative: worst scaled absolute error \(worstSlope)")
     }
 
     /// x * s with s per channel ([N, C, 1, 1]) or of x's shape, in either operand order.
