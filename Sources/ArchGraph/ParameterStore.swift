@@ -41,7 +41,8 @@ public final class ParameterStore {
     /// Trainable parameter names in declaration order.
     public var parameterNames: [String] { names.filter { kinds[$0] == .parameter } }
 
-    public func zeroGradients() { for g in gradients.values { g.zero() } }
+    /// Sets every gradient to zero, each split across `parallel`'s threads.
+    public func zeroGradients(parallel: Parallelism = .serial) { OptimizerKernel.zero(gradients.values, parallel: parallel) }
 
     /// Number of trainable values.
     public var parameterCount: Int { parameterNames.reduce(0) { $0 + (values[$1]?.count ?? 0) } }

@@ -50,53 +50,28 @@ public final class Optimizer {
         return t
     }
 
-    /// One update of every parameter with learning rate `lr`, from the accumulated gradients.
-    public func step(lr: Double) {
+    /// One update of every parameter with learning rate `lr`, from the accumulated gradients, each
+    /// parameter split across `parallel`'s threads (the same bits for any thread count).
+    public func step(lr: Double, parallel: Parallelism = .serial) {
         steps += 1
         let c = config, t = Double(steps)
         let lr32 = Float(lr)
         for n in names {
             let p = store.tensor(n), g = store.gradient(n), m = Self.state(first, n)
             let wd = c.decayNormsAndBiases == false && p.shape.count <= 1 ? 0 : Float(c.weightDecay)
-            let count = p.count
-            p.withUnsafeMutableBufferPointer { p in g.withUnsafeBufferPointer { g in m.withUnsafeMutableBufferPointer { m in
-                switch c.kind {
-                case .sgd:
-                    let mu = Float(c.momentum), firstStep = steps == 1
-                    for i in 0..<count {
-                        var d = g[i] + wd * p[i]
-                        if mu != 0 {
-                            m[i] = firstStep ? d : mu * m[i] + d
-                            d = c.nesterov ? d + mu * m[i] : m[i]
-                        }
-                        p[i] -= lr32 * d
-                    }
-                case .adam, .adamw:
-                    Self.state(second, n).withUnsafeMutableBufferPointer { v in
-                        let b1 = Float(c.beta1), b2 = Float(c.beta2)
-                        let correction1 = 1 - pow(c.beta1, t), correction2 = (1 - pow(c.beta2, t)).squareRoot()
-                        let stepSize = Float(lr / correction1), eps = Float(c.eps)
-                        let decoupled = c.kind == .adamw
-                        for i in 0..<count {
-                            if decoupled { p[i] *= 1 - lr32 * wd }
-                            let d = decoupled ? g[i] : g[i] + wd * p[i]
-                            m[i] = b1 * m[i] + (1 - b1) * d
-                            v[i] = b2 * v[i] + (1 - b2) * d * d
-                            p[i] -= stepSize * m[i] / (v[i].squareRoot() / Float(correction2) + eps)
-                        }
-                    }
-                case .rmsprop:
-                    Self.state(second, n).withUnsafeMutableBufferPointer { buf in
-                        let a = Float(c.alpha), eps = Float(c.eps), mu = Float(c.momentum)
-                        for i in 0..<count {
-                            let d = g[i] + wd * p[i]
-                            m[i] = a * m[i] + (1 - a) * d * d
-                            let avg = m[i].squareRoot() + eps
-                            if mu > 0 { buf[i] = mu * buf[i] + d / avg; p[i] -= lr32 * buf[i] } else { p[i] -= lr32 * d / avg }
-                        }
-                    }
-                }
-            }}}
+            switch c.kind {
+            case .sgd:
+                OptimizerKernel.sgd(p: p, g: g, m: m, lr: lr32, weightDecay: wd, momentum: Float(c.momentum), nesterov: c.nesterov,
+                                    firstStep: steps == 1, parallel: parallel)
+            case .adam, .adamw:
+                let correction1 = 1 - pow(c.beta1, t), correction2 = (1 - pow(c.beta2, t)).squareRoot()
+                OptimizerKernel.adam(p: p, g: g, m: m, v: Self.state(second, n), lr: lr32, weightDecay: wd, decoupled: c.kind == .adamw,
+                                     beta1: Float(c.beta1), beta2: Float(c.beta2), eps: Float(c.eps), stepSize: Float(lr / correction1),
+                                     correction2: Float(correction2), parallel: parallel)
+            case .rmsprop:
+                OptimizerKernel.rmsprop(p: p, g: g, square: m, buffer: Self.state(second, n), lr: lr32, weightDecay: wd,
+                                        alpha: Float(c.alpha), eps: Float(c.eps), momentum: Float(c.momentum), parallel: parallel)
+            }
         }
     }
 }

@@ -316,13 +316,13 @@ public final class Trainer {
                 lr = config.schedule.lr(base: config.lr, epoch: Double(epoch) + Double(b) / Double(loader.batchCount), epochs: config.epochs)
                 if let threads = governor?.poll() { context.parallel.threads = threads }
                 plan.input.copy(from: input)
-                model.store.zeroGradients()
+                model.store.zeroGradients(parallel: context.parallel)
                 let (loss, _) = model.trainStep(plan, labels: labels, smoothing: Float(config.labelSmoothing), context: context)
                 guard loss.isFinite else {
                     divergedMessage = "diverged at epoch \(epoch + 1) step \(b + 1): loss is \(loss)"
                     return false
                 }
-                optimizer.step(lr: lr)
+                optimizer.step(lr: lr, parallel: context.parallel)
                 lossSum += loss * Double(labels.count)
                 correct += Self.correct(plan.logits, labels)
                 seen += labels.count

@@ -51,9 +51,9 @@ struct ModelBenchCommand: ParsableCommand {
         func step() {
             if let chosen = governor?.poll() { context.parallel.threads = chosen; threadsUsed.insert(chosen) }
             if training {
-                model.store.zeroGradients()
+                model.store.zeroGradients(parallel: context.parallel)
                 _ = model.trainStep(plan, labels: labels, smoothing: 0, context: context)
-                optimizer.step(lr: 0.001)
+                optimizer.step(lr: 0.001, parallel: context.parallel)
             } else {
                 plan.forward(context)
             }

@@ -42,6 +42,61 @@ import Testing
         for (i, v) in expected.enumerated() { #expect(abs(Double(weight[i]) - v) < 1e-6, "\(name)[\(i)]: \(weight[i]) vs \(v)") }
     }
 
+    /// Each optimizer's update split across 3 threads (a parameter of 60,000 values, past the
+    /// 32,768 below which a tensor stays on one thread) gives the same bits as one thread, and the
+    /// same bits as the update written out element by element.
+    @Test(arguments: ["sgd", "sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop", "rmsprop_momentum"])
+    func updatesGiveTheSameBitsOnAnyThreadCount(name: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("opt-\(UUID().uuidString).yaml").path
+        try "name: wide\ninput: [300, 1, 1]\nparams: {num_classes: 200}\nlayers:\n  - {op: flatten}\n  - {name: fc, op: linear, out: 200}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (config, lr) = Self.config(name)
+        var weights: [[Float]] = []
+        for threads in [1, 3] {
+            let model = Model(network: try build(path))
+            let weight = try #require(model.store["fc.weight"]), grad = try #require(model.store.gradients["fc.weight"])
+            var random = RandomSource(seed: 5)
+            for i in 0..<weight.count { weight[i] = random.uniform(-1, 1) }
+            let optimizer = Optimizer(config, store: model.store)
+            for _ in 0..<3 {
+                for i in 0..<grad.count { grad[i] = random.uniform(-1, 1) }
+                optimizer.step(lr: lr, parallel: Parallelism(threads: threads))
+            }
+            weights.append((0..<weight.count).map { weight[$0] })
+        }
+        #expect(weights[0].count == 60_000)
+        #expect(weights[0].map(\.bitPattern) == weights[1].map(\.bitPattern), "\(name): 1 and 3 threads differ")
+        // the same three steps written out for one element, in torch.optim's order of operations
+        var random = RandomSource(seed: 5)
+        var p = random.uniform(-1, 1)
+        for _ in 1..<60_000 { _ = random.uniform(-1, 1) }
+        var m: Float = 0, v: Float = 0
+        let wd = Float(config.weightDecay), mu = Float(config.momentum), lr32 = Float(lr)
+        for step in 1...3 {
+            let g = random.uniform(-1, 1)
+            for _ in 1..<60_000 { _ = random.uniform(-1, 1) }
+            switch config.kind {
+            case .sgd:
+                var d = g + wd * p
+                if mu != 0 { m = step == 1 ? d : mu * m + d; d = config.nesterov ? d + mu * m : m }
+                p -= lr32 * d
+            case .adam, .adamw:
+                let b1 = Float(config.beta1), b2 = Float(config.beta2), t = Double(step)
+                if config.kind == .adamw { p *= 1 - lr32 * wd }
+                let d = config.kind == .adamw ? g : g + wd * p
+                m = b1 * m + (1 - b1) * d
+                v = b2 * v + (1 - b2) * d * d
+                p -= Float(lr / (1 - pow(config.beta1, t))) * m / (v.squareRoot() / Float((1 - pow(config.beta2, t)).squareRoot()) + Float(config.eps))
+            case .rmsprop:
+                let d = g + wd * p
+                m = Float(config.alpha) * m + (1 - Float(config.alpha)) * d * d
+                let avg = m.squareRoot() + Float(config.eps)
+                if mu > 0 { v = mu * v + d / avg; p -= lr32 * v } else { p -= lr32 * d / avg }
+            }
+        }
+        #expect(weights[0][0].bitPattern == p.bitPattern, "\(name): \(weights[0][0]) vs \(p) written out")
+    }
+
     /// torch.optim.AdamW with two parameter groups (weight decay 0.1 on the matrix, 0 on the bias)
     /// takes these steps, written out: with zero gradients only the decay moves a parameter.
     @Test(arguments: [true, false])
