@@ -97,12 +97,12 @@ public enum DepthwiseKernel {
                                                scratch: scratch, accumulate: accumulate, parallel: parallel)
         }
         let n = x.shape[0], c = g.inChannels, h = g.inHeight, w = g.inWidth, ho = g.outHeight, wo = g.outWidth
-        let (kh, kw) = g.kernel, taps = kh * kw
+        let taps = g.kernel.0 * g.kernel.1
         precondition(scratch.capacity >= scratchCount(g, batch: n))
         let xl = scratch.base, dxl = scratch.base + n * c * h * w, dyl = scratch.base + 2 * n * c * h * w
         Layout.transpose(x.base, xl, n: n, rows: c, columns: h * w, parallel: parallel)
         Layout.transpose(dy.base, dyl, n: n, rows: c, columns: ho * wo, parallel: parallel)
-        let wt = channelsLastWeights(weight, c: c, taps: taps)
+        let wt = channelsLastWeights(weight, c: c, taps: taps), pairs = TapPairs(g)
         // the weight gradient per tap and channel, summed in Double over samples
         var sums = [Double](repeating: 0, count: taps * c), biasSums = [Double](repeating: 0, count: c)
         let xs = SharedPointer(xl), dxs = SharedPointer(dxl), dys = SharedPointer(dyl)
@@ -110,55 +110,42 @@ public enum DepthwiseKernel {
         wt.withUnsafeBufferPointer { wtb in
             sums.withUnsafeMutableBufferPointer { sb in
                 biasSums.withUnsafeMutableBufferPointer { bb in
-                    let wp = SharedPointer(UnsafeMutablePointer(mutating: wtb.baseAddress!))
-                    let sp = SharedPointer(sb.baseAddress!), bp = SharedPointer(bb.baseAddress!)
-                    // each block of 8 channels is one task: its gradients touch only its channels;
-                    // taps outermost, so each tap's weight-gradient sum stays in a register
-                    parallel.forEach(blocks(c)) { block in
-                        let c0 = block &* 8, width = min(8, c &- c0)
-                        for sample in 0..<n {
-                            let xsample = xs.base + (sample &* h &* w &* c &+ c0), dxsample = dxs.base + (sample &* h &* w &* c &+ c0)
-                            let dysample = dys.base + (sample &* ho &* wo &* c &+ c0)
-                            if wantDx { for p in 0..<(h &* w) { store(SIMD8(repeating: 0), dxsample + p &* c, width) } }
-                            var biasSum = SIMD8<Float>(repeating: 0)
-                            for p in 0..<(ho &* wo) { biasSum += load(dysample + p &* c, width) }
-                            for k in 0..<width { bp.base[c0 &+ k] += Double(biasSum[k]) }
-                            for i in 0..<kh {
-                                for j in 0..<kw {
-                                    let t = i &* kw &+ j
-                                    let wv = load(wp.base + (t &* c &+ c0), width)
-                                    let columns = validRange(out: wo, size: w, stride: g.stride.1, start: j &* g.dilation.1 &- g.padding.1)
-                                    guard !columns.isEmpty else { continue }
-                                    var acc = SIMD8<Float>(repeating: 0)
-                                    for oh in 0..<ho {
-                                        let ih = oh &* g.stride.0 &- g.padding.0 &+ i &* g.dilation.0
-                                        guard ih >= 0, ih < h else { continue }
-                                        let offset = (ih &* w &+ columns.lowerBound &* g.stride.1 &- g.padding.1 &+ j &* g.dilation.1) &* c
-                                        var px = xsample + offset, pdx = dxsample + offset
-                                        var pdy = dysample + (oh &* wo &+ columns.lowerBound) &* c
-                                        let step = g.stride.1 &* c
-                                        if width == 8 {
-                                            for _ in columns {
-                                                let gv = Vector.load(pdy, 0)
-                                                acc += gv * Vector.load(px, 0)
-                                                if wantDx { Vector.store(Vector.load(pdx, 0) + gv * wv, pdx, 0) }
-                                                px += step
-                                                pdx += step
-                                                pdy += c
-                                            }
-                                        } else {
-                                            for _ in columns {
-                                                let gv = load(pdy, width)
-                                                acc += gv * load(px, width)
-                                                if wantDx { store(load(pdx, width) + gv * wv, pdx, width) }
-                                                px += step
-                                                pdx += step
-                                                pdy += c
-                                            }
+                    pairs.withPointers { starts, inputs, tapOf in
+                        let wp = SharedPointer(UnsafeMutablePointer(mutating: wtb.baseAddress!))
+                        let sp = SharedPointer(sb.baseAddress!), bp = SharedPointer(bb.baseAddress!)
+                        // each block of 8 channels is one task: its gradients touch only its channels
+                        parallel.forEach(blocks(c)) { block in
+                            let c0 = block &* 8, width = min(8, c &- c0)
+                            let acc = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: taps)
+                            defer { acc.deallocate() }
+                            for sample in 0..<n {
+                                let xsample = xs.base + (sample &* h &* w &* c &+ c0), dxsample = dxs.base + (sample &* h &* w &* c &+ c0)
+                                let dysample = dys.base + (sample &* ho &* wo &* c &+ c0), weights = wp.base + c0
+                                if wantDx { for p in 0..<(h &* w) { store(SIMD8(repeating: 0), dxsample + p &* c, width) } }
+                                acc.update(repeating: SIMD8(repeating: 0), count: taps)
+                                var biasSum = SIMD8<Float>(repeating: 0)
+                                // each output position against the inputs its taps reach: a tap's sum
+                                // runs over the output positions in order
+                                for p in 0..<(ho &* wo) {
+                                    let gv = load(dysample + p &* c, width)
+                                    biasSum += gv
+                                    let entries = Int(starts.base[p])..<Int(starts.base[p &+ 1])
+                                    if width == 8 && wantDx {  // the common case, without per-entry branches
+                                        for e in entries {
+                                            let q = Int(inputs.base[e]) &* c, t = Int(tapOf.base[e])
+                                            acc[t] += gv * Vector.load(xsample, q)
+                                            Vector.store(Vector.load(dxsample, q) + gv * Vector.load(weights, t &* c), dxsample, q)
                                         }
+                                        continue
                                     }
-                                    for k in 0..<width { sp.base[t &* c &+ c0 &+ k] += Double(acc[k]) }
+                                    for e in entries {
+                                        let q = Int(inputs.base[e]) &* c, t = Int(tapOf.base[e])
+                                        acc[t] += gv * load(xsample + q, width)
+                                        if wantDx { store(load(dxsample + q, width) + gv * load(weights + t &* c, width), dxsample + q, width) }
+                                    }
                                 }
+                                for k in 0..<width { bp.base[c0 &+ k] += Double(biasSum[k]) }
+                                for t in 0..<taps { for k in 0..<width { sp.base[t &* c &+ c0 &+ k] += Double(acc[t][k]) } }
                             }
                         }
                     }
@@ -170,6 +157,39 @@ public enum DepthwiseKernel {
             if let dBias { dBias.base[ch] += Float(biasSums[ch]) }
         }
         if let dx { Layout.transpose(dxl, dx.base, n: n, rows: h * w, columns: c, add: accumulate, parallel: parallel) }
+    }
+
+    /// The taps of `g` that land inside the input, as (output position, input position, tap)
+    /// triples grouped by output position: entries `starts[p] ..< starts[p + 1]` of `inputs` and
+    /// `taps` belong to output position p. A small map's loops then run over exactly the valid
+    /// products, with no bounds arithmetic per tap and row.
+    struct TapPairs {
+        var starts: [Int32] = [0], inputs: [Int32] = [], taps: [Int32] = []
+
+        init(_ g: ConvGeometry) {
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth {
+                    for i in 0..<g.kernel.0 {
+                        let ih = oh * g.stride.0 - g.padding.0 + i * g.dilation.0
+                        guard ih >= 0, ih < g.inHeight else { continue }
+                        for j in 0..<g.kernel.1 {
+                            let iw = ow * g.stride.1 - g.padding.1 + j * g.dilation.1
+                            guard iw >= 0, iw < g.inWidth else { continue }
+                            inputs.append(Int32(ih * g.inWidth + iw))
+                            taps.append(Int32(i * g.kernel.1 + j))
+                        }
+                    }
+                    starts.append(Int32(inputs.count))
+                }
+            }
+        }
+
+        func withPointers(_ body: (SharedPointer<Int32>, SharedPointer<Int32>, SharedPointer<Int32>) -> Void) {
+            starts.withUnsafeBufferPointer { s in inputs.withUnsafeBufferPointer { i in taps.withUnsafeBufferPointer { t in
+                body(SharedPointer(UnsafeMutablePointer(mutating: s.baseAddress!)), SharedPointer(UnsafeMutablePointer(mutating: i.baseAddress ?? s.baseAddress!)),
+                     SharedPointer(UnsafeMutablePointer(mutating: t.baseAddress ?? s.baseAddress!)))
+            }}}
+        }
     }
 
     /// [C, 1, kh, kw] -> [kh * kw, C].

@@ -490,9 +490,9 @@ import Testing
 
     /// The direct depthwise forward and backward against the im2col ones, over kernels, strides,
     /// padding, dilation, channel counts (8-wide blocks and their tails), map sizes (the
-    /// stride-1 padded path at 8x8 and more, the general one below), accumulation and threads.
+    /// stride-1 padded path from 128 positions, the general one below), accumulation and threads.
     @Test(arguments: [(5, 1, 2, 1, 6, 13, 19), (7, 2, 3, 1, 6, 13, 19), (5, 1, 4, 2, 6, 13, 19), (3, 2, 0, 1, 6, 13, 19),
-                      (7, 1, 3, 1, 6, 13, 19), (7, 1, 3, 1, 16, 9, 11), (7, 1, 3, 1, 19, 4, 4), (7, 1, 3, 1, 16, 2, 2), (5, 2, 2, 1, 17, 3, 5)])
+                      (7, 1, 3, 1, 6, 13, 19), (7, 1, 3, 1, 16, 9, 11), (7, 1, 3, 1, 16, 12, 12), (7, 1, 3, 1, 19, 4, 4), (7, 1, 3, 1, 16, 2, 2), (5, 2, 2, 1, 17, 3, 5)])
     func depthwiseMatchesIm2col(kernel: Int, stride: Int, padding: Int, dilation: Int, channels c: Int, height: Int, width: Int) {
         let g = ConvGeometry(inChannels: c, inHeight: height, inWidth: width, outChannels: c, kernel: (kernel, kernel), stride: (stride, stride),
                              padding: (padding, padding), dilation: (dilation, dilation), groups: c)
