@@ -15,16 +15,28 @@ import Foundation
 public struct Halving: Sendable, Equatable {
     public var minEpochs: Int
     public var eta: Int
+    /// `grid: name`: the experiment that trains the same configurations and seeds in full; the
+    /// report reads its results from the folder beside this sweep's (`DIR/../name`) and says
+    /// where halving's pick stands there (`HalvingAgainstGrid`).
+    public var grid: String?
 
-    public init(minEpochs: Int, eta: Int) { self.minEpochs = minEpochs; self.eta = eta }
+    public init(minEpochs: Int, eta: Int, grid: String? = nil) { self.minEpochs = minEpochs; self.eta = eta; self.grid = grid }
 
     init(_ node: YNode) throws {
-        let keys = ["min_epochs", "eta"]
+        let keys = ["min_epochs", "eta", "grid"]
         guard let entries = node.entries else {
             throw SpecError("halving: expected {min_epochs: N, eta: K}, found \(node.kindDescription)", at: node.location)
         }
         for e in entries where !keys.contains(e.key.text) {
-            throw SpecError("halving: unknown key '\(e.key.text)'\(Suggestion.didYouMean(e.key.text, in: keys)) (keys: min_epochs, eta)", at: e.key.location)
+            throw SpecError("halving: unknown key '\(e.key.text)'\(Suggestion.didYouMean(e.key.text, in: keys)) (keys: \(keys.joined(separator: ", ")))",
+                            at: e.key.location)
+        }
+        if let g = node["grid"] {
+            guard let text = g.scalar?.text, !text.isEmpty, !text.contains("/") else {
+                throw SpecError("halving.grid: expected the name of the experiment that trains the same configurations in full (its results folder beside this one's), found \(g.scalar.map { "'\($0.text)'" } ?? g.kindDescription)",
+                                at: g.location)
+            }
+            grid = text
         }
         func int(_ key: String, min: Int, default value: Int) throws -> Int {
             guard let n = node[key] else { return value }
@@ -86,6 +98,7 @@ extension SweepRunner {
         try FileManager.default.createDirectory(atPath: journalDirectory, withIntermediateDirectories: true)
         let journal = try Journal(path: journalDirectory + "/results.sqlite")
         var recorded = Self.promotions(try journal.meta()["halving_promotions"] ?? "")
+        if let grid = halving.grid { try journal.setMeta(["halving_grid": grid]) }
         var alive = Array(Set(trials.map(\.configurationIndex))).sorted()
         var outcome = Outcome()
         for (k, epoch) in rungs.enumerated() {

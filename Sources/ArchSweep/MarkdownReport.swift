@@ -212,7 +212,31 @@ enum MarkdownReport {
         let seeds = Set(results.trials.map(\.seed)).count
         let full = results.configurations.count * max(1, seeds) * final
         lines += ["", "Epochs trained: \(trained), against \(full) for every configuration and seed to epoch \(final) (\(String(format: "%.0f", 100 * Double(trained) / Double(max(1, full)))) %).", ""]
+        if let against = results.againstGrid { lines += gridParagraph(against) }
         return lines
+    }
+
+    /// Where halving's pick stands in the full grid of the same configurations (`HalvingAgainstGrid`).
+    static func gridParagraph(_ g: HalvingAgainstGrid) -> [String] {
+        var text = "**Against the full grid** (`\(g.grid)`, its results read from `../\(g.grid)`"
+        text += g.gridComplete ? "): " : ", whose sweep has not finished, so this is provisional): "
+        guard g.problem == nil, let row = g.pickInGrid, let reference = g.reference, let validation = g.pickValidation else {
+            return [text + (g.problem ?? "no comparison") + ".", ""]
+        }
+        text += "halving picks `\(row.label)`, the best mean validation accuracy at epoch \(g.finalEpoch) of its \(g.finalists) finalist\(g.finalists == 1 ? "" : "s") (\(pp(validation)) %). "
+        text += "In the grid it reached \(accuracyText(row.accuracy)) % test accuracy. "
+        let what = g.referenceIsBaseline ? "baseline" : "most accurate configuration"
+        if row.index == reference.index {
+            text += "That is the grid's \(what) itself. "
+        } else {
+            text += "The grid's \(what), `\(reference.label)`, reached \(accuracyText(reference.accuracy)); the pick against it: \(deltaText(row)) pp, "
+            text += "\(row.verdict.rawValue) (the grid's own test, \(row.note); Holm over \(g.family) comparison\(g.family == 1 ? "" : "s"), decided at \(String(format: "%.3g", 100 * g.decisionLevel)) %). "
+            if let within = g.withinReferenceInterval {
+                text += "The pick's mean lies \(within ? "inside" : "outside") that configuration's 95 % interval. "
+            }
+        }
+        text += "Configuration-epochs trained: \(g.halvingEpochs) by halving, \(g.gridEpochs) by the grid (\(String(format: "%.0f", 100 * Double(g.halvingEpochs) / Double(max(1, g.gridEpochs)))) %)."
+        return [text, ""]
     }
 
     /// Mean test accuracy per epoch (and the spread over seeds): has accuracy levelled off?

@@ -21,6 +21,8 @@ public struct SweepResults: Sendable {
         public var statuses: [String: Int] = [:]
         /// Test accuracy per epoch, per seed.
         public var curves: [UInt64: [Double]] = [:]
+        /// Validation accuracy per epoch, per seed (trials that held out a validation set).
+        public var validationCurves: [UInt64: [Double]] = [:]
         public var modules: [(name: String, params: Int, macs: Int)] = []
         /// The built network's layers and output shapes (`CxHxW`); empty for journals written
         /// before they were recorded.
@@ -64,6 +66,8 @@ public struct SweepResults: Sendable {
     /// Trials completed in more than one journal (a requeued shard, a changed shard count, a
     /// single-machine run beside shards): counted once, the earliest completion kept.
     public var duplicates: [(id: String, journals: [String])] = []
+    /// A halving sweep with `halving: {grid: name}`: its pick in the grid's results.
+    public var againstGrid: HalvingAgainstGrid?
 
     /// Preference when several journals hold a trial: a result beats a failure beats no result.
     static func rank(_ row: TrialRecord) -> Int {
@@ -130,6 +134,7 @@ public struct SweepResults: Sendable {
             for epoch in try source.journal.epochs() {
                 guard let id = epoch["trial_id"]?.string, winner[id] == i, let (ci, seed) = seedOf[id], let acc = epoch["test_accuracy"]?.double else { continue }
                 byIndex[ci]?.curves[seed, default: []].append(acc)
+                if let v = epoch["validation_accuracy"]?.double { byIndex[ci]?.validationCurves[seed, default: []].append(v) }
                 if let load = epoch["load_average"]?.double, let share = epoch["cpu_share"]?.double,
                    MachineLoad(loadAverage: load, cores: cores, threads: 1, cpuShare: share).isBusy {
                     byIndex[ci]?.busySeeds.insert(seed)
@@ -167,7 +172,13 @@ public struct SweepResults: Sendable {
         let front = Comparison(SweepResults(meta: [:], configurations: configurations, trials: [])).rows.filter(\.pareto).map(\.index)
         for i in configurations.indices { configurations[i].pareto = front.contains(configurations[i].index) }
         meta["shard"] = nil
-        return SweepResults(meta: meta, configurations: configurations, trials: trials, journals: journals, duplicates: duplicates)
+        var results = SweepResults(meta: meta, configurations: configurations, trials: trials, journals: journals, duplicates: duplicates)
+        if let grid = meta["halving_grid"] {
+            let folder = ((directory as NSString).standardizingPath as NSString).deletingLastPathComponent + "/" + grid
+            results.againstGrid = HalvingAgainstGrid(halving: results, grid: grid, folder: folder,
+                                                     results: Result { try SweepResults.load(directory: folder) })
+        }
+        return results
     }
 
     static func parseVaried(_ json: String) -> [(key: String, value: String)] {

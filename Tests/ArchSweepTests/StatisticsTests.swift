@@ -287,6 +287,43 @@ import Testing
         #expect(h.promote([:], among: [7]) == [7], "one configuration always continues")
     }
 
+    /// Two finalists after halving (c=2 and c=3 stopped at rung 1): c=1 has the better validation
+    /// accuracy at epoch 4, so it is the pick; in a grid of the same configurations c=0 is the most
+    /// accurate, and c=1's test there is the grid's own comparison of the two.
+    @Test func thePickIsLookedUpInTheGridBesideItsMostAccurateConfiguration() throws {
+        var halving = AdaptiveSeedTests.results([[0.91, 0.92], [0.905, 0.915], [], []])
+        for i in 0..<4 {
+            for seed: UInt64 in [0, 1] {
+                halving.configurations[i].curves[seed] = Array(repeating: 0.9, count: i < 2 ? 4 : 1)
+                halving.configurations[i].validationCurves[seed] = i == 1 ? [0.8, 0.85, 0.88, 0.95] : Array(repeating: 0.9, count: i < 2 ? 4 : 1)
+            }
+            if i >= 2 { halving.configurations[i].stoppedAfterEpochs = 1 }
+        }
+        var grid = AdaptiveSeedTests.results([[0.92, 0.93, 0.925], [0.915, 0.925, 0.92], [0.80, 0.81, 0.80], [0.85, 0.86, 0.84]])
+        for i in 0..<4 {
+            grid.configurations[i].isBaseline = false  // a search: the reference is the most accurate
+            for seed: UInt64 in [0, 1, 2] { grid.configurations[i].curves[seed] = Array(repeating: 0.9, count: 4) }
+        }
+        let g = HalvingAgainstGrid(halving: halving, grid: "search", folder: "/x/search", results: .success(grid))
+        #expect(g.problem == nil && g.pick == "c=1" && g.finalists == 2 && g.finalEpoch == 4 && g.pickValidation == 0.95)
+        #expect(g.pickInGrid?.index == 1 && g.reference?.index == 0 && !g.referenceIsBaseline && g.family == 3)
+        #expect(abs((g.pickInGrid?.test?.difference ?? 0) - -0.005) < 1e-12, "paired over the grid's 3 seeds")
+        #expect(g.withinReferenceInterval == true, "0.920 lies inside c=0's interval")
+        #expect(g.halvingEpochs == 2 * 4 + 2 * 4 + 2 + 2 && g.gridEpochs == 4 * 3 * 4 && g.gridComplete)
+        let text = MarkdownReport.gridParagraph(g).joined()
+        #expect(text.contains("halving picks `c=1`") && text.contains("inside") && text.contains("20 by halving, 48 by the grid (42 %)"), "\(text)")
+        // an unreadable grid is said, not skipped
+        struct Missing: Error, CustomStringConvertible { var description: String { "no results" } }
+        let missing = HalvingAgainstGrid(halving: halving, grid: "search", folder: "/x/search", results: .failure(Missing()))
+        #expect(missing.pick == "c=1" && missing.problem == "the grid's results could not be read from /x/search: no results")
+        #expect(MarkdownReport.gridParagraph(missing).joined().contains("could not be read"))
+    }
+
+    @Test func theGridKeyNamesAnExperimentBesideThisOne() {
+        expectLocatedError(experiment("h.yaml", header + "seeds: [0]\naxes:\n  layers.fc1.out: [60, 120]\nhalving: {grid: ../elsewhere}\n"),
+                           "halving.grid: expected the name of the experiment")
+    }
+
     @Test(arguments: [
         ("halving: {min_epochs: 0, eta: 3}\n", "halving.min_epochs: expected an integer of at least 1"),
         ("halving: {min_epochs: 1, eta: 1}\n", "halving.eta: expected an integer of at least 2"),
