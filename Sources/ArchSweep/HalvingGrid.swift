@@ -50,6 +50,13 @@ public struct HalvingAgainstGrid: Sendable {
             return last.isEmpty ? nil : (c, last.reduce(0, +) / Double(last.count))
         }
         finalists = scored.count
+        // the journal's policy names the last rung ("...; rungs at epochs 1, 2, 4"): before it is
+        // reached there are no finalists yet
+        let lastRung = halving.meta["halving"]?.split(separator: ",").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if let lastRung, finalEpoch < lastRung {
+            problem = "halving has not reached its last rung (epoch \(lastRung)) yet"
+            return
+        }
         guard finalEpoch > 0, let best = scored.max(by: { ($0.1, -$0.0.index) < ($1.1, -$1.0.index) }) else {
             problem = "no finalist has a validation accuracy at its last epoch yet"
             return

@@ -317,6 +317,10 @@ import Testing
         let missing = HalvingAgainstGrid(halving: halving, grid: "search", folder: "/x/search", results: .failure(Missing()))
         #expect(missing.pick == "c=1" && missing.problem == "the grid's results could not be read from /x/search: no results")
         #expect(MarkdownReport.gridParagraph(missing).joined().contains("could not be read"))
+        // before the last rung there is no pick
+        halving.meta["halving"] = "min_epochs 1, eta 2; rungs at epochs 1, 2, 4, 8"
+        let early = HalvingAgainstGrid(halving: halving, grid: "search", folder: "/x/search", results: .success(grid))
+        #expect(early.pick == nil && early.problem == "halving has not reached its last rung (epoch 8) yet")
     }
 
     @Test func theGridKeyNamesAnExperimentBesideThisOne() {
