@@ -84,6 +84,13 @@ public struct HalvingAgainstGrid: Sendable {
         decisionLevel = comparison.decisionLevel
     }
 
+    /// The folder of experiment `grid` beside sweep folder `directory`, whatever form that took
+    /// (`reports/x`, `reports/x/`, `.` from inside it; `NSString.deletingLastPathComponent` of
+    /// "." crashed here).
+    static func folder(of grid: String, beside directory: String) -> String {
+        URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent().appendingPathComponent(grid).path
+    }
+
     static func epochsTrained(_ results: SweepResults) -> Int {
         results.configurations.reduce(0) { $0 + $1.curves.values.map(\.count).reduce(0, +) }
     }

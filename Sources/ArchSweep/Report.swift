@@ -174,7 +174,7 @@ public struct SweepResults: Sendable {
         meta["shard"] = nil
         var results = SweepResults(meta: meta, configurations: configurations, trials: trials, journals: journals, duplicates: duplicates)
         if let grid = meta["halving_grid"] {
-            let folder = ((directory as NSString).standardizingPath as NSString).deletingLastPathComponent + "/" + grid
+            let folder = HalvingAgainstGrid.folder(of: grid, beside: directory)
             results.againstGrid = HalvingAgainstGrid(halving: results, grid: grid, folder: folder,
                                                      results: Result { try SweepResults.load(directory: folder) })
         }

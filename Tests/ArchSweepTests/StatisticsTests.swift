@@ -323,6 +323,15 @@ import Testing
         #expect(early.pick == nil && early.problem == "halving has not reached its last rung (epoch 8) yet")
     }
 
+    @Test func theGridIsReadFromTheFolderBesideTheSweepsInAnyFormOfItsPath() {
+        let cwd = FileManager.default.currentDirectoryPath
+        let parent = URL(fileURLWithPath: cwd).deletingLastPathComponent().path
+        #expect(HalvingAgainstGrid.folder(of: "grid", beside: "/r/halving") == "/r/grid")
+        #expect(HalvingAgainstGrid.folder(of: "grid", beside: "/r/halving/") == "/r/grid")
+        #expect(HalvingAgainstGrid.folder(of: "grid", beside: "r/halving") == cwd + "/r/grid")
+        #expect(HalvingAgainstGrid.folder(of: "grid", beside: ".") == (parent == "/" ? "" : parent) + "/grid")
+    }
+
     @Test func theGridKeyNamesAnExperimentBesideThisOne() {
         expectLocatedError(experiment("h.yaml", header + "seeds: [0]\naxes:\n  layers.fc1.out: [60, 120]\nhalving: {grid: ../elsewhere}\n"),
                            "halving.grid: expected the name of the experiment")
