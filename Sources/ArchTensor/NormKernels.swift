@@ -186,70 +186,122 @@ public enum LayerNormKernel {
     public static func backward(x: Tensor, dy: Tensor, dx: Tensor?, gamma: Tensor, dGamma: Tensor, dBeta: Tensor, mean: Tensor, rstd: Tensor,
                                 accumulate: Bool, parallel: Parallelism = .serial) {
         let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
-        var dg = [Double](repeating: 0, count: c), db = [Double](repeating: 0, count: c)
-        // channel by channel over contiguous positions; every sum runs in the order one position at
-        // a time would take (dgamma and dbeta over samples, then positions; the per-position sums
-        // over the channels), so the bits are those of the position-major loops
-        var sumG = [Double](repeating: 0, count: plane), sumGX = [Double](repeating: 0, count: plane)
-        var meanG = [Float](repeating: 0, count: plane), meanGX = [Float](repeating: 0, count: plane)
-        for s in 0..<n {
-            let xs = x.base + s * c * plane, gs = dy.base + s * c * plane
-            let means = mean.base + s * plane, rstds = rstd.base + s * plane
-            for p in 0..<plane { sumG[p] = 0; sumGX[p] = 0 }
+        // one sample per task, channel by channel over contiguous positions, eight positions at a
+        // time; each sample's dgamma and dbeta (in Double) are added up over the samples in order
+        // afterwards, so the bits do not depend on the thread count
+        var partial = [Double](repeating: 0, count: 2 * n * c)
+        partial.withUnsafeMutableBufferPointer { buffer in
+            let sums = SharedPointer(buffer.baseAddress!)
+            parallel.forEach(n) { s in
+                sampleBackward(s, x: x, dy: dy, dx: dx, gamma: gamma, mean: mean, rstd: rstd, accumulate: accumulate,
+                               dGamma: sums.base + 2 * s * c, dBeta: sums.base + (2 * s + 1) * c)
+            }
+        }
+        for ch in 0..<c {
+            var dg = 0.0, db = 0.0
+            for s in 0..<n { dg += partial[2 * s * c + ch]; db += partial[(2 * s + 1) * c + ch] }
+            dGamma.base[ch] += Float(dg); dBeta.base[ch] += Float(db)
+        }
+    }
+
+    /// Sample `s` of `backward`: its dgamma and dbeta written to `dGamma`/`dBeta` (c Doubles each),
+    /// its dx written or added.
+    private static func sampleBackward(_ s: Int, x: Tensor, dy: Tensor, dx: Tensor?, gamma: Tensor, mean: Tensor, rstd: Tensor, accumulate: Bool,
+                                       dGamma: UnsafeMutablePointer<Double>, dBeta: UnsafeMutablePointer<Double>) {
+        typealias D8 = SIMD8<Double>
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c), w = Vector.width
+        let xs = x.base + s * c * plane, gs = dy.base + s * c * plane
+        let means = mean.base + s * plane, rstds = rstd.base + s * plane
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * plane) { scratch in
+            guard let sumG = scratch.baseAddress else { return }
+            let sumGX = sumG + plane
+            sumG.initialize(repeating: 0, count: 2 * plane)
             for ch in 0..<c {
                 let row = xs + ch * plane, grad = gs + ch * plane, gc = gamma.base[ch]
-                var dgc = dg[ch], dbc = db[ch]
-                for p in 0..<plane {
+                var dgv = D8(repeating: 0), dbv = D8(repeating: 0)
+                var p = 0
+                while p + w <= plane {
+                    let xhat = (Vector.load(row, p) - Vector.load(means, p)) * Vector.load(rstds, p), g = Vector.load(grad, p)
+                    dgv += D8(g * xhat); dbv += D8(g)
+                    let gg = D8(g * gc)
+                    let sg = UnsafeMutableRawPointer(sumG + p), sgx = UnsafeMutableRawPointer(sumGX + p)
+                    sg.storeBytes(of: sg.loadUnaligned(as: D8.self) + gg, as: D8.self)
+                    sgx.storeBytes(of: sgx.loadUnaligned(as: D8.self) + gg * D8(xhat), as: D8.self)
+                    p += w
+                }
+                var dgc = dgv.sum(), dbc = dbv.sum()
+                while p < plane {
                     let xhat = (row[p] - means[p]) * rstds[p], g = grad[p]
                     dgc += Double(g * xhat); dbc += Double(g)
                     let gg = Double(g * gc)
                     sumG[p] += gg; sumGX[p] += gg * Double(xhat)
+                    p += 1
                 }
-                dg[ch] = dgc; db[ch] = dbc
+                dGamma[ch] = dgc; dBeta[ch] = dbc
             }
-            guard let dx else { continue }
-            for p in 0..<plane { meanG[p] = Float(sumG[p] / Double(c)); meanGX[p] = Float(sumGX[p] / Double(c)) }
+            guard let dx else { return }
+            // the means of g and g·xhat over the channels, in Float (2 * plane floats after the sums)
+            let meanG = UnsafeMutableRawPointer(sumG + 2 * plane).bindMemory(to: Float.self, capacity: 2 * plane), meanGX = meanG + plane
+            for p in 0..<plane { meanG[p] = Float(sumG[p] / Double(c)) }
+            for p in 0..<plane { meanGX[p] = Float(sumGX[p] / Double(c)) }
             let ds = dx.base + s * c * plane
             for ch in 0..<c {
                 let row = xs + ch * plane, grad = gs + ch * plane, out = ds + ch * plane, gc = gamma.base[ch]
-                for p in 0..<plane {
+                var p = 0
+                while p + w <= plane {
+                    let r = Vector.load(rstds, p), xhat = (Vector.load(row, p) - Vector.load(means, p)) * r
+                    var v = r * (Vector.load(grad, p) * gc - Vector.load(meanG, p) - xhat * Vector.load(meanGX, p))
+                    if accumulate { v += Vector.load(out, p) }
+                    Vector.store(v, out, p)
+                    p += w
+                }
+                while p < plane {
                     let xhat = (row[p] - means[p]) * rstds[p]
                     let v = rstds[p] * (grad[p] * gc - meanG[p] - xhat * meanGX[p])
                     out[p] = accumulate ? out[p] + v : v
+                    p += 1
                 }
             }
         }
-        for ch in 0..<c { dGamma.base[ch] += Float(dg[ch]); dBeta.base[ch] += Float(db[ch]) }
     }
 }
 
 /// A learned per-channel multiplier (ConvNeXt's layer scale): y = x * gamma[c].
 public enum ChannelScaleKernel {
-    // x: [N, C, H, W], gamma: [C] -> y
-    public static func forward(x: Tensor, gamma: Tensor, y: Tensor) {
+    // x: [N, C, H, W], gamma: [C] -> y; one sample per task
+    public static func forward(x: Tensor, gamma: Tensor, y: Tensor, parallel: Parallelism = .serial) {
         let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
-        for s in 0..<n {
+        parallel.forEach(n) { s in
             for ch in 0..<c {
-                let g = gamma.base[ch], o = (s * c + ch) * plane
-                for k in 0..<plane { y.base[o + k] = x.base[o + k] * g }
+                let g = gamma.base[ch], xs = x.base + (s * c + ch) * plane, ys = y.base + (s * c + ch) * plane
+                for k in 0..<plane { ys[k] = xs[k] * g }
             }
         }
     }
 
-    // dgamma += sum dy * x; dx = dy * gamma
-    public static func backward(x: Tensor, gamma: Tensor, dy: Tensor, dx: Tensor?, dGamma: Tensor, accumulate: Bool) {
-        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c)
-        for ch in 0..<c {
-            var sum = 0.0
+    // dgamma += sum dy * x (in Double, eight lanes, per channel); dx = dy * gamma; one channel per task
+    public static func backward(x: Tensor, gamma: Tensor, dy: Tensor, dx: Tensor?, dGamma: Tensor, accumulate: Bool,
+                                parallel: Parallelism = .serial) {
+        let n = x.shape[0], c = x.shape[1], plane = x.count / (n * c), w = Vector.width
+        parallel.forEach(c) { ch in
+            var lanes = SIMD8<Double>(repeating: 0), tail = 0.0
             let g = gamma.base[ch]
             for s in 0..<n {
-                let o = (s * c + ch) * plane
-                for k in 0..<plane {
-                    sum += Double(dy.base[o + k] * x.base[o + k])
-                    if let dx { let v = dy.base[o + k] * g; dx.base[o + k] = accumulate ? dx.base[o + k] + v : v }
+                let o = (s * c + ch) * plane, gy = dy.base + o, xs = x.base + o
+                var k = 0
+                while k + w <= plane {
+                    let d = Vector.load(gy, k)
+                    lanes += SIMD8<Double>(d * Vector.load(xs, k))
+                    if let dx { var v = d * g; if accumulate { v += Vector.load(dx.base + o, k) }; Vector.store(v, dx.base + o, k) }
+                    k += w
+                }
+                while k < plane {
+                    tail += Double(gy[k] * xs[k])
+                    if let dx { let v = gy[k] * g; dx.base[o + k] = accumulate ? dx.base[o + k] + v : v }
+                    k += 1
                 }
             }
-            dGamma.base[ch] += Float(sum)
+            dGamma.base[ch] += Float(lanes.sum() + tail)
         }
     }
 }

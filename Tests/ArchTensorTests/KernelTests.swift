@@ -425,6 +425,60 @@ import Testing
         } }
     }
 
+    /// The LayerNorm and layer-scale backwards on maps past one vector (13 positions: 8 lanes and a
+    /// tail of 5) against the formulas in Double, written and accumulated, with the same bits on 1
+    /// and 3 threads.
+    @Test func layerNormAndChannelScaleBackwardsMatchDoubleOnAnyThreadCount() {
+        var random = RandomSource(seed: 21)
+        let n = 3, c = 6, plane = 13
+        let x = randomTensor([n, c, 1, plane], &random, scale: 2), dy = randomTensor(x.shape, &random)
+        let gamma = randomTensor([c], &random), beta = randomTensor([c], &random), start = randomTensor(x.shape, &random)
+        let mean = Tensor(shape: [n * plane]), rstd = Tensor(shape: [n * plane]), y = Tensor(shape: x.shape)
+        LayerNormKernel.forward(x: x, y: y, gamma: gamma, beta: beta, mean: mean, rstd: rstd, eps: 1e-5)
+        // Double: xhat, g = dy * gamma, dx = rstd (g - mean_c g - xhat mean_c(g xhat)), dgamma = sum dy xhat
+        var dxRef = [Double](repeating: 0, count: x.count), dgRef = [Double](repeating: 0, count: c), dbRef = dgRef
+        for s in 0..<n { for p in 0..<plane {
+            let column = (0..<c).map { Double(x[(s * c + $0) * plane + p]) }
+            let m = column.reduce(0, +) / Double(c), r = 1 / (column.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(c) + 1e-5).squareRoot()
+            let xhat = column.map { ($0 - m) * r }
+            let g = (0..<c).map { Double(dy[(s * c + $0) * plane + p]) * Double(gamma[$0]) }
+            let mg = g.reduce(0, +) / Double(c), mgx = zip(g, xhat).map { $0 * $1 }.reduce(0, +) / Double(c)
+            for ch in 0..<c {
+                dxRef[(s * c + ch) * plane + p] = r * (g[ch] - mg - xhat[ch] * mgx)
+                dgRef[ch] += Double(dy[(s * c + ch) * plane + p]) * xhat[ch]; dbRef[ch] += Double(dy[(s * c + ch) * plane + p])
+            }
+        } }
+        var bits: [[Float]] = []
+        for threads in [1, 3] {
+            for accumulate in [false, true] {
+                let dx = Tensor(shape: x.shape), dg = Tensor(shape: [c]), db = Tensor(shape: [c])
+                if accumulate { dx.copy(from: start) }
+                LayerNormKernel.backward(x: x, dy: dy, dx: dx, gamma: gamma, dGamma: dg, dBeta: db, mean: mean, rstd: rstd,
+                                         accumulate: accumulate, parallel: Parallelism(threads: threads))
+                let dxError = (0..<x.count).map { abs(Double(dx[$0]) - (accumulate ? Double(start[$0]) : 0) - dxRef[$0]) }.max()!
+                #expect(dxError < 2e-5, "dx \(dxError) threads \(threads) accumulate \(accumulate)")
+                #expect(zip(dg.values, dgRef).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "dgamma \(dg.values) \(dgRef)")
+                #expect(zip(db.values, dbRef).allSatisfy { abs(Double($0) - $1) < 1e-5 }, "dbeta \(db.values) \(dbRef)")
+                bits.append(dx.values + dg.values + db.values)
+                // layer scale: dx = dy * gamma, dgamma = sum dy * x
+                let sx = Tensor(shape: x.shape), sg = Tensor(shape: [c])
+                if accumulate { sx.copy(from: start) }
+                ChannelScaleKernel.backward(x: x, gamma: gamma, dy: dy, dx: sx, dGamma: sg, accumulate: accumulate, parallel: Parallelism(threads: threads))
+                for i in 0..<x.count {
+                    let ch = i / plane % c
+                    #expect(sx[i] == (accumulate ? start[i] + dy[i] * gamma[ch] : dy[i] * gamma[ch]))
+                }
+                for ch in 0..<c {
+                    var ref = 0.0
+                    for s in 0..<n { for p in 0..<plane { let i = (s * c + ch) * plane + p; ref += Double(dy[i]) * Double(x[i]) } }
+                    #expect(abs(Double(sg[ch]) - ref) < 1e-5 * max(1, abs(ref)))
+                }
+                bits.append(sx.values + sg.values)
+            }
+        }
+        #expect(bits[0] == bits[4] && bits[1] == bits[5] && bits[2] == bits[6] && bits[3] == bits[7], "1 and 3 threads differ")
+    }
+
     @Test func channelScaleGradients() {
         var random = RandomSource(seed: 15)
         let x = randomTensor([2, 4, 3, 3], &random, scale: 2), gamma = randomTensor([4], &random), y = Tensor(shape: x.shape)

@@ -73,8 +73,10 @@ public struct LayerScale: LayerOp {
     public func makeRuntime(for layer: Layer, store: ParameterStore, batch: Int) -> any LayerRuntime {
         let gamma = store.tensor(layer.path), dGamma = store.gradient(layer.path)
         return ClosureRuntime(
-            forward: { x, y, _ in ChannelScaleKernel.forward(x: x, gamma: gamma, y: y) },
-            backward: { x, _, dy, dx, acc, _ in ChannelScaleKernel.backward(x: x, gamma: gamma, dy: dy, dx: dx, dGamma: dGamma, accumulate: acc) })
+            forward: { x, y, c in ChannelScaleKernel.forward(x: x, gamma: gamma, y: y, parallel: c.parallel) },
+            backward: { x, _, dy, dx, acc, c in
+                ChannelScaleKernel.backward(x: x, gamma: gamma, dy: dy, dx: dx, dGamma: dGamma, accumulate: acc, parallel: c.parallel)
+            })
     }
 }
 
