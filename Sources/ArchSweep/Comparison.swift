@@ -107,10 +107,15 @@ public struct Comparison: Sendable {
             }
         }
         // rank and Pareto front from what the intervals resolve
-        // a is resolved above b: a's interval lies wholly above b's, or the test against the
-        // reference decided it (the paired test resolves more than two intervals can)
+        // a is resolved above b: against the reference, only the Holm-corrected test decides (the
+        // verdict column: two uncorrected intervals that happen not to overlap must not rank a row
+        // below a reference it shows no detectable difference to); between two other rows, a's
+        // interval lies wholly above b's
+        let referenceIndex = reference
         func above(_ a: Row, _ b: Row) -> Bool {
-            if a.verdict == .reference && b.verdict == .worse || b.verdict == .reference && a.verdict == .better { return true }
+            if a.index == referenceIndex || b.index == referenceIndex {
+                return a.verdict == .reference && b.verdict == .worse || b.verdict == .reference && a.verdict == .better
+            }
             guard let x = a.accuracy.interval, let y = b.accuracy.interval else { return false }
             return x.lowerBound > y.upperBound
         }
@@ -131,6 +136,10 @@ public struct Comparison: Sendable {
         }
         self.rows = rows
     }
+
+    /// How a rank is given, in words, for every report that prints one.
+    public static let rankRule = "1 + the configurations resolved above it (against the reference, its decided test; between two other rows, "
+        + "an interval wholly above); rows that share a rank are tied"
 
     /// Rows best first: by rank (unranked last), then mean accuracy.
     public var ordered: [Row] {

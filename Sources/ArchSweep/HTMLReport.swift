@@ -191,7 +191,7 @@ enum HTMLReport {
         <p>\(escape(results.meta["doc"] ?? ""))</p>
         <p>Generated from <code>results.sqlite</code> by <code>archlab report</code>; machine \(escape(results.meta["host"] ?? "?")), \(escape(results.meta["cores"] ?? "?")) cores, commit \(escape(results.meta["commit"] ?? "?"))\(results.meta["engine"].map { "; " + escape($0) } ?? "").</p>
         <h2>Comparison</h2>\(table)
-        <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rows share a rank unless an interval lies wholly above the other or the test against the reference decided\(escape(comparison.sequentialPolicy == nil ? "" : String(format: " (at α′ = %.4f: seeds were added until decided, so each round's test counts against the 5 %% error rate)", comparison.decisionLevel))). ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
+        <p>Numbers (#) label the points and curves below. Bars and intervals are 95 % confidence intervals of the mean over seeds; rank: \(escape(Comparison.rankRule))\(escape(comparison.sequentialPolicy == nil ? "" : String(format: "; tests decide at α′ = %.4f (seeds were added until decided, so each round's test counts against the 5 %% error rate)", comparison.decisionLevel))). ★ and the dashed line: the Pareto front of what the intervals resolve.</p>
         <div class="plots">
         <div><h3>Test accuracy against MACs</h3>\(scatter(points({ $0.macs }, marked: true), xLabel: "MACs per image (log scale)", yLabel: "test accuracy %", front: true))</div>
         <div><h3>Test accuracy against parameters</h3>\(scatter(points({ $0.params }, marked: false), xLabel: "parameters (log scale)", yLabel: "test accuracy %", front: false))</div>

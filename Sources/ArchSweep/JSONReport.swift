@@ -106,7 +106,7 @@ enum JSONReport {
                        finishedAt: test.finishedAt, error: test.error)
         }
         let statistics = "accuracy: mean over seeds, 95% t interval; comparison: paired t-test over shared seeds (Welch where fewer than 2 are shared) against the "
-            + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons, decided below the decision level; rank: 1 + configurations whose interval lies wholly above"
+            + (comparison.referenceIsBaseline ? "baseline" : "most accurate configuration") + ", p Holm-corrected over \(comparison.family) comparisons, decided below the decision level; rank: \(Comparison.rankRule)"
             + (comparison.sequentialPolicy.map { "; seeds were added until decided (\($0.min) to \($0.max)), so the decision level is the sequential α′ that keeps false decisions over all rounds at 5%" } ?? "")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

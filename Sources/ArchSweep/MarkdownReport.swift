@@ -130,9 +130,10 @@ enum MarkdownReport {
                      + "Δ: the difference in percentage points to the \(comparison.referenceIsBaseline ? "baseline" : "most accurate configuration"), `\(ref)`, "
                      + "paired over the seeds both ran (Welch's t-test where they share fewer than 2), with its 95 % interval; "
                      + (comparison.family == 0 ? "p: none could be tested (a test needs 2 seeds shared with the reference, or 2 on each side). "
-                        : "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it. ")
+                        : "p: two-sided, Holm-corrected over the \(comparison.family) comparison\(comparison.family == 1 ? "" : "s") with it"
+                          + (comparison.family > 1 ? "; the Δ intervals are each at 95 % without that correction, so one can exclude 0 while its verdict, which follows the corrected p, says no detectable difference. " : ". "))
                      + sequentialText(comparison)
-                     + "Rank: 1 + the configurations resolved above (an interval wholly above, or a decided test against the reference); rows that share a rank are tied. "
+                     + "Rank: \(Comparison.rankRule). "
                      + "★: the Pareto front of what is resolved (no other configuration has as few or fewer MACs and is resolved above, or fewer MACs and is not resolved below). "
                      + "Train s: mean training time per trial; † where some trial of the row ran on a busy machine (load average above the cores, or its threads short of CPU), so its time is not comparable.", ""]
         let head = ["rank", "", "configuration", "params", "MACs", "test accuracy % [95% CI]", "Δ pp [95% CI]", "p (Holm)", "verdict", "train s"]

@@ -248,6 +248,22 @@ import Testing
     }
 }
 
+@Suite struct RankTests {
+    /// Against the reference only the Holm-corrected test ranks: c1's interval lies wholly below
+    /// the baseline's (two tight seeds each), and its paired test alone gives p ≈ 0.014, but over
+    /// 4 comparisons Holm leaves it undecided, so c1 shares the reference's rank instead of
+    /// sitting below a reference its verdict shows no detectable difference to.
+    @Test func uncorrectedIntervalsDoNotRankARowAgainstTheReference() throws {
+        let r = AdaptiveSeedTests.results([[0.8860, 0.8867], [0.8745, 0.8747], [0.80, 0.97], [0.81, 0.96], [0.79, 0.98]])
+        let comparison = Comparison(r)
+        let c1 = try #require(comparison.row(1)), reference = try #require(comparison.row(0))
+        let (x, y) = (try #require(reference.accuracy.interval), try #require(c1.accuracy.interval))
+        #expect(x.lowerBound > y.upperBound, "the intervals do not overlap")
+        #expect((c1.test?.p ?? 0) < 0.05 && (c1.adjustedP ?? 0) > 0.05 && c1.verdict == .noDetectableDifference)
+        #expect(reference.rank == 1 && c1.rank == 1 && comparison.tied(c1) == 5)
+    }
+}
+
 @Suite struct ChanceLevelTests {
     /// A network that did not learn (AlexNet at 9.4 % on 10 classes in an old families report)
     /// gets a warning and is on no Pareto front, however cheap it is.
