@@ -14,9 +14,10 @@ OpenBLAS kernels as the environment configures them). reports/performance-baseli
 first measurement, before the optimization work of issue 6) gives the "baseline" column.
 
 Usage: make bench   (builds release; needs pip install torch==2.13.0+cpu torchvision==0.28.0 pillow)
-       python3 bench/compare_pytorch.py [--seconds 10] [--threads 2] [--only lenet-cifar,...]
+       python3 bench/compare_pytorch.py [--seconds 10] [--rounds 3] [--threads 2] [--only lenet-cifar,...] [--merge]
 """
 import argparse
+import statistics
 import json
 import os
 import resource
@@ -132,15 +133,32 @@ def run_archlab(args, overrides):
     return json.loads(subprocess.run([ARCHLAB] + args, cwd=ROOT, check=True, capture_output=True, text=True, env=archlab_env(overrides)).stdout)
 
 
-def measure(arch, shape, batch, kind, mode, seconds, threads, configurations):
-    """PyTorch, then ArchLab under each kernel setting, alternating."""
-    torch = json.loads(subprocess.run([sys.executable, __file__, "--torch", kind, shape, str(batch), mode, str(seconds), str(threads)],
-                                      check=True, capture_output=True, text=True).stdout)
-    ours = {label: run_archlab(["bench", arch, "--input", shape, "--batch", str(batch), "--classes", "10", "--mode", mode,
-                                "--seconds", str(seconds), "--threads", str(threads), "--format", "json"]
-                               + [arg for value in SETS.get(kind, []) for arg in ("--set", value)], overrides)
-            for label, overrides in configurations}
-    return ours, torch
+def measure(arch, shape, batch, kind, mode, seconds, threads, configurations, rounds):
+    """PyTorch and ArchLab as shipped alternating `rounds` times (seconds / rounds each), then each
+    other kernel setting once: this machine's speed drifts by 20 % and more between minutes, so
+    one pair of runs can put either side ahead; the paired ratios of the rounds show how far."""
+    def torch_run(s):
+        return json.loads(subprocess.run([sys.executable, __file__, "--torch", kind, shape, str(batch), mode, str(s), str(threads)],
+                                         check=True, capture_output=True, text=True).stdout)
+
+    def ours_run(s, overrides):
+        return run_archlab(["bench", arch, "--input", shape, "--batch", str(batch), "--classes", "10", "--mode", mode,
+                            "--seconds", str(s), "--threads", str(threads), "--format", "json"]
+                           + [arg for value in SETS.get(kind, []) for arg in ("--set", value)], overrides)
+
+    share = max(3.0, seconds / rounds)
+    pairs = []
+    for _ in range(rounds):
+        pairs.append((torch_run(share), ours_run(share, configurations[0][1])))
+    ratios = sorted(o["images_per_second"] / t["images_per_second"] for t, o in pairs)
+    # the round whose ratio is the median stands for the row (its img/s, GFLOP/s and profile)
+    median = statistics.median(ratios)
+    torch, shipped = min(pairs, key=lambda p: abs(p[1]["images_per_second"] / p[0]["images_per_second"] - median))
+    torch = dict(torch, peak_rss_bytes=max(t["peak_rss_bytes"] for t, _ in pairs), round_images_per_second=[t["images_per_second"] for t, _ in pairs])
+    shipped = dict(shipped, peak_rss_bytes=max(o["peak_rss_bytes"] for _, o in pairs), round_images_per_second=[o["images_per_second"] for _, o in pairs])
+    ours = {configurations[0][0]: shipped}
+    ours.update({label: ours_run(seconds, overrides) for label, overrides in configurations[1:]})
+    return ours, torch, {"ratios": ratios, "median": median}
 
 
 def svg(rows):
@@ -167,6 +185,7 @@ def svg(rows):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--rounds", type=int, default=3, help="PyTorch / ArchLab alternations per workload and mode (--seconds split between them)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--only", default="", help="comma-separated workload names (and `data-pipeline` for the JPEG pipeline, `sweep` for the sweep's overhead)")
     p.add_argument("--merge", action="store_true",
@@ -197,8 +216,8 @@ def main():
             continue
         row = {"name": name, "input": shape, "batch": batch}
         for mode in ("train", "eval"):
-            ours, theirs = measure(arch, shape, batch, kind, mode, a.seconds, a.threads, configurations)
-            row[mode] = {"torch": theirs, "archlab": ours}
+            ours, theirs, paired = measure(arch, shape, batch, kind, mode, a.seconds, a.threads, configurations, a.rounds)
+            row[mode] = {"torch": theirs, "archlab": ours, "paired": paired}
             text = ", ".join(f"archlab[{label}] {o['images_per_second']:.1f}" for label, o in ours.items())
             print(f"{name} {mode}: torch {theirs['images_per_second']:.1f} img/s, {text}", file=sys.stderr)
         rows.append(row)
@@ -235,7 +254,15 @@ def main():
     import torch
 
     def ratio(r, mode, label):
+        paired = r[mode].get("paired")  # runs from before the rounds have one pair
+        if paired and label == configurations[0][0]:
+            return paired["median"]
         return r[mode]["archlab"][label]["images_per_second"] / r[mode]["torch"]["images_per_second"]
+
+    def ratio_text(r, mode, label):
+        paired = r[mode].get("paired")
+        spread = f" ({paired['ratios'][0]:.2f}–{paired['ratios'][-1]:.2f})" if paired and label == configurations[0][0] and len(paired["ratios"]) > 1 else ""
+        return f"{ratio(r, mode, label):.2f}{spread}"
 
     def before(r, mode):
         b = baseline.get(r["name"])
@@ -246,9 +273,13 @@ def main():
     lines = ["# Performance: ArchLab against PyTorch on this machine", "",
              "Generated by `bench/compare_pytorch.py` (`make bench`); nothing here is typed by hand.", "",
              f"Machine: {platform.node()}, {os.cpu_count()} cores, {cpu_model()}, {a.threads} threads for both; "
-             f"PyTorch {torch.__version__}; {a.seconds:.0f} s of timed steps per measurement after warm-up, PyTorch and ArchLab alternating. "
+             f"PyTorch {torch.__version__}; PyTorch and ArchLab as shipped alternate {a.rounds} times per workload and mode, "
+             f"{max(3.0, a.seconds / a.rounds):.1f} s of timed steps each after warm-up: the ratio is the median of the {a.rounds} paired ratios, "
+             "the lowest and highest in brackets, and the img/s columns are the median round's. "
+             f"The OpenBLAS column is one run of {a.seconds:.0f} s. "
              f"sgemm peak (n={sgemm['n']}, {a.threads} threads, the best measured): {peak_text}. Figures drift on a shared machine: compare ratios from one run."
-             + (f" This report merges a later run of {a.only} into an earlier run's {', '.join(merged)} (`--merge`); every ratio still comes from side-by-side measurements within one run." if merged else ""), "",
+             + (f" This report merges a later run of {a.only} into an earlier run's {', '.join(merged)} (`--merge`); every ratio still comes from side-by-side measurements within one run"
+                + ("" if all(r["train"].get("paired") for r in rows) else ", and a ratio without brackets from a single pair of runs, as the earlier run measured") + "." if merged else ""), "",
              "ArchLab as shipped runs convolutions and GEMMs on oneDNN (Debian's libdnnl 2.6, JIT kernels for the CPU at hand, "
              "blocked layouts reordered inside the plan's workspace). The second ArchLab column is the same binary with "
              "`ARCHLAB_CONV=openblas ARCHLAB_GEMM=openblas`: im2col + OpenBLAS sgemm, the engine before oneDNN"
@@ -266,7 +297,7 @@ def main():
             line = f"| {r['name']} | {r['input']} | {r['batch']} | {r[mode]['torch']['images_per_second']:.1f} |"
             for label, _ in configurations:
                 o = r[mode]["archlab"][label]
-                line += f" {o['images_per_second']:.1f} | {ratio(r, mode, label):.2f} | {o['gflops_per_second']:.1f} | {o['gflops_per_second'] / peaks[label] * 100:.0f}% |"
+                line += f" {o['images_per_second']:.1f} | {ratio_text(r, mode, label)} | {o['gflops_per_second']:.1f} | {o['gflops_per_second'] / peaks[label] * 100:.0f}% |"
             lines.append(line + f" {before(r, mode)} |")
         lines.append("")
     lines += ["## Peak memory (RSS, MiB)", "", "| workload | train ArchLab | train PyTorch | eval ArchLab | eval PyTorch |", "|---|--:|--:|--:|--:|"]
