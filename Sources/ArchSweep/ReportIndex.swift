@@ -26,6 +26,9 @@ public enum ReportIndex {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Undecided configurations named one by one up to this many; more are summarized.
+    static let listedUndecided = 4
+
     static func summary(_ name: String, _ results: SweepResults, _ comparison: Comparison) -> [String] {
         var out = ["## [\(name)](\(name)/report.md)", ""]
         if let doc = results.meta["doc"] { out += ["\(doc)", ""] }
@@ -38,21 +41,36 @@ public enum ReportIndex {
         var sentence = "Reference `\(ref.label)`" + (comparison.referenceIsBaseline ? " (baseline)" : " (most accurate)") + ": "
             + MarkdownReport.accuracyText(ref.accuracy) + ". "
         let others = comparison.ordered.filter { $0.index != ref.index }
-        let parts = others.map { row -> String in
-            var text = "`\(row.label)` "
+        func listed(_ row: Comparison.Row) -> String {
             switch row.verdict {
-            case .better, .worse:
-                text += "\(row.verdict.rawValue), " + MarkdownReport.deltaText(row) + " pp"
-            case .noDetectableDifference:
-                text += "no detectable difference, " + MarkdownReport.deltaText(row) + " pp"
-            default:
-                text += "not tested (" + MarkdownReport.accuracyText(row.accuracy) + ")"
+            case .better, .worse: return "`\(row.label)` \(row.verdict.rawValue), " + MarkdownReport.deltaText(row) + " pp"
+            case .noDetectableDifference: return "`\(row.label)` no detectable difference, " + MarkdownReport.deltaText(row) + " pp"
+            default: return "`\(row.label)` not tested (" + MarkdownReport.accuracyText(row.accuracy) + ")"
             }
-            return text
         }
+        // every decided row by name; undecided rows by name while few, else as one group with the
+        // range of their differences; rows without a completed trial as a count
+        let decided = others.filter { $0.verdict == .better || $0.verdict == .worse }
+        let undecided = others.filter { $0.verdict == .noDetectableDifference }
+        let untested = others.filter { $0.verdict != .better && $0.verdict != .worse && $0.verdict != .noDetectableDifference }
+        var parts = decided.map(listed)
+        if undecided.count <= Self.listedUndecided {
+            parts += undecided.map(listed)
+        } else {
+            let differences = undecided.compactMap { $0.test?.difference }
+            parts.append("\(undecided.count) other configurations show no detectable difference"
+                         + (differences.isEmpty ? "" : ", their Δ from \(MarkdownReport.signedPP(differences.min()!)) to \(MarkdownReport.signedPP(differences.max()!)) pp")
+                         + " (each with its interval in the report)")
+        }
+        let stoppedEarly = Set(results.configurations.filter { $0.stoppedAfterEpochs != nil }.map(\.index))
+        let measured = untested.filter { $0.accuracy.n > 0 }, empty = untested.filter { $0.accuracy.n == 0 }
+        parts += measured.map(listed)
+        func count(_ n: Int, _ what: String) -> String { "\(n) configuration\(n == 1 ? "" : "s") \(what)" }
+        let stopped = empty.filter { stoppedEarly.contains($0.index) }.count
+        if stopped > 0 { parts.append(count(stopped, "stopped by successive halving before the last rung")) }
+        if empty.count > stopped { parts.append(count(empty.count - stopped, "without a completed trial yet")) }
         if !parts.isEmpty { sentence += "Against it: " + parts.joined(separator: "; ") + "." }
-        let decided = others.filter { $0.verdict == .better || $0.verdict == .worse }.count
-        if !others.isEmpty && decided == 0 { sentence += " **No difference is resolved at these seeds.**" }
+        if !others.isEmpty && decided.isEmpty { sentence += " **No difference is resolved at these seeds.**" }
         return out + ["", sentence]
     }
 }

@@ -264,6 +264,27 @@ import Testing
     }
 }
 
+@Suite struct ReportIndexTests {
+    /// reports/README.md says in one sentence what a sweep found: decided rows by name, more than
+    /// four undecided ones as one group with the range of their differences, and configurations
+    /// without a result as a count.
+    @Test func theIndexNamesDecidedRowsAndGroupsTheRest() {
+        let noise: [[Double]] = [[0.91, 0.89, 0.93], [0.905, 0.915, 0.90], [0.92, 0.90, 0.91], [0.90, 0.92, 0.905], [0.915, 0.905, 0.91]]
+        let r = AdaptiveSeedTests.results([[0.90, 0.91, 0.92], [0.80, 0.81, 0.815]] + noise + [[]])
+        let text = ReportIndex.summary("x", r, Comparison(r)).joined(separator: "\n")
+        #expect(text.contains("Reference `c=0` (baseline): 91.00"))
+        #expect(text.contains("`c=1` worse, -10.17 ["))
+        #expect(text.contains("5 other configurations show no detectable difference, their Δ from "))
+        #expect(text.contains("1 configuration without a completed trial yet."))
+        #expect(!text.contains("`c=2`") && !text.contains("No difference is resolved"))
+        // up to four undecided rows are named one by one
+        let few = AdaptiveSeedTests.results([[0.90, 0.91, 0.92]] + noise.prefix(2))
+        let fewText = ReportIndex.summary("x", few, Comparison(few)).joined(separator: "\n")
+        #expect(fewText.contains("`c=1` no detectable difference, ") && fewText.contains("`c=2` no detectable difference, "))
+        #expect(fewText.contains("**No difference is resolved at these seeds.**"))
+    }
+}
+
 @Suite struct ChanceLevelTests {
     /// A network that did not learn (AlexNet at 9.4 % on 10 classes in an old families report)
     /// gets a warning and is on no Pareto front, however cheap it is.
