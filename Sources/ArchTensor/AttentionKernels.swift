@@ -106,9 +106,7 @@ public enum AttentionKernel {
                       inner)
             for r in 0..<t {
                 let pr = p + r * t, dr = ds + r * t
-                var dot = 0.0
-                for j in 0..<t { dot += Double(pr[j]) * Double(dr[j]) }
-                let dotf = Float(dot)
+                let dotf = Float(doubleDot(pr, dr, t))
                 for j in 0..<t { dr[j] = pr[j] * (dr[j] - dotf) }
             }
             // dQ = scale dS K, dK = scale dSᵀ Q
@@ -206,32 +204,51 @@ public enum AttentionKernel {
         }
     }
 
-    /// softmax(row) in place, the maximum subtracted first, eight lanes at a time (`Vector.exp`,
-    /// the tail lane by lane through the same function); the sum in Double; no subnormal results.
+    /// softmax(row) in place, the maximum subtracted first, eight lanes at a time (`Vector.exp`;
+    /// the tail as one more vector whose unused lanes are e^-inf = 0); the sum in Double; no
+    /// subnormal results.
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ count: Int) {
-        var m = -Float.infinity
-        for j in 0..<count { m = max(m, row[j]) }
+        let w = Vector.width, full = count - count % w
+        var highest = SIMD8<Float>(repeating: -.infinity), j = 0
+        while j < full { highest = pointwiseMax(highest, Vector.load(row, j)); j += w }
+        var m = highest.max()
+        while j < count { m = max(m, row[j]); j += 1 }
         let shift = SIMD8<Float>(repeating: m)
-        var acc = SIMD8<Double>(repeating: 0), j = 0
-        while j + 8 <= count {
+        var acc = SIMD8<Double>(repeating: 0)
+        j = 0
+        while j < full {
             let e = Vector.exp(Vector.load(row, j) - shift)
             Vector.store(e, row, j)
             acc += SIMD8<Double>(e)
-            j += 8
+            j += w
         }
         var sum = acc.sum()
-        while j < count { let e = Vector.exp(SIMD8<Float>(repeating: row[j] - m))[0]; row[j] = e; sum += Double(e); j += 1 }
+        if full < count {
+            var tail = SIMD8<Float>(repeating: -.infinity)
+            for l in 0..<(count - full) { tail[l] = row[full + l] - m }
+            let e = Vector.exp(tail)
+            for l in 0..<(count - full) { row[full + l] = e[l]; sum += Double(e[l]) }
+        }
         // normalized; probabilities below the smallest normal float (a masked pair: e^-100) are 0,
         // as subnormals would slow every product that reads them some hundredfold
         let inverse = SIMD8<Float>(repeating: Float(1 / sum)), tiny = SIMD8<Float>(repeating: .leastNormalMagnitude)
         let zero = SIMD8<Float>(repeating: 0)
         j = 0
-        while j + 8 <= count {
+        while j < full {
             let p = Vector.load(row, j) * inverse
             Vector.store(p.replacing(with: zero, where: p .< tiny), row, j)
-            j += 8
+            j += w
         }
         while j < count { let p = row[j] * inverse[0]; row[j] = p < .leastNormalMagnitude ? 0 : p; j += 1 }
+    }
+
+    /// Σ p[j] q[j] in Double, eight lanes at a time (the softmax backward's row sums).
+    @inline(__always) static func doubleDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ count: Int) -> Double {
+        var acc = SIMD8<Double>(repeating: 0), j = 0
+        while j + Vector.width <= count { acc += SIMD8<Double>(Vector.load(p, j)) * SIMD8<Double>(Vector.load(q, j)); j += Vector.width }
+        var total = acc.sum()
+        while j < count { total += Double(p[j]) * Double(q[j]); j += 1 }
+        return total
     }
 
     /// The same forward for one sample `x[c · positions + p]`, with loops in Double: the reference

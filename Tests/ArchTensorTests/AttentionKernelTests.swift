@@ -5,15 +5,22 @@ import Testing
 /// merging, and the token operations: the forward against a Double reference, every
 /// gradient by central differences, with one and two threads.
 @Suite struct AttentionKernelTests {
-    /// A vision transformer's sequence, and Swin's shifted windows with their bias and mask.
+    /// A vision transformer's sequence (5 tokens; and 13, past one eight-lane vector of the
+    /// softmax), and Swin's shifted windows with their bias and mask.
     enum Geometry: String, CaseIterable, Sendable {
-        case sequence, windows
+        case sequence, longSequence, windows
 
-        var shape: (height: Int, width: Int) { self == .sequence ? (1, 5) : (4, 6) }
-        var layout: TokenLayout {
-            self == .sequence ? .sequence(tokens: 5) : .windows(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1)
+        var shape: (height: Int, width: Int) {
+            switch self { case .sequence: (1, 5); case .longSequence: (1, 13); case .windows: (4, 6) }
         }
-        var mask: [Float] { self == .sequence ? [] : SwinWindows.shiftMask(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1) }
+        var layout: TokenLayout {
+            switch self {
+            case .sequence: .sequence(tokens: 5)
+            case .longSequence: .sequence(tokens: 13)
+            case .windows: .windows(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1)
+            }
+        }
+        var mask: [Float] { self == .windows ? SwinWindows.shiftMask(height: 4, width: 6, window: 2, rowShift: 1, columnShift: 1) : [] }
     }
 
     static func attention(dim: Int, heads: Int, batch: Int, geometry: Geometry, seed: UInt64)
