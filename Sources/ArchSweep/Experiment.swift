@@ -273,7 +273,7 @@ public struct Experiment: Sendable {
                 throw SpecError("strategy variants needs 'variants', a list of {name, set, training}", at: root["strategy"]?.location ?? root.location)
             }
             var names = Set<String>()
-            return try items.map { item in
+            var variants = try items.map { item in
                 guard let entries = item.entries else { throw SpecError("a variant must be a mapping {name, set, training}", at: item.location) }
                 for e in entries where !["name", "architecture", "set", "training"].contains(e.key.text) {
                     throw SpecError("variant: unknown key '\(e.key.text)' (keys: name, architecture, set, training)", at: e.key.location)
@@ -289,6 +289,15 @@ public struct Experiment: Sendable {
                 }
                 return configuration(assignments, label: name)
             }
+            // `baseline:` names the variant the others are compared with
+            if let b = root["baseline"] {
+                guard let name = b.scalar?.text, let i = variants.firstIndex(where: { $0.label == name }) else {
+                    throw SpecError("baseline: expected the name of one of the variants (\(variants.map { "'\($0.label)'" }.joined(separator: ", "))), found \(b.scalar.map { "'\($0.text)'" } ?? b.kindDescription)",
+                                    at: b.location)
+                }
+                variants[i].isBaseline = true
+            }
+            return variants
         case .random:
             guard let n = root["samples"] else {
                 throw SpecError("strategy random needs 'samples', the number of configurations to draw", at: root["strategy"]?.location ?? root.location)

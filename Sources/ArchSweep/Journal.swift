@@ -161,8 +161,9 @@ public final class Journal {
                 new.append(t.id)
             }
             for t in trials where recorded.contains(t.id) {
-                try database.execute("UPDATE trials SET sweep_index = ?, configuration = ?, configuration_index = ? WHERE id = ?",
-                                     [.integer(t.index), .text(t.configuration.label), .integer(t.configurationIndex), .text(t.id)])
+                try database.execute("UPDATE trials SET sweep_index = ?, configuration = ?, configuration_index = ?, is_baseline = ? WHERE id = ?",
+                                     [.integer(t.index), .text(t.configuration.label), .integer(t.configurationIndex),
+                                      .integer(t.configuration.isBaseline ? 1 : 0), .text(t.id)])
             }
             let current = Set(trials.map(\.id))
             let stale = recorded.subtracting(current).sorted()

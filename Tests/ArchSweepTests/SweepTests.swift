@@ -50,6 +50,12 @@ training: {data: fashion-mnist, epochs: 1, limit_train: 200, limit_test: 100}
         let z = try Experiment.load(experiment("z.yaml", header + "strategy: zip\naxes:\n  layers.fc1.out: [60, 120]\n  layers.fc2.out: [42, 84]\n"))
         #expect(z.configurations.map(\.label) == ["layers.fc1.out=60, layers.fc2.out=42", "layers.fc1.out=120, layers.fc2.out=84"])
         let v = try Experiment.load(experiment("v.yaml", header + "strategy: variants\nvariants:\n  - {name: small, set: {layers.fc1.out: 30}}\n  - {name: lr, training: {lr: 0.1}}\n"))
+        #expect(v.configurations.allSatisfy { !$0.isBaseline })
+        let named = try Experiment.load(experiment("vb.yaml", header + "strategy: variants\nbaseline: lr\nvariants:\n  - {name: small, set: {layers.fc1.out: 30}}\n  - {name: lr, training: {lr: 0.1}}\n"))
+        #expect(named.configurations.map(\.isBaseline) == [false, true], "baseline: names the variant")
+        #expect(throws: SpecError.self) {
+            try Experiment.load(experiment("vx.yaml", header + "strategy: variants\nbaseline: big\nvariants:\n  - {name: small, set: {layers.fc1.out: 30}}\n"))
+        }
         #expect(v.configurations.map(\.label) == ["small", "lr"])
         let a = try Experiment.load(experiment("a.yaml", header + "strategy: ablation\nbaseline: {layers.fc1.out: 120}\naxes:\n  layers.fc1.out: [60, 120]\n  training.lr: [0.1]\n"))
         #expect(a.configurations.map(\.label) == ["baseline", "layers.fc1.out=60", "training.lr=0.1"])
