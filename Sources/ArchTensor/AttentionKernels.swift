@@ -106,7 +106,7 @@ public enum AttentionKernel {
                       inner)
             for r in 0..<t {
                 let pr = p + r * t, dr = ds + r * t
-                let dotf = Float(doubleDot(pr, dr, t))
+                let dotf = Float(Vector.dotInDouble(pr, dr, t))
                 for j in 0..<t { dr[j] = pr[j] * (dr[j] - dotf) }
             }
             // dQ = scale dS K, dK = scale dSᵀ Q
@@ -240,15 +240,6 @@ public enum AttentionKernel {
             j += w
         }
         while j < count { let p = row[j] * inverse[0]; row[j] = p < .leastNormalMagnitude ? 0 : p; j += 1 }
-    }
-
-    /// Σ p[j] q[j] in Double, eight lanes at a time (the softmax backward's row sums).
-    @inline(__always) static func doubleDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ count: Int) -> Double {
-        var acc = SIMD8<Double>(repeating: 0), j = 0
-        while j + Vector.width <= count { acc += SIMD8<Double>(Vector.load(p, j)) * SIMD8<Double>(Vector.load(q, j)); j += Vector.width }
-        var total = acc.sum()
-        while j < count { total += Double(p[j]) * Double(q[j]); j += 1 }
-        return total
     }
 
     /// The same forward for one sample `x[c · positions + p]`, with loops in Double: the reference

@@ -45,6 +45,15 @@ enum Vector {
         return total
     }
 
+    /// Sum of p[i] * q[i] in Double (products in Double too).
+    @inline(__always) static func dotInDouble(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ count: Int) -> Double {
+        var acc = SIMD8<Double>(repeating: 0), i = 0
+        while i + width <= count { acc += SIMD8<Double>(load(p, i)) * SIMD8<Double>(load(q, i)); i += width }
+        var total = acc.sum()
+        while i < count { total += Double(p[i]) * Double(q[i]); i += 1 }
+        return total
+    }
+
     /// (sum of g[i], sum of g[i] * (x[i] - mean)) in Double.
     @inline(__always) static func sumAndCorrelation(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
                                                     mean: Float) -> (Double, Double) {
